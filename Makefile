@@ -1,0 +1,32 @@
+# synthmon: `make run` runs the synthetic suite on the embedded stack; `make test` tests synthmon.
+SHELL := /bin/bash
+VENV := .venv/bin
+RESULTS := .synthmon/results
+PYTEST_RUN_ARGS ?=
+
+.PHONY: setup run test lint static clean
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	@mkdir -p $(RESULTS)
+	@$(VENV)/pytest checks load slo --junitxml=$(RESULTS)/junit.xml \
+		--alluredir=$(RESULTS)/allure-results $(PYTEST_RUN_ARGS); \
+	status=$$?; \
+	echo; \
+	if [ $$status -eq 0 ]; then echo "synthmon verdict: PASS"; else echo "synthmon verdict: FAIL (pytest exit $$status)"; fi; \
+	echo "results: $(RESULTS)/junit.xml, $(RESULTS)/allure-results; run directories (logs): .synthmon/runs/"; \
+	exit $$status
+
+lint: setup
+	$(VENV)/ruff format --check .
+	$(VENV)/ruff check .
+	$(VENV)/mypy
+
+test: lint
+	@$(VENV)/pytest tests -p no:cacheprovider; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no tests collected" >&2; fi; exit $$status
+
+clean:
+	rm -rf .synthmon .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,64 @@
+"""The runbook's "Health Checks" and "Log Analysis", against the stack under test."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from synthmon.health import app_health_problems, log_problems, target_problems
+from synthmon.prom import Prometheus
+from synthmon.settings import Settings
+from synthmon.stack import Stack
+
+pytestmark = pytest.mark.health
+
+SCRAPE_JOBS = ("app", "prometheus", "alertmanager")
+
+
+def test_app_health_reports_every_dependency_healthy(stack: Stack, http: httpx.Client) -> None:
+    response = http.get(f"{stack.app_url}/health")
+    problems = app_health_problems(response.status_code, response.json())
+    assert not problems, f"{stack.app_url}/health: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("path", ["/-/healthy", "/-/ready"])
+def test_prometheus_is_healthy_and_ready(stack: Stack, http: httpx.Client, path: str) -> None:
+    response = http.get(f"{stack.prometheus_url}{path}")
+    assert response.status_code == 200, f"Prometheus {path}: HTTP {response.status_code}"
+
+
+def test_alertmanager_is_healthy(stack: Stack, http: httpx.Client) -> None:
+    if stack.alertmanager_url is None:
+        pytest.skip("not configured: no Alertmanager URL")
+    response = http.get(f"{stack.alertmanager_url}/-/healthy")
+    assert response.status_code == 200, f"Alertmanager /-/healthy: HTTP {response.status_code}"
+
+
+def test_every_scrape_target_is_up(stack: Stack, prom: Prometheus) -> None:
+    jobs = SCRAPE_JOBS if stack.kind == "processes" else ()
+    prom.wait_until(
+        lambda: not target_problems(prom.targets(), jobs),
+        deadline_s=10 * stack.scrape_interval_s,
+        describe=lambda: "; ".join(target_problems(prom.targets(), jobs)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "path"), [("grafana_url", "/api/health"), ("otel_url", "/")]
+)
+def test_optional_component_is_healthy(
+    synthmon_settings: Settings, http: httpx.Client, setting: str, path: str
+) -> None:
+    base = getattr(synthmon_settings, setting)
+    if base is None:
+        pytest.skip(f"not configured: set {synthmon_settings.where(setting)}")
+    response = http.get(f"{base}{path}")
+    assert response.status_code == 200, f"{base}{path}: HTTP {response.status_code}"
+
+
+def test_app_log_has_no_errors_or_memory_trouble(stack: Stack) -> None:
+    if stack.runner is None:
+        pytest.skip("no log access on an external stack")
+    log = stack.runner.log_path("app")
+    offending = log_problems(log.read_text(errors="replace").splitlines())
+    assert not offending, f"{log} holds error or out-of-memory lines:\n" + "\n".join(offending)
