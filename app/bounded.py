@@ -8,14 +8,14 @@ Here the caller gets its timeout on schedule and the straggler finishes in the b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_stragglers: set[asyncio.Task[Any]] = set()
+_stragglers: set[asyncio.Future[Any]] = set()
 
 
-async def bounded(coro: Coroutine[Any, Any, T], timeout: float) -> T:
+async def bounded(coro: Awaitable[T], timeout: float) -> T:
     """Await `coro` for at most `timeout` seconds, then raise TimeoutError and abandon it."""
     task = asyncio.ensure_future(coro)
     try:
@@ -31,11 +31,11 @@ async def bounded(coro: Coroutine[Any, Any, T], timeout: float) -> T:
     raise TimeoutError(f"gave up after {timeout:g}s")
 
 
-def _park(task: asyncio.Task[Any]) -> None:
+def _park(task: asyncio.Future[Any]) -> None:
     """Keep a reference until the abandoned task ends, and swallow its outcome."""
     _stragglers.add(task)
 
-    def _done(t: asyncio.Task[Any]) -> None:
+    def _done(t: asyncio.Future[Any]) -> None:
         _stragglers.discard(t)
         if not t.cancelled():
             t.exception()

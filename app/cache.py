@@ -14,7 +14,7 @@ from app.bounded import bounded
 log = logging.getLogger("app.cache")
 
 LIST_KEY = "claude_manager:tasks:list"
-LIST_TTL_SECONDS = 30
+LIST_TTL_SECONDS = 10
 SOCKET_TIMEOUT = 0.5
 
 
@@ -52,7 +52,7 @@ class TaskCache:
         if not self.available:
             return None
         try:
-            value = await bounded(self.client.get(LIST_KEY), SOCKET_TIMEOUT)
+            value: bytes | str | None = await bounded(self.client.get(LIST_KEY), SOCKET_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as exc:
             self._trouble("get", exc)
             return None

@@ -26,7 +26,7 @@ def _optional(name: str) -> str | None:
     return value or None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Settings:
     """Everything the app can be told from outside; defaults match production-like local use."""
 

@@ -123,7 +123,9 @@ class Database:
 
     async def create_task(self, title: str) -> Row:
         """Insert a task and return it."""
-        rows = await self.fetch(f"INSERT INTO tasks (title) VALUES (%s) RETURNING {_COLUMNS}", (title,))
+        rows = await self.fetch(
+            f"INSERT INTO tasks (title) VALUES (%s) RETURNING {_COLUMNS}", (title,)
+        )
         return to_json(rows[0])
 
     async def get_task(self, task_id: int) -> Row | None:

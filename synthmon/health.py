@@ -57,11 +57,7 @@ def shape_problems(body: Mapping[str, Any]) -> list[str]:
 
 def log_problems(lines: Iterable[str], limit: int = 20) -> list[str]:
     """The runbook's log analysis: ERROR/CRITICAL/FATAL lines and out-of-memory mentions."""
-    found = [
-        line.rstrip()
-        for line in lines
-        if LOG_ERROR.search(line) or LOG_MEMORY.search(line)
-    ]
+    found = [line.rstrip() for line in lines if LOG_ERROR.search(line) or LOG_MEMORY.search(line)]
     return found[-limit:]
 
 

@@ -96,8 +96,7 @@ class Settings:
             missing = [n for n in ("target_url", "prometheus_url") if getattr(self, n) is None]
             if missing:
                 raise ConfigError(
-                    "--stack external needs "
-                    + " and ".join(f"{self.where(n)}" for n in missing)
+                    "--stack external needs " + " and ".join(f"{self.where(n)}" for n in missing)
                 )
 
     def where(self, name: str) -> str:

@@ -1,0 +1,285 @@
+"""Prometheus HTTP API through prometheus-api-client, with typed results and loud failures.
+
+Every call has a timeout, every failure (unreachable, HTTP error, PromQL error, a body that
+is not Prometheus's) becomes one :class:`~synthmon.errors.QueryError` line naming the URL, the
+PromQL and Prometheus's own error text, and nothing ever turns into a silent empty result.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from urllib3.util.retry import Retry
+
+from synthmon.errors import QueryError
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One instant-vector element (or a scalar, with no labels)."""
+
+    labels: Mapping[str, str]
+    value: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class Series:
+    """One range-vector / range-query series: its raw ``(timestamp, value)`` points."""
+
+    labels: Mapping[str, str]
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    """An active scrape target as /api/v1/targets reports it."""
+
+    job: str
+    health: str
+    last_error: str
+    scrape_url: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A pending or firing alert as /api/v1/alerts reports it."""
+
+    name: str
+    state: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    value: str
+
+
+_CLIENT_ERROR = re.compile(r"HTTP Status Code (\d+) \((b(?:'.*'|\".*\"))\)\Z", re.S)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _error_text(body: bytes | str) -> str:
+    """Prometheus's ``error`` field of an error body, else the body itself."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return _one_line(body) or "(empty body)"
+    if isinstance(doc, dict) and "error" in doc:
+        return f"{doc.get('errorType', 'error')}: {doc['error']}"
+    return _one_line(body)
+
+
+class Prometheus:
+    """A Prometheus server; ``query*`` return typed samples or raise QueryError."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 5.0,
+        headers: Mapping[str, str] | None = None,
+        verify: bool = True,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0, got {timeout}")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.verify = verify
+        # The client's default retries 500-504 with a 1 s backoff, three times; a gate must fail
+        # fast, and an error status must reach us (raise_on_status=False) with its body.
+        retry = Retry(
+            total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504), raise_on_status=False
+        )
+        self._client = PrometheusConnect(
+            url=self.url,
+            headers=dict(headers or {}),
+            disable_ssl=not verify,
+            retry=retry,
+            session=self._session,
+            timeout=timeout,  # 0.7.2 applies the constructor timeout to every request
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Prometheus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run one client call; every failure becomes a one-line QueryError."""
+        where = f"Prometheus {self.url}: {what}"
+        try:
+            return fn()
+        except PrometheusApiClientException as exc:
+            match = _CLIENT_ERROR.match(str(exc))
+            if match is None:
+                raise QueryError(f"{where}: {_one_line(str(exc))}") from None
+            status, body = match.group(1), ast.literal_eval(match.group(2))
+            raise QueryError(f"{where}: HTTP {status}: {_error_text(body)}") from None
+        except requests.Timeout:
+            raise QueryError(f"{where}: no answer within {self.timeout:g} s") from None
+        except requests.RequestException as exc:
+            raise QueryError(f"{where}: unreachable: {_one_line(str(exc))}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QueryError(f"{where}: not a Prometheus API answer ({exc!r})") from None
+
+    def _get(self, path: str) -> Any:
+        """GET an /api/v1 path the client has no method for; returns ``data``."""
+
+        def fetch() -> Any:
+            resp = self._session.get(
+                f"{self.url}{path}", headers=self._client.headers, timeout=self.timeout
+            )
+            if resp.status_code != 200:
+                raise PrometheusApiClientException(
+                    f"HTTP Status Code {resp.status_code} ({resp.content!r})"
+                )
+            return resp.json()["data"]
+
+        return self._call(f"GET {path}", fetch)
+
+    def query(self, promql: str, at: float | None = None) -> list[Sample]:
+        """Instant query at ``at`` (unix seconds; None = server's now)."""
+        params = {} if at is None else {"time": repr(float(at))}
+        result = self._call(
+            f"query {promql!r}", lambda: self._client.custom_query(promql, params=params)
+        )
+        return self._samples(promql, result)
+
+    def _samples(self, promql: str, result: Any) -> list[Sample]:
+        if (
+            isinstance(result, list)
+            and len(result) == 2
+            and isinstance(result[0], int | float)
+            and isinstance(result[1], str)
+        ):  # a scalar or string result: [ts, "value"]
+            return [Sample({}, float(result[1]), float(result[0]))]
+        try:
+            return [
+                Sample(dict(r["metric"]), float(r["value"][1]), float(r["value"][0]))
+                for r in result
+            ]
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise QueryError(
+                f"Prometheus {self.url}: query {promql!r}: expected an instant vector, got "
+                f"{_one_line(repr(result), 120)}"
+            ) from None
+
+    def query_one(self, promql: str, at: float | None = None, what: str = "") -> Sample:
+        """The single sample of ``promql``; QueryError when there is none (or several)."""
+        samples = self.query(promql, at)
+        if not samples:
+            raise QueryError(f"no data: {what or 'value'}: {promql} returned nothing")
+        if len(samples) > 1:
+            raise QueryError(
+                f"{what or 'value'}: {promql} returned {len(samples)} series, expected one"
+            )
+        return samples[0]
+
+    def query_matrix(self, promql: str, at: float | None = None) -> list[Series]:
+        """Instant query of a range vector (``x[5m]``): the raw samples, not resampled."""
+        params = {} if at is None else {"time": repr(float(at))}
+        result = self._call(
+            f"query {promql!r}", lambda: self._client.custom_query(promql, params=params)
+        )
+        return self._series(promql, result)
+
+    def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
+        """Range query evaluated every ``step`` seconds from ``start`` to ``end``."""
+        result = self._call(
+            f"query_range {promql!r}",
+            lambda: self._client.custom_query_range(
+                promql,
+                start_time=datetime.fromtimestamp(start, UTC),
+                end_time=datetime.fromtimestamp(end, UTC),
+                step=f"{step:g}",
+            ),
+        )
+        return self._series(promql, result)
+
+    def _series(self, promql: str, result: Any) -> list[Series]:
+        try:
+            return [
+                Series(dict(r["metric"]), tuple((float(t), float(v)) for t, v in r["values"]))
+                for r in result
+            ]
+        except (KeyError, TypeError, ValueError):
+            raise QueryError(
+                f"Prometheus {self.url}: {promql!r}: expected a range vector, got "
+                f"{_one_line(repr(result), 120)}"
+            ) from None
+
+    def targets(self) -> list[Target]:
+        """Active scrape targets with their health and last scrape error."""
+        data = self._call("GET /api/v1/targets", lambda: self._client.get_targets("active"))
+        return [
+            Target(
+                job=str(t.get("labels", {}).get("job", t.get("scrapePool", ""))),
+                health=str(t.get("health", "unknown")),
+                last_error=str(t.get("lastError", "")),
+                scrape_url=str(t.get("scrapeUrl", "")),
+                labels=dict(t.get("labels", {})),
+            )
+            for t in data.get("activeTargets", [])
+        ]
+
+    def alerts(self) -> list[Alert]:
+        """Alerts in state pending or firing (resolved ones are not listed by Prometheus)."""
+        data = self._get("/api/v1/alerts")
+        return [
+            Alert(
+                name=str(a.get("labels", {}).get("alertname", "")),
+                state=str(a.get("state", "")),
+                labels=dict(a.get("labels", {})),
+                annotations=dict(a.get("annotations", {})),
+                value=str(a.get("value", "")),
+            )
+            for a in data.get("alerts", [])
+        ]
+
+    def rules(self) -> list[dict[str, Any]]:
+        """Rule groups as /api/v1/rules returns them (name, file, rules with health/state)."""
+        groups = self._get("/api/v1/rules").get("groups", [])
+        return [dict(g) for g in groups]
+
+
+def wait_until(
+    predicate_fn: Callable[[], bool],
+    deadline_s: float,
+    describe_fn: Callable[[], str],
+    interval: float = 0.5,
+) -> None:
+    """Poll ``predicate_fn`` until true; on timeout QueryError with ``describe_fn()``'s state.
+
+    A QueryError inside the predicate counts as "not yet" (e.g. Prometheus still starting);
+    the last one is included in the timeout message.
+    """
+    end = time.monotonic() + deadline_s
+    last_error = ""
+    while True:
+        try:
+            if predicate_fn():
+                return
+            last_error = ""
+        except QueryError as exc:
+            last_error = f" (last error: {exc})"
+        if time.monotonic() >= end:
+            raise QueryError(f"timed out after {deadline_s:g} s: {describe_fn()}{last_error}")
+        time.sleep(interval)

@@ -1,0 +1,247 @@
+"""The SLO spec file (``slo/baseline.yaml``): loaded strictly into frozen dataclasses.
+
+Strict because a typo in a gate's spec is a silent pass: unknown keys, strings where numbers
+belong, duplicate keys and out-of-range values are all errors, each one line naming the file,
+the field path, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+
+from synthmon.errors import ConfigError
+from synthmon.slo.promql import LABEL_NAME
+
+API_VERSION = "synthmon/v1"
+KIND = "SLOSpec"
+ObjectiveType = Literal["latency", "error_rate", "cpu", "memory"]
+OBJECTIVE_TYPES: tuple[str, ...] = ("latency", "error_rate", "cpu", "memory")
+_TOP_KEYS = ("apiVersion", "kind", "service", "description", "selector", "objectives")
+_OBJ_KEYS = (
+    "name",
+    "type",
+    "threshold",
+    "percentile",
+    "endpoint",
+    "description",
+    "min_requests",
+)
+_REQUEST_TYPES = ("latency", "error_rate")  # objectives that count requests
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective. Thresholds are inclusive budgets (see docs/slo.md)."""
+
+    name: str
+    type: ObjectiveType
+    threshold: float
+    percentile: float | None = None
+    endpoint: str | None = None
+    description: str = ""
+    min_requests: int | None = None
+
+    def matchers(self, selector: Mapping[str, str]) -> dict[str, str]:
+        """The spec's selector plus this objective's endpoint, if any."""
+        out = dict(selector)
+        if self.endpoint is not None:
+            out["endpoint"] = self.endpoint
+        return out
+
+
+@dataclass(frozen=True)
+class SLOSpec:
+    """A service's objectives and the label matchers that select its metrics."""
+
+    service: str
+    selector: Mapping[str, str]
+    objectives: tuple[Objective, ...]
+    description: str = ""
+    path: str = field(default="", compare=False)
+
+
+class _Bad(Exception):
+    """Internal: a field path and message, turned into ConfigError with the file name."""
+
+
+def _fail(path: str, expected: str, got: object) -> _Bad:
+    return _Bad(f"{path}: expected {expected}, got {got!r}")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate mapping keys (PyYAML silently keeps the last)."""
+
+
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    loader.flatten_mapping(node)  # resolve `<<` merge keys first
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if isinstance(key, str) and key in seen:
+            line = key_node.start_mark.line + 1
+            raise _Bad(f"line {line}: duplicate key {key!r}")
+        seen.add(key if isinstance(key, str) else id(key))
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _no_duplicates,  # type: ignore[arg-type]
+)
+
+
+def _mapping(value: object, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(path or "top level", "a mapping", value)
+    for key in value:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise _Bad(f"{where}: unknown key (expected one of: {', '.join(allowed)})")
+    return cast(dict[str, Any], value)
+
+
+def _required(doc: Mapping[str, Any], key: str, path: str) -> Any:
+    if key not in doc:
+        raise _Bad(f"{path}{key}: required key missing")
+    return doc[key]
+
+
+def _string(value: object, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, "a non-empty string", value)
+    return value
+
+
+def _number(value: object, path: str, low: float, high: float | None = None) -> float:
+    """A real number in (low, high]; bools and numeric strings are rejected on purpose."""
+    expected = f"a number > {low:g}" if high is None else f"a number in ({low:g}, {high:g}]"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(path, expected, value)
+    number = float(value)
+    if math.isnan(number) or math.isinf(number) or number <= low:
+        raise _fail(path, expected, value)
+    if high is not None and number > high:
+        raise _fail(path, expected, value)
+    return number
+
+
+def _objective(raw: object, path: str) -> Objective:
+    doc = _mapping(raw, path, _OBJ_KEYS)
+    name = _string(_required(doc, "name", f"{path}."), f"{path}.name")
+    kind = _required(doc, "type", f"{path}.")
+    if kind not in OBJECTIVE_TYPES:
+        raise _fail(f"{path}.type", f"one of {', '.join(OBJECTIVE_TYPES)}", kind)
+    high = {"latency": None, "error_rate": 1.0, "cpu": None, "memory": 1.0}[kind]
+    threshold = _number(_required(doc, "threshold", f"{path}."), f"{path}.threshold", 0.0, high)
+    percentile = None
+    if kind == "latency":
+        raw_p = _required(doc, "percentile", f"{path}.")
+        percentile = _number(raw_p, f"{path}.percentile", 0.0, 1.0)
+        if percentile >= 1.0:
+            raise _fail(f"{path}.percentile", "a number in (0, 1) such as 0.95", raw_p)
+    elif "percentile" in doc:
+        raise _Bad(f"{path}.percentile: only allowed for type latency, not {kind}")
+    endpoint = None
+    if "endpoint" in doc:
+        if kind not in _REQUEST_TYPES:
+            raise _Bad(f"{path}.endpoint: only allowed for types latency, error_rate, not {kind}")
+        endpoint = _string(doc["endpoint"], f"{path}.endpoint")
+    min_requests = None
+    if "min_requests" in doc:
+        if kind not in _REQUEST_TYPES:
+            raise _Bad(f"{path}.min_requests: only allowed for types latency, error_rate")
+        raw_min = doc["min_requests"]
+        if isinstance(raw_min, bool) or not isinstance(raw_min, int) or raw_min < 1:
+            raise _fail(f"{path}.min_requests", "an integer >= 1", raw_min)
+        min_requests = raw_min
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise _fail(f"{path}.description", "a string", description)
+    return Objective(
+        name=name,
+        type=cast(ObjectiveType, kind),
+        threshold=threshold,
+        percentile=percentile,
+        endpoint=endpoint,
+        description=description,
+        min_requests=min_requests,
+    )
+
+
+def _selector(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise _fail("selector", "a mapping of label name to value, e.g. {job: app}", raw)
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not LABEL_NAME.fullmatch(key):
+            raise _fail(f"selector.{key}", "a label name matching [a-zA-Z_][a-zA-Z0-9_]*", key)
+        if not isinstance(value, str):
+            raise _fail(f"selector.{key}", "a string label value (quote it)", value)
+        out[key] = value
+    return out
+
+
+def parse_spec(doc: object, path: str = "") -> SLOSpec:
+    """Validate a parsed YAML document; ConfigError names ``path`` and the bad field."""
+    try:
+        return _parse(doc, path)
+    except _Bad as bad:
+        raise ConfigError(f"{path or '<spec>'}: {bad}") from None
+
+
+def _parse(doc: object, path: str) -> SLOSpec:
+    top = _mapping(doc, "", _TOP_KEYS)
+    version = _required(top, "apiVersion", "")
+    if version != API_VERSION:
+        raise _fail("apiVersion", repr(API_VERSION), version)
+    kind = _required(top, "kind", "")
+    if kind != KIND:
+        raise _fail("kind", repr(KIND), kind)
+    service = _string(_required(top, "service", ""), "service")
+    description = top.get("description", "")
+    if not isinstance(description, str):
+        raise _fail("description", "a string", description)
+    selector = _selector(_required(top, "selector", ""))
+    raw_objectives = _required(top, "objectives", "")
+    if not isinstance(raw_objectives, list) or not raw_objectives:
+        raise _fail("objectives", "a non-empty list of objectives", raw_objectives)
+    objectives = tuple(_objective(o, f"objectives[{i}]") for i, o in enumerate(raw_objectives))
+    first: dict[str, int] = {}
+    for i, objective in enumerate(objectives):
+        if objective.name in first:
+            raise _fail(
+                f"objectives[{i}].name",
+                f"a unique name (objectives[{first[objective.name]}] has it)",
+                objective.name,
+            )
+        first[objective.name] = i
+    return SLOSpec(service, selector, objectives, description, path)
+
+
+def load_spec(path: str | Path) -> SLOSpec:
+    """Read and validate an SLO spec file; any problem is one ConfigError line."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read SLO spec: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _Bad as bad:
+        raise ConfigError(f"{name}:{str(bad).removeprefix('line ')}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise ConfigError(f"{name}{line}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{name}: YAML error: {' '.join(str(exc).split())}") from None
+    return parse_spec(doc, name)
