@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from synthmon.health import app_health_problems, log_problems, target_problems
-from synthmon.prom import Prometheus
+from synthmon.prom import Prometheus, wait_until
 from synthmon.settings import Settings
 from synthmon.stack import Stack
 
@@ -36,10 +36,10 @@ def test_alertmanager_is_healthy(stack: Stack, http: httpx.Client) -> None:
 
 def test_every_scrape_target_is_up(stack: Stack, prom: Prometheus) -> None:
     jobs = SCRAPE_JOBS if stack.kind == "processes" else ()
-    prom.wait_until(
+    wait_until(
         lambda: not target_problems(prom.targets(), jobs),
         deadline_s=10 * stack.scrape_interval_s,
-        describe=lambda: "; ".join(target_problems(prom.targets(), jobs)),
+        describe_fn=lambda: "; ".join(target_problems(prom.targets(), jobs)),
     )
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from synthmon.prom import Target
+
 DEPENDENCIES = ("database", "redis", "github_api")
 STATUSES = ("healthy", "degraded", "unhealthy")
 LOG_ERROR = re.compile(r'"level"\s*:\s*"(ERROR|CRITICAL|FATAL)"|\b(ERROR|CRITICAL|FATAL)\b')
@@ -61,16 +63,15 @@ def log_problems(lines: Iterable[str], limit: int = 20) -> list[str]:
     return found[-limit:]
 
 
-def target_problems(targets: Iterable[Mapping[str, Any]], jobs: Iterable[str]) -> list[str]:
+def target_problems(targets: Iterable[Target], jobs: Iterable[str]) -> list[str]:
     """Every expected job has a target and every target is up (with its last scrape error)."""
     targets = list(targets)
     problems = []
-    seen = {str(t.get("job")) for t in targets}
+    seen = {t.job for t in targets}
     problems.extend(f"no scrape target for job {job!r}" for job in jobs if job not in seen)
-    for target in targets:
-        if target.get("health") != "up":
-            problems.append(
-                f"target {target.get('job')} {target.get('scrapeUrl')} is "
-                f"{target.get('health')}: {target.get('lastError') or 'no error text'}"
-            )
+    problems.extend(
+        f"target {t.job} {t.scrape_url} is {t.health}: {t.last_error or 'no error text'}"
+        for t in targets
+        if t.health != "up"
+    )
     return problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from synthmon.health import app_health_problems, log_problems, target_problems
+from synthmon.prom import Target
 
 HEALTHY = {
     "status": "healthy",

@@ -1,0 +1,170 @@
+"""Run one load profile with Locust in subprocesses and measure only its steady window.
+
+Locust is never imported here: it monkey-patches the interpreter with gevent. ``run_load``
+starts ``python -m locust`` headless (local, or a master plus N workers), all in one process
+group that is torn down on every exit path, bounds the run twice (the shape honours ``-t``; a
+hard timeout kills the group), then reads the files the run left in ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from synthmon.errors import ConfigError, SynthmonError
+from synthmon.load import results
+from synthmon.load.process import ProcessGroup
+from synthmon.load.profiles import LoadProfile
+from synthmon.load.stub import free_port
+
+DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
+_WORKER_CONNECT_S = 30  # --expect-workers-max-wait
+_WORKER_EXIT_S = 15.0  # after the master is done, workers get "quit" and should follow
+
+
+class LoadError(SynthmonError):
+    """A Locust run failed, overran its time bound, or left no measurable window."""
+
+
+def run_load(
+    target_url: str,
+    profile: LoadProfile,
+    out_dir: Path,
+    *,
+    workers: int = 0,
+    locustfile: Path = DEFAULT_LOCUSTFILE,
+    extra_env: Mapping[str, str] | None = None,
+    timeout_margin_s: float = 30.0,
+) -> results.LoadResult:
+    """Run ``profile`` against ``target_url``; the result covers the steady window only.
+
+    ``workers=N`` runs Locust's master and N worker processes. Outputs in ``out_dir``:
+    ``locust_stats.csv``, ``locust_stats_history.csv`` (full history), ``locust.html``,
+    ``locust.json``, logs, per-request records and ``load-window.json`` for the gate CLI.
+    """
+    parts = urlsplit(target_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"target_url: expected http(s)://host:port, got {target_url!r}")
+    if workers < 0:
+        raise ConfigError(f"workers: expected an integer ≥ 0, got {workers}")
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*out_dir.glob("requests-*.tsv"), out_dir / "shape-timing.json"]:
+        stale.unlink(missing_ok=True)
+    files = {
+        "stats_csv": out_dir / "locust_stats.csv",
+        "history_csv": out_dir / "locust_stats_history.csv",
+        "failures_csv": out_dir / "locust_failures.csv",
+        "html": out_dir / "locust.html",
+        "json": out_dir / "locust.json",
+        "log": out_dir / "locust.log",
+        "timing": out_dir / "shape-timing.json",
+        "window": out_dir / "load-window.json",
+    }
+    env = {
+        **os.environ,
+        **(extra_env or {}),
+        "SYNTHMON_LOAD_PROFILE_JSON": profile.to_json(),
+        "SYNTHMON_LOAD_TIMING_FILE": str(files["timing"]),
+        "SYNTHMON_LOAD_RECORD_DIR": str(out_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    locust = [sys.executable, "-m", "locust", "-f", str(Path(locustfile).resolve())]
+    main = [
+        *locust,
+        "--headless",
+        "-H",
+        target_url,
+        "-t",
+        f"{math.ceil(profile.max_run_s) + 2}s",
+        "--csv",
+        str(out_dir / "locust"),
+        "--csv-full-history",
+        "--html",
+        str(files["html"]),
+        "--json-file",
+        str(files["json"]),
+        "--exit-code-on-error",
+        "0",  # failures are data here; a non-zero exit means Locust itself broke
+    ]
+    port = free_port() if workers else 0
+    if workers:
+        main += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
+        main += ["--expect-workers", str(workers), "--expect-workers-max-wait"]
+        main += [str(_WORKER_CONNECT_S)]
+    budget = profile.max_run_s + timeout_margin_s + (_WORKER_CONNECT_S if workers else 0)
+    with ProcessGroup() as group:
+        master = group.spawn(main, files["log"], env, out_dir)
+        for i in range(workers):
+            argv = [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+            group.spawn([*argv, "-H", target_url], out_dir / f"worker-{i}.log", env, out_dir)
+        deadline = time.monotonic() + budget
+        if not group.wait_all(deadline):
+            if master.poll() is None:
+                raise LoadError(
+                    f"locust ({profile.name}) still running after {budget:.0f} s; killed its "
+                    f"process group {group.pgid} (log: {files['log']})"
+                )
+            group.wait_all(time.monotonic() + _WORKER_EXIT_S)  # stragglers: killed on exit
+        pids = group.pids
+    if master.returncode != 0:
+        raise LoadError(f"locust exited {master.returncode}: {_tail(files['log'])}")
+    return _result(target_url, profile, out_dir, files, pids)
+
+
+def _result(
+    target_url: str, profile: LoadProfile, out_dir: Path, files: dict[str, Path], pids: tuple[int, ...]
+) -> results.LoadResult:
+    try:
+        window = results.read_window(files["timing"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise LoadError(f"no measured window: {exc} (log: {files['log']})") from None
+    seconds = window.end - window.start
+    records = sorted(out_dir.glob("requests-*.tsv"))
+    total, total_failed = results.csv_totals(files["stats_csv"])
+    endpoints: list[results.EndpointStats] = []
+    if records:
+        endpoints, latencies, failures, total, total_failed = results.from_records(records, window)
+        requests, p95 = len(latencies), results.percentile(latencies, 0.95)
+    else:
+        requests, failures, p95 = results.from_history(
+            files["history_csv"], files["stats_csv"], window
+        )
+    achieved = requests / seconds if seconds > 0 else 0.0
+    valid, reason = results.verdict(window, requests, achieved, profile.target_rps)
+    result = results.LoadResult(
+        profile=profile.name,
+        target_url=target_url,
+        window_start=window.start,
+        window_end=window.end,
+        requests=requests,
+        failures=failures,
+        achieved_rps=achieved,
+        target_rps=profile.target_rps,
+        p95_ms=p95,
+        valid=valid,
+        reason=reason,
+        exact=bool(records),
+        total_requests=total,
+        total_failures=total_failed,
+        endpoints={f"{e.method} {e.name}": e for e in endpoints},
+        files=files,
+        pids=pids,
+    )
+    files["window"].write_text(json.dumps(result.window_doc(), indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    """The last lines of a log, joined on one line for the error message."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return " | ".join(text[-lines:])

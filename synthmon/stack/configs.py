@@ -1,0 +1,40 @@
+"""Renders the production configs under stack/ for the fast embedded stack.
+
+The files in stack/ keep production durations and receivers; this is the one place they are
+time-scaled and pointed at the local sinks, into the run directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synthmon.settings import Settings
+from synthmon.stack.alertmanager_config import render_alertmanager_config
+from synthmon.stack.embedded import HOST, SCRAPE_INTERVAL_S, STACK_FILES, Ports
+from synthmon.stack.rules import scale_rules
+
+RULES_DIR = STACK_FILES / "prometheus" / "rules"
+ALERTMANAGER_DIR = STACK_FILES / "alertmanager"
+# rate() needs at least a few samples in its window
+MIN_WINDOW_S = 4 * SCRAPE_INTERVAL_S
+
+
+def render_rules(settings: Settings, rules_dir: Path = RULES_DIR) -> dict[str, str]:
+    """Every rule file, time-scaled: file name → text."""
+    return {
+        path.name: scale_rules(path.read_text(), settings.time_scale, MIN_WINDOW_S)
+        for path in sorted(rules_dir.glob("*.yml"))
+    }
+
+
+def render_alertmanager(settings: Settings, ports: Ports, work_dir: Path) -> str:
+    """alertmanager.yml, time-scaled, every receiver pointed at the local sinks."""
+    return render_alertmanager_config(
+        (ALERTMANAGER_DIR / "alertmanager.yml").read_text(),
+        factor=settings.time_scale,
+        sinks_http_url=f"http://{HOST}:{ports.sinks_http}",
+        smtp_host=HOST,
+        smtp_port=ports.sinks_smtp,
+        template_dir=ALERTMANAGER_DIR / "templates",
+        secrets_dir=work_dir / "secrets",
+    )
