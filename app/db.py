@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection, errors
@@ -25,6 +25,13 @@ CREATE TABLE IF NOT EXISTS tasks (
 )
 """
 _COLUMNS = "id, title, completed, created_at, completed_at"
+# The self-join reads the row as it was before this UPDATE (RETURNING sees only the new one).
+_COMPLETE = f"""
+    UPDATE tasks t SET completed = true, completed_at = coalesce(t.completed_at, now())
+    FROM (SELECT id, completed FROM tasks WHERE id = %s FOR UPDATE) old
+    WHERE t.id = old.id
+    RETURNING {", ".join(f"t.{c}" for c in _COLUMNS.split(", "))}, NOT old.completed AS changed
+"""
 LIST_LIMIT = 100
 QUERY_TIMEOUT = 2.0
 POOL_TIMEOUT = 1.0
@@ -38,7 +45,7 @@ def to_json(row: Row) -> Row:
     for key in ("created_at", "completed_at"):
         value = out.get(key)
         if isinstance(value, datetime):
-            out[key] = value.isoformat().replace("+00:00", "Z")
+            out[key] = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return out
 
 
@@ -135,12 +142,7 @@ class Database:
 
     async def complete_task(self, task_id: int) -> tuple[Row | None, bool]:
         """Mark done; returns (task or None, whether this call changed it) in one round trip."""
-        sql = f"""
-            WITH prev AS (SELECT completed FROM tasks WHERE id = %s FOR UPDATE)
-            UPDATE tasks SET completed = true, completed_at = coalesce(completed_at, now())
-            WHERE id = %s RETURNING {_COLUMNS}, NOT (SELECT completed FROM prev) AS changed
-        """
-        rows = await self.fetch(sql, (task_id, task_id))
+        rows = await self.fetch(_COMPLETE, (task_id,))
         if not rows:
             return None, False
         row = dict(rows[0])

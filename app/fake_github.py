@@ -155,7 +155,7 @@ def create_app() -> Starlette:
     async def get_state(request: Request) -> JSONResponse:
         return reply(
             {
-                "rate": state.quota.as_dict(),
+                **state.quota.as_dict(),
                 "requests": dict(state.requests),
                 "authenticated_requests": state.authenticated_requests,
                 "last_auth_scheme": state.last_auth_scheme,

@@ -43,9 +43,7 @@ def test_every_scrape_target_is_up(stack: Stack, prom: Prometheus) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("setting", "path"), [("grafana_url", "/api/health"), ("otel_url", "/")]
-)
+@pytest.mark.parametrize(("setting", "path"), [("grafana_url", "/api/health"), ("otel_url", "/")])
 def test_optional_component_is_healthy(
     synthmon_settings: Settings, http: httpx.Client, setting: str, path: str
 ) -> None:

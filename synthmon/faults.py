@@ -109,7 +109,11 @@ class Faults:
         before = self.http.get(f"{self.stack.github_url}/_fake/state").json()
         previous = before.get("remaining", before.get("core", {}).get("remaining"))
         self.http.put(url, json={"remaining": remaining}).raise_for_status()
-        with self._active(lambda: self.http.put(url, json={"remaining": previous})):
+
+        def restore() -> None:
+            self.http.put(url, json={"remaining": previous}).raise_for_status()
+
+        with self._active(restore):
             yield
 
     @contextlib.contextmanager

@@ -66,8 +66,8 @@ def log_problems(lines: Iterable[str], limit: int = 20) -> list[str]:
 def target_problems(targets: Iterable[Target], jobs: Iterable[str]) -> list[str]:
     """Every expected job has a target and every target is up (with its last scrape error)."""
     targets = list(targets)
-    problems = []
     seen = {t.job for t in targets}
+    problems: list[str] = []
     problems.extend(f"no scrape target for job {job!r}" for job in jobs if job not in seen)
     problems.extend(
         f"target {t.job} {t.scrape_url} is {t.health}: {t.last_error or 'no error text'}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from synthmon.health import app_health_problems, log_problems, target_problems
-from synthmon.prom import Target
 
 HEALTHY = {
     "status": "healthy",

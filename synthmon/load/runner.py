@@ -119,7 +119,11 @@ def run_load(
 
 
 def _result(
-    target_url: str, profile: LoadProfile, out_dir: Path, files: dict[str, Path], pids: tuple[int, ...]
+    target_url: str,
+    profile: LoadProfile,
+    out_dir: Path,
+    files: dict[str, Path],
+    pids: tuple[int, ...],
 ) -> results.LoadResult:
     try:
         window = results.read_window(files["timing"])

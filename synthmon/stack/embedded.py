@@ -22,6 +22,7 @@ HOST = "127.0.0.1"
 SCRAPE_INTERVAL_S = 1.0
 EVALUATION_INTERVAL_S = 1.0
 DATABASE = "claude_manager"
+APP_MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
 PORT_NAMES = (
     "postgres", "redis", "github", "sinks_http", "sinks_smtp", "app", "alertmanager",
     "alertmanager_cluster", "prometheus",
@@ -107,6 +108,8 @@ def app(ports: Ports, chaos_token: str) -> Service:
             "APP_REDIS_URL": f"redis://{HOST}:{ports.redis}/0",
             "APP_GITHUB_API_URL": f"http://{HOST}:{ports.github}",
             "APP_CHAOS_TOKEN": chaos_token,
+            # the budget a container limit would give it: memory alerts and SLOs divide by it
+            "APP_MEMORY_LIMIT_BYTES": str(APP_MEMORY_LIMIT_BYTES),
         },
         secret_env=("APP_CHAOS_TOKEN",),
         probe=HttpProbe(f"http://{HOST}:{ports.app}/health"),

@@ -7,6 +7,7 @@ crash, and :meth:`ProcessRunner.stop_all` always ends with SIGKILL for whatever 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -164,10 +165,8 @@ class ProcessRunner:
 
     def signal(self, name: str, signum: int) -> None:
         """Send ``signum`` to the service's whole process group."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid(name), signum)
-        except ProcessLookupError:
-            pass
 
     def restart(self, name: str) -> None:
         self.start(self.services[name])
@@ -189,10 +188,8 @@ class ProcessRunner:
                     break
                 except subprocess.TimeoutExpired:
                     continue
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # stragglers left in the group
-        except ProcessLookupError:
-            pass
         process.wait(timeout=5)
         self._forget(name)
 

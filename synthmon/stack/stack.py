@@ -103,7 +103,7 @@ def embedded_stack(settings: Settings, run_dir: Path) -> Iterator[Stack]:
         embedded.fake_github(ports),
         embedded.sinks(ports),
         embedded.app(ports, token),
-        embedded.alertmanager(ports, render_alertmanager(settings, ports, runner.conf_dir("am"))),
+        embedded.alertmanager(ports, render_alertmanager(settings, ports, run_dir / "conf")),
         embedded.prometheus(ports, render_rules(settings), runner.conf_dir("prometheus")),
     ]
     with _sigterm_as_interrupt():
