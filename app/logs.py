@@ -44,6 +44,8 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
     """A dictConfig for uvicorn's `log_config=`: uvicorn, libraries and the app share it."""
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
     quiet = {name: {"level": "WARNING"} for name in _QUIET_LIBRARIES}
+    # The pool logs every failed reconnect; app.health already logs each outage once.
+    quiet["psycopg.pool"] = {"level": "ERROR"}
     return {
         "version": 1,
         "disable_existing_loggers": False,

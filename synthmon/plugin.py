@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from synthmon.alerting import AlertmanagerClient
     from synthmon.faults import Faults
     from synthmon.prom import Prometheus
-    from synthmon.sinks.client import SinkClient
+    from synthmon.sinks import SinkClient
 
 MARKERS = {
     "health": "a runbook health check (read-only)",
@@ -121,7 +121,7 @@ def alertmanager(stack: Stack, synthmon_settings: Settings) -> AlertmanagerClien
 @pytest.fixture(scope="session")
 def sinks(stack: Stack, synthmon_settings: Settings) -> SinkClient:
     """What the notification sinks (PagerDuty, Slack, email stand-ins) received."""
-    from synthmon.sinks.client import SinkClient
+    from synthmon.sinks import SinkClient
 
     if stack.sinks_url is None:
         pytest.skip("not available: an external stack has no local notification sinks")
@@ -137,3 +137,11 @@ def faults(stack: Stack, synthmon_settings: Settings) -> Iterator[Faults]:
         pytest.skip("destructive: an external stack takes no faults")
     with Faults(stack, timeout=synthmon_settings.http_timeout) as injector:
         yield injector
+
+
+@pytest.fixture(scope="session")
+def alert_scenario(stack: Stack, prom: Prometheus, sinks: SinkClient) -> AlertScenario:
+    """Runs a runbook alert scenario (fault → fire → notify → resolve) on this stack."""
+    from synthmon.scenario import AlertScenario
+
+    return AlertScenario(stack, prom, sinks)

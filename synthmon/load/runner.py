@@ -89,7 +89,7 @@ def run_load(
         "--html",
         str(files["html"]),
         "--json-file",
-        str(files["json"]),
+        str(out_dir / "locust"),  # Locust appends ".json"
         "--exit-code-on-error",
         "0",  # failures are data here; a non-zero exit means Locust itself broke
     ]

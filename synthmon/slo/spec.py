@@ -82,7 +82,7 @@ def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = F
     loader.flatten_mapping(node)  # resolve `<<` merge keys first
     seen: set[object] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if isinstance(key, str) and key in seen:
             line = key_node.start_mark.line + 1
             raise _Bad(f"line {line}: duplicate key {key!r}")
@@ -92,7 +92,7 @@ def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = F
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _no_duplicates,  # type: ignore[arg-type]
+    _no_duplicates,
 )
 
 
@@ -234,7 +234,7 @@ def load_spec(path: str | Path) -> SLOSpec:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except _Bad as bad:
         raise ConfigError(f"{name}:{str(bad).removeprefix('line ')}") from None
     except yaml.MarkedYAMLError as exc:

@@ -1,0 +1,187 @@
+"""``synthmon`` command line. ``synthmon gate``: evaluate an SLO spec over a window, exit 0/1/2.
+
+Exit codes: 0 every objective holds, 1 an objective is violated, 2 the gate could not be
+evaluated (bad input, Prometheus unreachable, no data, too few requests). Every failure we
+expect is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from synthmon.durations import parse_duration
+from synthmon.errors import ConfigError, SynthmonError
+from synthmon.prom import Prometheus
+from synthmon.slo import evaluate, load_client_stats, load_spec
+
+DEFAULT_SPEC = "slo/baseline.yaml"
+DEFAULT_TIMEOUT = 30.0  # a 24 h window over many series is a heavy query
+
+
+def parse_time(text: object, what: str) -> float:
+    """Unix seconds from a number or an ISO 8601 string (no offset means UTC)."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        value = float(text)
+    elif isinstance(text, str):
+        try:
+            value = float(text)
+        except ValueError:
+            try:
+                moment = datetime.fromisoformat(text.strip())
+            except ValueError:
+                raise ConfigError(
+                    f"{what}: expected unix seconds or ISO 8601 "
+                    f"(2024-05-01T12:00:00Z), got {text!r}"
+                ) from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            value = moment.timestamp()
+    else:
+        raise ConfigError(f"{what}: expected unix seconds or ISO 8601, got {text!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{what}: expected a time after 1970, got {text!r}")
+    return value
+
+
+def read_window_file(path: str) -> tuple[float, float]:
+    """``{"start": T, "end": T}`` (unix seconds or ISO 8601), as the load step writes it."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read window file: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(doc, dict) or "start" not in doc or "end" not in doc:
+        raise ConfigError(f"{path}: expected a JSON object with start and end, got {doc!r}")
+    return parse_time(doc["start"], f"{path}: start"), parse_time(doc["end"], f"{path}: end")
+
+
+def _window(args: argparse.Namespace) -> tuple[float, float]:
+    given = [
+        name
+        for name, value in (
+            ("--start/--end", args.start or args.end),
+            ("--last", args.last),
+            ("--window-file", args.window_file),
+        )
+        if value
+    ]
+    if len(given) != 1:
+        raise ConfigError(
+            "window: give exactly one of --start T --end T, --last DURATION, --window-file FILE"
+            + (f" (got {', '.join(given)})" if given else "")
+        )
+    if args.window_file:
+        return read_window_file(args.window_file)
+    if args.last:
+        seconds = parse_duration(args.last)
+        now = time.time()
+        return now - seconds, now
+    if not (args.start and args.end):
+        raise ConfigError("window: --start and --end go together")
+    return parse_time(args.start, "--start"), parse_time(args.end, "--end")
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"--timeout: expected seconds > 0, got {text!r}") from None
+    if not value > 0:
+        raise ConfigError(f"--timeout: expected seconds > 0, got {text!r}")
+    return value
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    if not args.prometheus_url:
+        raise ConfigError("--prometheus-url (or SYNTHMON_PROMETHEUS_URL) is required")
+    spec = load_spec(args.spec)
+    window = _window(args)
+    client = load_client_stats(args.locust_stats) if args.locust_stats else None
+    with Prometheus(args.prometheus_url, timeout=_timeout(args.timeout)) as prom:
+        report = evaluate(spec, prom, window, client)
+    if args.report:
+        try:
+            report.to_json(args.report)
+        except OSError as exc:
+            raise ConfigError(f"{args.report}: cannot write report: {exc.strerror}") from None
+    sys.stdout.write(report.render_table(show_promql=args.show_promql))
+    return report.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="synthmon", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    gate = sub.add_parser(
+        "gate",
+        help="evaluate an SLO spec over a window (exit 0 pass, 1 violated, 2 not evaluated)",
+        description="Evaluate an SLO spec against Prometheus over exactly one window.",
+    )
+    gate.add_argument(
+        "--prometheus-url",
+        default=env("SYNTHMON_PROMETHEUS_URL"),
+        help="Prometheus base URL (env SYNTHMON_PROMETHEUS_URL)",
+    )
+    gate.add_argument(
+        "--spec",
+        default=env("SYNTHMON_SLO_SPEC", DEFAULT_SPEC),
+        help=f"SLO spec file (env SYNTHMON_SLO_SPEC; default {DEFAULT_SPEC})",
+    )
+    gate.add_argument("--start", help="window start: unix seconds or ISO 8601")
+    gate.add_argument("--end", help="window end: unix seconds or ISO 8601")
+    gate.add_argument("--last", metavar="DURATION", help="window = the last DURATION (24h, 90m)")
+    gate.add_argument(
+        "--window-file", metavar="FILE", help='JSON {"start": T, "end": T} (load-window.json)'
+    )
+    gate.add_argument(
+        "--locust-stats",
+        metavar="FILE",
+        default=env("SYNTHMON_LOCUST_STATS"),
+        help="Locust totals to cross-check (env SYNTHMON_LOCUST_STATS)",
+    )
+    gate.add_argument(
+        "--report",
+        metavar="FILE",
+        default=env("SYNTHMON_SLO_REPORT"),
+        help="write the JSON report here, e.g. slo-report.json (env SYNTHMON_SLO_REPORT)",
+    )
+    gate.add_argument(
+        "--timeout",
+        default=env("SYNTHMON_PROMETHEUS_TIMEOUT", str(DEFAULT_TIMEOUT)),
+        help=f"seconds per Prometheus request (env SYNTHMON_PROMETHEUS_TIMEOUT; "
+        f"default {DEFAULT_TIMEOUT:g})",
+    )
+    gate.add_argument("--show-promql", action="store_true", help="print the PromQL of each row")
+    gate.set_defaults(handler=cmd_gate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``synthmon`` console script; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        code: int = args.handler(args)
+    except SynthmonError as exc:
+        print(f"synthmon {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"synthmon {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

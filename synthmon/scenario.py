@@ -1,0 +1,181 @@
+"""One alert scenario, always in the same shape, with deadlines computed from the configs.
+
+steady state → fault → the rule fires in Prometheus → exactly the expected receivers are
+notified, with the rule's labels and annotations → fault removed → resolved notifications →
+steady state again. Every wait has a deadline derived from the rendered configs (scrape +
+evaluation + ``for:`` + window + group_wait, plus a margin), never a fixed sleep, and a
+timeout says what the rule's expression returned and what the sinks received.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthmon.errors import QueryError
+from synthmon.prom import Alert, Prometheus, wait_until
+from synthmon.sinks import Notification, SinkClient
+from synthmon.stack import Stack
+from synthmon.stack.alertmanager_config import route_timings
+from synthmon.stack.embedded import STACK_FILES
+from synthmon.stack.rules import AlertRule, alert_deadline, read_alerts
+
+# The runbook's escalation: which integrations each priority reaches.
+ESCALATION: Mapping[str, frozenset[str]] = {
+    "P1": frozenset({"pagerduty", "slack"}),
+    "P2": frozenset({"slack", "email"}),
+    "P3": frozenset({"email"}),
+    "P4": frozenset({"email"}),
+}
+HEARTBEAT: frozenset[str] = frozenset({"webhook"})
+ANNOTATIONS = ("summary", "description", "runbook_url")
+MARGIN_S = 5.0
+
+
+def expected_receivers(rule: AlertRule) -> frozenset[str]:
+    """The sink kinds an alert must reach: by priority, or the heartbeat for the Watchdog."""
+    if rule.name == "Watchdog":
+        return HEARTBEAT
+    return ESCALATION[rule.labels["priority"]]
+
+
+def production_alerts(rules_dir: Path = STACK_FILES / "prometheus" / "rules") -> dict[str, AlertRule]:
+    """Every alert of the production rule files, by name."""
+    alerts: dict[str, AlertRule] = {}
+    for path in sorted(rules_dir.glob("*.yml")):
+        alerts.update(read_alerts(path))
+    return alerts
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Seconds allowed for each phase of one scenario on this stack."""
+
+    fire: float
+    notify: float
+    resolve: float
+
+    @classmethod
+    def for_rule(cls, rule: AlertRule, stack: Stack, alertmanager_yml: str) -> Deadlines:
+        labels = {"alertname": rule.name, **rule.labels}
+        timings = route_timings(alertmanager_yml, labels)
+        fire = alert_deadline(
+            rule, stack.time_scale, stack.scrape_interval_s, stack.evaluation_interval_s
+        )
+        window = max(rule.windows, default=0.0) / stack.time_scale
+        group_interval = max(t.group_interval_s for t in timings)
+        return cls(
+            fire=fire + MARGIN_S,
+            notify=max(t.group_wait_s for t in timings) + MARGIN_S,
+            resolve=stack.scrape_interval_s + window + 2 * stack.evaluation_interval_s
+            + group_interval + MARGIN_S,
+        )  # fmt: skip
+
+
+class AlertScenario:
+    """Runs the runbook's alert scenarios against a stack synthmon controls."""
+
+    def __init__(self, stack: Stack, prom: Prometheus, sinks: SinkClient) -> None:
+        self.stack = stack
+        self.prom = prom
+        self.sinks = sinks
+        self.alerts = production_alerts()
+        self.alertmanager_yml = (stack.run_dir / "conf/alertmanager/alertmanager.yml").read_text()
+
+    # -- observations --------------------------------------------------------------------
+    def _active(self, name: str) -> list[Alert]:
+        return [a for a in self.prom.alerts() if a.name == name]
+
+    def _firing(self, name: str) -> list[Alert]:
+        return [a for a in self._active(name) if a.state == "firing"]
+
+    def _expression_says(self, rule: AlertRule) -> str:
+        """What the (time-scaled) rule expression returns right now, for timeout messages."""
+        loaded = self._loaded_expr(rule.name)
+        try:
+            samples = self.prom.query(loaded)
+        except QueryError as exc:
+            return f"its expression failed: {exc}"
+        values = ", ".join(f"{dict(s.labels)} = {s.value:g}" for s in samples) or "nothing"
+        return f"its expression `{' '.join(loaded.split())}` returned {values}"
+
+    def _loaded_expr(self, name: str) -> str:
+        for group in self.prom.rules():
+            for rule in group.get("rules", []):
+                if rule.get("name") == name:
+                    return str(rule["query"])
+        raise QueryError(f"alert {name} is not loaded in Prometheus {self.stack.prometheus_url}")
+
+    def _received(self, since: float) -> str:
+        seen = self.sinks.notifications(since)
+        return "; ".join(n.describe() for n in seen[-10:]) or "nothing"
+
+    # -- phases ----------------------------------------------------------------------------
+    def wait_inactive(self, rule: AlertRule, deadline_s: float) -> None:
+        wait_until(
+            lambda: not self._active(rule.name),
+            deadline_s,
+            lambda: f"{rule.name} still {[a.state for a in self._active(rule.name)]}; "
+            + self._expression_says(rule),
+        )
+
+    def wait_firing(self, rule: AlertRule, deadline_s: float, since: float) -> Alert:
+        try:
+            wait_until(lambda: bool(self._firing(rule.name)), deadline_s, lambda: "")
+        except QueryError:
+            raise AssertionError(
+                f"{rule.name} did not fire within {deadline_s:g}s "
+                f"(state: {[a.state for a in self._active(rule.name)] or 'inactive'}); "
+                f"{self._expression_says(rule)}; sinks received: {self._received(since)}"
+            ) from None
+        return self._firing(rule.name)[0]
+
+    def check_notified(
+        self, rule: AlertRule, fired: Alert, status: str, since: float, deadline_s: float
+    ) -> list[Notification]:
+        """Each expected receiver got ``status`` for this alert, with the rule's labels."""
+        expected = expected_receivers(rule)
+        got: list[Notification] = []
+        for kind in sorted(expected):
+            got += self.sinks.wait_for(
+                lambda n, k=kind: n.kind == k and n.alertname == rule.name and n.status == status,  # type: ignore[misc]
+                deadline_s,
+                f"{status} {rule.name} at {kind} (expected receivers: {', '.join(sorted(expected))})",
+                since=since,
+            )
+        for note in got:
+            wrong = {k: note.labels.get(k) for k, v in rule.labels.items() if note.labels.get(k) != v}
+            assert not wrong, f"{note.describe()}: labels {wrong}, the rule says {dict(rule.labels)}"
+            for key in ANNOTATIONS if rule.name != "Watchdog" else ():
+                assert note.annotations.get(key) == fired.annotations.get(key), (
+                    f"{note.describe()}: annotation {key} is {note.annotations.get(key)!r}, "
+                    f"Prometheus fired {fired.annotations.get(key)!r}"
+                )
+        return got
+
+    def check_nobody_else(self, rule: AlertRule, since: float, window_s: float) -> None:
+        expected = expected_receivers(rule)
+        self.sinks.expect_none(
+            lambda n: n.alertname == rule.name and n.kind not in expected,
+            window_s,
+            f"of {rule.name} outside its receivers {', '.join(sorted(expected))}",
+            since=since,
+        )
+
+    def run(self, name: str, fault: AbstractContextManager[object]) -> None:
+        """The whole scenario for alert ``name``, with ``fault`` as the cause."""
+        rule = self.alerts[name]
+        deadlines = Deadlines.for_rule(rule, self.stack, self.alertmanager_yml)
+        self.wait_inactive(rule, deadlines.resolve)  # steady state
+        started = time.time()
+        with fault:
+            fired = self.wait_firing(rule, deadlines.fire, started)
+            self.check_notified(rule, fired, "firing", started, deadlines.notify)
+            self.check_nobody_else(rule, started, self.stack.evaluation_interval_s * 2)
+        removed = time.time()
+        self.check_notified(rule, fired, "resolved", removed, deadlines.resolve + deadlines.notify)
+        self.wait_inactive(rule, deadlines.resolve)
+        self.check_nobody_else(rule, started, 0)

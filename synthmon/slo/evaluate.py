@@ -1,0 +1,223 @@
+"""Evaluate an SLO spec over exactly one window of one Prometheus.
+
+Counts come from :mod:`synthmon.slo.counters` (raw counter values at ``start`` and ``end``, no
+extrapolation), verdicts from :mod:`synthmon.slo.decide`. Every objective gets a row: a query
+failure, no data or too few requests is an ``error`` row with the reason, never a pass.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+from synthmon.errors import ConfigError, QueryError
+from synthmon.prom import Prometheus
+from synthmon.slo import promql
+from synthmon.slo.client import ClientStats
+from synthmon.slo.counters import CounterIncrease, exact_increase
+from synthmon.slo.decide import (
+    count_disagreement,
+    decide_error_rate,
+    decide_latency,
+    min_requests,
+    ms,
+    pct,
+    rate_disagreement,
+)
+from synthmon.slo.report import ObjectiveResult, SLOReport, Verdict
+from synthmon.slo.spec import Objective, SLOSpec
+
+_SERVER_ERROR = re.compile(r"5\d\d")
+# How far ``end`` may lie after Prometheus's clock (skew, a scrape still in flight).
+END_TOLERANCE_S = 5
+
+
+def whole_seconds(window: tuple[float, float]) -> tuple[int, int]:
+    """The window widened to whole seconds (range selectors have no fractions); never narrowed."""
+    start, end = math.floor(window[0]), math.ceil(window[1])
+    if end <= start:
+        raise ConfigError(f"window: end ({window[1]}) must be after start ({window[0]})")
+    return start, end
+
+
+class _Evaluation:
+    """One evaluate() call: the window, the Prometheus, and counters fetched once each."""
+
+    def __init__(
+        self, spec: SLOSpec, prom: Prometheus, start: int, end: int, client: ClientStats | None
+    ) -> None:
+        self.spec, self.prom, self.start, self.end, self.client = spec, prom, start, end, client
+        self.seconds = end - start
+        self._counters: dict[str, CounterIncrease] = {}
+
+    def counter(self, selector: str, what: str) -> CounterIncrease:
+        if selector not in self._counters:
+            inc = exact_increase(self.prom, selector, self.start, self.end)
+            if not inc.per_series:
+                raise QueryError(f"no data: {what}: {selector} returned nothing in the window")
+            self._counters[selector] = inc
+        return self._counters[selector]
+
+    def row(
+        self,
+        obj: Objective,
+        verdict: Verdict,
+        measured: float | None,
+        texts: tuple[str, str],
+        reason: str,
+        queries: tuple[str, ...],
+        **details: float | int | str | None,
+    ) -> ObjectiveResult:
+        return ObjectiveResult(
+            obj.name, obj.type, verdict, measured, obj.threshold, texts[0], texts[1], reason,
+            queries, obj.endpoint, details,
+        )  # fmt: skip
+
+    def cross_check(self, obj: Objective, total: float, rate: float | None) -> list[str]:
+        """Pipeline-disagreement reasons against Locust (whole-service objectives only)."""
+        if self.client is None or obj.endpoint is not None:
+            return []
+        out = [count_disagreement(total, self.client.requests)]
+        if rate is not None and self.client.failure_rate is not None:
+            out.append(rate_disagreement(rate, self.client.failure_rate))
+        return [r for r in out if r]
+
+    def latency(self, obj: Objective) -> ObjectiveResult:
+        assert obj.percentile is not None  # guaranteed by the spec loader
+        sel = promql.selector(promql.DURATION_BUCKET, obj.matchers(self.spec.selector))
+        inc = self.counter(sel, f"latency histogram of {obj.name}")
+        buckets: dict[float, float] = {}
+        for key, value in inc.per_series.items():
+            le = dict(key).get("le")
+            if le is not None:
+                bound = float(le)  # "+Inf" parses as inf
+                buckets[bound] = buckets.get(bound, 0.0) + value
+        decision = decide_latency(buckets, obj.threshold, obj.percentile, min_requests(obj))
+        hq_query = promql.increase_quantile(obj.percentile, sel, self.seconds)
+        try:
+            hq = [s.value for s in self.prom.query(hq_query, at=self.end)]
+            info = ms(hq[0]) if len(hq) == 1 and math.isfinite(hq[0]) else "n/a"
+        except QueryError as exc:
+            hq, info = [], f"unavailable ({exc})"
+        label = f"P{obj.percentile * 100:g}"
+        reason = f"{decision.reason}; histogram_quantile {label} ~ {info} (interpolated, info)"
+        disagreements = self.cross_check(obj, decision.total, None)
+        if self.client is not None and obj.endpoint is None and self.client.p95_ms is not None:
+            reason += f"; Locust {label} {self.client.p95_ms:g} ms"
+        verdict: Verdict = (
+            "error" if decision.holds is None else "pass" if decision.holds else "fail"
+        )
+        if disagreements and verdict != "error":
+            verdict, reason = "fail", "; ".join([*disagreements, reason])
+        share = "n/a" if decision.share is None else pct(decision.share)
+        bucket = "n/a" if decision.bucket is None else ms(decision.bucket)
+        return self.row(
+            obj, verdict, decision.share,
+            (f"{share} <= {bucket}", f"{label} <= {ms(obj.threshold)}"),
+            reason, (*inc.promql, f"{hq_query} @ {self.end}"),
+            requests=decision.total, fast=decision.good, exact=int(decision.exact),
+            histogram_quantile_s=hq[0] if len(hq) == 1 else None,
+            client_p95_ms=None if self.client is None else self.client.p95_ms,
+        )  # fmt: skip
+
+    def error_rate(self, obj: Objective) -> ObjectiveResult:
+        sel = promql.selector(promql.REQUESTS, obj.matchers(self.spec.selector))
+        inc = self.counter(sel, f"request counter of {obj.name}")
+        total = inc.total()
+        errors = sum(
+            v
+            for k, v in inc.per_series.items()
+            if _SERVER_ERROR.fullmatch(dict(k).get("status", ""))
+        )
+        decision = decide_error_rate(errors, total, obj.threshold, min_requests(obj))
+        verdict: Verdict = (
+            "error" if decision.holds is None else "pass" if decision.holds else "fail"
+        )
+        reason = decision.reason
+        disagreements = self.cross_check(obj, total, decision.rate)
+        if self.client is not None and obj.endpoint is None:
+            reason += f"; Locust: {self.client.failures} failures of {self.client.requests}"
+        if disagreements and verdict != "error":
+            verdict, reason = "fail", "; ".join([*disagreements, reason])
+        measured = "n/a" if decision.rate is None else pct(decision.rate)
+        return self.row(
+            obj, verdict, decision.rate, (measured, f"<= {pct(obj.threshold)}"), reason,
+            inc.promql, requests=total, errors=errors,
+            client_failure_rate=None if self.client is None else self.client.failure_rate,
+        )  # fmt: skip
+
+    def cpu(self, obj: Objective) -> ObjectiveResult:
+        sel = promql.selector(promql.CPU, self.spec.selector)
+        inc = self.counter(sel, "process CPU counter")
+        rates = {k: v / self.seconds for k, v in inc.per_series.items()}
+        key, worst = max(rates.items(), key=lambda kv: kv[1])
+        who = ",".join(f"{k}={v}" for k, v in key)
+        holds = worst <= obj.threshold
+        reason = (
+            f"{worst:.3f} CPU-seconds per second averaged over {self.seconds} s "
+            f"({'<=' if holds else '>'} {obj.threshold:g}; busiest of {len(rates)} series: {who})"
+        )
+        return self.row(
+            obj, "pass" if holds else "fail", worst,
+            (f"{worst * 100:.1f}% of a core", f"<= {obj.threshold * 100:g}% of a core"),
+            reason, inc.promql, series=len(rates),
+        )  # fmt: skip
+
+    def memory(self, obj: Objective) -> ObjectiveResult:
+        query = promql.memory_ratio(self.spec.selector, self.seconds)
+        samples = self.prom.query(query, at=self.end)
+        if not samples:
+            for metric in (promql.RSS, promql.MEMORY_LIMIT):
+                part = promql.present(promql.selector(metric, self.spec.selector), self.seconds)
+                if not self.prom.query(part, at=self.end):
+                    raise QueryError(f"no data: {metric}: {part} returned nothing")
+            raise QueryError(f"no data: memory ratio: {query} returned nothing (labels differ?)")
+        worst = max(s.value for s in samples)
+        if not math.isfinite(worst):
+            raise QueryError(f"memory ratio is {worst} (is app_memory_limit_bytes 0?): {query}")
+        holds = worst <= obj.threshold
+        reason = (
+            f"peak resident memory / limit = {pct(worst)} over {self.seconds} s "
+            f"({'<=' if holds else '>'} {pct(obj.threshold)}; max of {len(samples)} series)"
+        )
+        return self.row(
+            obj, "pass" if holds else "fail", worst,
+            (pct(worst), f"<= {pct(obj.threshold)}"), reason,
+            (f"{query} @ {self.end}",), series=len(samples),
+        )  # fmt: skip
+
+    def run(self, obj: Objective) -> ObjectiveResult:
+        handlers: dict[str, Callable[[Objective], ObjectiveResult]] = {
+            "latency": self.latency,
+            "error_rate": self.error_rate,
+            "cpu": self.cpu,
+            "memory": self.memory,
+        }
+        try:
+            return handlers[obj.type](obj)
+        except QueryError as exc:
+            return self.row(obj, "error", None, ("n/a", "n/a"), str(exc), ())
+
+
+def evaluate(
+    spec: SLOSpec,
+    prom: Prometheus,
+    window: tuple[float, float],
+    client_stats: ClientStats | None = None,
+) -> SLOReport:
+    """Every objective of ``spec`` over ``window`` (unix seconds, widened to whole seconds).
+
+    Raises QueryError when Prometheus cannot be asked at all (one line, nothing evaluated)
+    and ConfigError when the window is empty or not over yet by Prometheus's clock.
+    """
+    start, end = whole_seconds(window)
+    now = prom.query_one("time()", what="Prometheus server time").value
+    if end > now + END_TOLERANCE_S:
+        raise ConfigError(
+            f"window end {end} is {end - now:.0f} s after Prometheus's clock ({now:.0f}): "
+            "the window is not over yet"
+        )
+    run = _Evaluation(spec, prom, start, end, client_stats)
+    results = tuple(run.run(obj) for obj in spec.objectives)
+    return SLOReport(spec.service, spec.path, prom.url, start, end, results, client_stats)
