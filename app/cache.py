@@ -28,7 +28,7 @@ class TaskCache:
             socket_timeout=SOCKET_TIMEOUT,
             socket_connect_timeout=SOCKET_TIMEOUT,
             retry=Retry(NoBackoff(), 0),
-            max_connections=50,
+            max_connections=256,  # one event loop: bounded by concurrent requests anyway
         )
         self.available = True
         # Bumped on every write; a list read that raced a write must not be cached (one worker).

@@ -94,12 +94,16 @@ class CpuBurner:
             self._thread = None
 
     def _run(self) -> None:
+        # Budget in thread CPU time, not wall time, so a busy host still gets the asked load.
         while not self._stop.is_set():
             start = time.perf_counter()
-            busy_until = start + _BURN_PERIOD * self.fraction
-            while time.perf_counter() < busy_until and not self._stop.is_set():
+            budget = time.thread_time() + _BURN_PERIOD * self.fraction
+            deadline = start + _BURN_PERIOD
+            while time.thread_time() < budget and time.perf_counter() < deadline:
+                if self._stop.is_set():
+                    return
                 hashlib.sha256(_BURN_CHUNK).digest()
-            self._stop.wait(max(0.0, start + _BURN_PERIOD - time.perf_counter()))
+            self._stop.wait(max(0.0, deadline - time.perf_counter()))
 
 
 class Chaos:

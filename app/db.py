@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import AsyncConnection, errors
+from psycopg import AsyncConnection, OperationalError, errors
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -63,7 +64,7 @@ class Database:
             timeout=POOL_TIMEOUT,
             reconnect_timeout=2.0,
             max_idle=60.0,
-            check=AsyncConnectionPool.check_connection,
+            check=self._check_idle,
             kwargs={
                 "autocommit": True,
                 "connect_timeout": 2,
@@ -74,6 +75,24 @@ class Database:
         )
         self._schema_ready = False
         self._schema_lock = asyncio.Lock()
+        self._sweep: asyncio.Task[None] | None = None
+
+    async def _check_idle(self, conn: AsyncConnection[Row]) -> None:
+        """Reject a pooled connection the server has closed, without a round trip.
+
+        An idle autocommit connection has nothing to read unless the server said goodbye
+        (restart, crash, termination): then the socket is readable. A SELECT-per-checkout
+        check would halve write throughput for the same protection.
+        """
+        if conn.closed or conn.broken:
+            raise OperationalError("connection is closed")
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+        if readable:
+            await conn.close()
+            if self._sweep is None or self._sweep.done():
+                # Its siblings are most likely stale too: check them all in the background.
+                self._sweep = asyncio.create_task(self.pool.check())
+            raise OperationalError("server closed the idle connection")
 
     async def open(self) -> None:
         """Start connecting in the background; a down database must not stop the app booting."""

@@ -201,13 +201,15 @@ class ProfileShape(LoadTestShape):
         now = time.time()
         if _Timing.test_start is None:
             _Timing.test_start = now
-        cap = getattr(self.runner.environment.parsed_options, "run_time", None)
-        if cap and self.get_run_time() >= cap:
+        elapsed = now - _Timing.test_start
+        options = self.runner.environment.parsed_options if self.runner else None
+        cap = getattr(options, "run_time", None)
+        if cap and elapsed >= cap:
             _Timing.write(now, "run time cap (-t) reached")
             return None
         if _Timing.steady_end is None:
             if _Timing.spawned_at is None:
-                if self.get_run_time() < RAMP_DEADLINE_S:
+                if elapsed < RAMP_DEADLINE_S:
                     return PROFILE.users, PROFILE.spawn_rate
                 _Timing.spawned_at, _Timing.ramp_complete = now, False
             _Timing.steady_end = _Timing.spawned_at + PROFILE.steady_s
@@ -227,13 +229,19 @@ class _Recorder:
         self, request_type: str, name: str, response_time: float, exception: Any, **_: Any
     ) -> None:
         failed = 1 if exception else 0
-        self._fh.write(f"{time.time():.6f}\t{request_type}\t{name}\t{response_time:.3f}\t{failed}\n")
+        self._fh.write(
+            f"{time.time():.6f}\t{request_type}\t{name}\t{response_time:.3f}\t{failed}\n"
+        )
 
     def close(self, **_: Any) -> None:
         self._fh.close()
 
 
-@events.init.add_listener
+def _listen(hook: Any, listener: Any) -> None:
+    """``hook.add_listener`` (Locust's EventHook is untyped)."""
+    hook.add_listener(listener)
+
+
 def _on_init(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     if not isinstance(runner, WorkerRunner):  # local or master: the shape runs here
@@ -242,13 +250,17 @@ def _on_init(environment: Environment, **_: Any) -> None:
             if _Timing.spawned_at is None and user_count >= PROFILE.users:
                 _Timing.spawned_at = time.time()
 
-        environment.events.spawning_complete.add_listener(spawned)
-        environment.events.quitting.add_listener(
-            lambda **_: _Timing.write(time.time(), "quit before the steady phase ended")
+        _listen(environment.events.spawning_complete, spawned)
+        _listen(
+            environment.events.quitting,
+            lambda **_: _Timing.write(time.time(), "quit before the steady phase ended"),
         )
     record_dir = os.environ.get("SYNTHMON_LOAD_RECORD_DIR")
-    if record_dir and os.environ.get("SYNTHMON_LOAD_RECORD", "1") != "0":
-        if not isinstance(runner, MasterRunner):
-            recorder = _Recorder(Path(record_dir) / f"requests-{os.getpid()}.tsv")
-            environment.events.request.add_listener(recorder.on_request)
-            environment.events.quitting.add_listener(recorder.close)
+    recording = os.environ.get("SYNTHMON_LOAD_RECORD", "1") != "0"
+    if record_dir and recording and not isinstance(runner, MasterRunner):
+        recorder = _Recorder(Path(record_dir) / f"requests-{os.getpid()}.tsv")
+        _listen(environment.events.request, recorder.on_request)
+        _listen(environment.events.quitting, recorder.close)
+
+
+_listen(events.init, _on_init)

@@ -64,11 +64,18 @@ class Alert:
 
 
 _CLIENT_ERROR = re.compile(r"HTTP Status Code (\d+) \((b(?:'.*'|\".*\"))\)\Z", re.S)
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\"')]+)")
 
 
 def _one_line(text: str, limit: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _root_cause(exc: BaseException) -> str:
+    """``Connection refused`` rather than urllib3's three nested reprs."""
+    match = _ERRNO.search(str(exc))
+    return match.group(1).strip() if match else _one_line(str(exc))
 
 
 def _error_text(body: bytes | str) -> str:
@@ -80,7 +87,7 @@ def _error_text(body: bytes | str) -> str:
     except ValueError:
         return _one_line(body) or "(empty body)"
     if isinstance(doc, dict) and "error" in doc:
-        return f"{doc.get('errorType', 'error')}: {doc['error']}"
+        return _one_line(f"{doc.get('errorType', 'error')}: {doc['error']}")
     return _one_line(body)
 
 
@@ -102,8 +109,13 @@ class Prometheus:
         self._session.verify = verify
         # The client's default retries 500-504 with a 1 s backoff, three times; a gate must fail
         # fast, and an error status must reach us (raise_on_status=False) with its body.
+        # A slow query is not retried (read=False): that would only double the wait.
         retry = Retry(
-            total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504), raise_on_status=False
+            total=1,
+            read=False,
+            backoff_factor=0.2,
+            status_forcelist=(502, 503, 504),
+            raise_on_status=False,
         )
         self._client = PrometheusConnect(
             url=self.url,
@@ -134,10 +146,12 @@ class Prometheus:
                 raise QueryError(f"{where}: {_one_line(str(exc))}") from None
             status, body = match.group(1), ast.literal_eval(match.group(2))
             raise QueryError(f"{where}: HTTP {status}: {_error_text(body)}") from None
+        except requests.JSONDecodeError as exc:
+            raise QueryError(f"{where}: not a Prometheus API answer ({exc})") from None
         except requests.Timeout:
             raise QueryError(f"{where}: no answer within {self.timeout:g} s") from None
         except requests.RequestException as exc:
-            raise QueryError(f"{where}: unreachable: {_one_line(str(exc))}") from None
+            raise QueryError(f"{where}: unreachable: {_root_cause(exc)}") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise QueryError(f"{where}: not a Prometheus API answer ({exc!r})") from None
 
@@ -156,13 +170,13 @@ class Prometheus:
 
         return self._call(f"GET {path}", fetch)
 
+    def _instant(self, promql: str, at: float | None) -> Any:
+        params = {} if at is None else {"time": repr(float(at))}
+        return self._call(f"query {promql!r}", lambda: self._client.custom_query(promql, params))
+
     def query(self, promql: str, at: float | None = None) -> list[Sample]:
         """Instant query at ``at`` (unix seconds; None = server's now)."""
-        params = {} if at is None else {"time": repr(float(at))}
-        result = self._call(
-            f"query {promql!r}", lambda: self._client.custom_query(promql, params=params)
-        )
-        return self._samples(promql, result)
+        return self._samples(promql, self._instant(promql, at))
 
     def _samples(self, promql: str, result: Any) -> list[Sample]:
         if (
@@ -196,11 +210,7 @@ class Prometheus:
 
     def query_matrix(self, promql: str, at: float | None = None) -> list[Series]:
         """Instant query of a range vector (``x[5m]``): the raw samples, not resampled."""
-        params = {} if at is None else {"time": repr(float(at))}
-        result = self._call(
-            f"query {promql!r}", lambda: self._client.custom_query(promql, params=params)
-        )
-        return self._series(promql, result)
+        return self._series(promql, self._instant(promql, at))
 
     def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
         """Range query evaluated every ``step`` seconds from ``start`` to ``end``."""

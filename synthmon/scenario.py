@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthmon.alerting import AlertmanagerClient
 from synthmon.errors import QueryError
 from synthmon.prom import Alert, Prometheus, wait_until
 from synthmon.sinks import Notification, SinkClient
@@ -31,7 +32,9 @@ ESCALATION: Mapping[str, frozenset[str]] = {
     "P4": frozenset({"email"}),
 }
 HEARTBEAT: frozenset[str] = frozenset({"webhook"})
-ANNOTATIONS = ("summary", "description", "runbook_url")
+# Compared exactly with what Prometheus fired; "description" quotes the changing $value, so
+# it only has to be there.
+EXACT_ANNOTATIONS = ("summary", "runbook_url")
 MARGIN_S = 5.0
 
 
@@ -42,7 +45,9 @@ def expected_receivers(rule: AlertRule) -> frozenset[str]:
     return ESCALATION[rule.labels["priority"]]
 
 
-def production_alerts(rules_dir: Path = STACK_FILES / "prometheus" / "rules") -> dict[str, AlertRule]:
+def production_alerts(
+    rules_dir: Path = STACK_FILES / "prometheus" / "rules",
+) -> dict[str, AlertRule]:
     """Every alert of the production rule files, by name."""
     alerts: dict[str, AlertRule] = {}
     for path in sorted(rules_dir.glob("*.yml")):
@@ -67,9 +72,11 @@ class Deadlines:
         )
         window = max(rule.windows, default=0.0) / stack.time_scale
         group_interval = max(t.group_interval_s for t in timings)
+        # A new aggregation group flushes after group_wait; one Alertmanager already holds
+        # (the alert fired before, maybe only for an instant) flushes at its group_interval.
         return cls(
             fire=fire + MARGIN_S,
-            notify=max(t.group_wait_s for t in timings) + MARGIN_S,
+            notify=max(max(t.group_wait_s, t.group_interval_s) for t in timings) + MARGIN_S,
             resolve=stack.scrape_interval_s + window + 2 * stack.evaluation_interval_s
             + group_interval + MARGIN_S,
         )  # fmt: skip
@@ -118,8 +125,10 @@ class AlertScenario:
         wait_until(
             lambda: not self._active(rule.name),
             deadline_s,
-            lambda: f"{rule.name} still {[a.state for a in self._active(rule.name)]}; "
-            + self._expression_says(rule),
+            lambda: (
+                f"{rule.name} still {[a.state for a in self._active(rule.name)]}; "
+                + self._expression_says(rule)
+            ),
         )
 
     def wait_firing(self, rule: AlertRule, deadline_s: float, since: float) -> Alert:
@@ -147,13 +156,20 @@ class AlertScenario:
                 since=since,
             )
         for note in got:
-            wrong = {k: note.labels.get(k) for k, v in rule.labels.items() if note.labels.get(k) != v}
-            assert not wrong, f"{note.describe()}: labels {wrong}, the rule says {dict(rule.labels)}"
-            for key in ANNOTATIONS if rule.name != "Watchdog" else ():
+            wrong = {
+                k: note.labels.get(k) for k, v in rule.labels.items() if note.labels.get(k) != v
+            }
+            assert not wrong, (
+                f"{note.describe()}: labels {wrong}, the rule says {dict(rule.labels)}"
+            )
+            if rule.name == "Watchdog":
+                continue
+            for key in EXACT_ANNOTATIONS:
                 assert note.annotations.get(key) == fired.annotations.get(key), (
                     f"{note.describe()}: annotation {key} is {note.annotations.get(key)!r}, "
                     f"Prometheus fired {fired.annotations.get(key)!r}"
                 )
+            assert note.annotations.get("description"), f"{note.describe()}: no description"
         return got
 
     def check_nobody_else(self, rule: AlertRule, since: float, window_s: float) -> None:
@@ -179,3 +195,39 @@ class AlertScenario:
         self.check_notified(rule, fired, "resolved", removed, deadlines.resolve + deadlines.notify)
         self.wait_inactive(rule, deadlines.resolve)
         self.check_nobody_else(rule, started, 0)
+
+    def run_silenced(
+        self,
+        name: str,
+        fault: AbstractContextManager[object],
+        alertmanager: AlertmanagerClient,
+        matchers: Mapping[str, str],
+    ) -> None:
+        """Planned maintenance: a silence holds back the notifications of a firing alert;
+        once it is expired, they are delivered."""
+        rule = self.alerts[name]
+        deadlines = Deadlines.for_rule(rule, self.stack, self.alertmanager_yml)
+        self.wait_inactive(rule, deadlines.resolve)
+        silence = alertmanager.create_silence(
+            matchers, duration_s=3600, created_by="synthmon", comment=f"maintenance drill: {name}"
+        )
+        started = time.time()
+        try:
+            with fault:
+                fired = self.wait_firing(rule, deadlines.fire, started)
+                self.sinks.expect_none(
+                    lambda n: n.alertname == rule.name and n.status == "firing",
+                    deadlines.notify,
+                    f"of {rule.name} while silence {silence} ({dict(matchers)}) is active",
+                    since=started,
+                )
+                states = [a["status"] for a in alertmanager.alerts({"alertname": name})]
+                assert any(silence in s.get("silencedBy", []) for s in states), (
+                    f"Alertmanager does not show {name} silenced by {silence}: {states}"
+                )
+                alertmanager.expire_silence(silence)
+                expired = time.time()
+                self.check_notified(rule, fired, "firing", expired, deadlines.notify)
+        finally:
+            alertmanager.expire_silence(silence)
+        self.wait_inactive(rule, deadlines.resolve)

@@ -83,15 +83,14 @@ class Stack:
     def log(self, name: str) -> Path:
         return self.root / f"{name}.log"
 
-    def spawn(self, name: str, argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start a process in its own session, output to <root>/<name>.log (appending)."""
-        out = self.log(name).open("ab")
-        err = self.log(f"{name}.stderr").open("ab")
-        proc = subprocess.Popen(
-            argv, stdout=out, stderr=err, start_new_session=True, cwd=ROOT, **kwargs
-        )  # type: ignore[call-overload]
-        out.close()
-        err.close()
+        with self.log(name).open("ab") as out, self.log(f"{name}.stderr").open("ab") as err:
+            proc = subprocess.Popen(
+                argv, stdout=out, stderr=err, start_new_session=True, cwd=ROOT, env=env, user=user
+            )
         self.procs[name] = proc
         return proc
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,11 +69,15 @@ def test_window_excludes_ramp_and_counts_match_csv(nginx: str, tmp_path: Path) -
     assert inside and all(int(r[1]) == RAMPED.users for r in inside), "window is full load only"
 
     # Records cover every request Locust counted; the window holds fewer (ramp excluded).
-    assert (result.total_requests, result.total_failures) == csv_totals(tmp_path / "locust_stats.csv")
+    assert (result.total_requests, result.total_failures) == csv_totals(
+        tmp_path / "locust_stats.csv"
+    )
     assert result.exact and 0 < result.requests < result.total_requests
     assert result.requests == sum(e.requests for e in result.endpoints.values())
     window = Window(result.window_start, result.window_end, True, "10")
-    approx, _, _ = from_history(tmp_path / "locust_stats_history.csv", tmp_path / "locust_stats.csv", window)
+    approx, _, _ = from_history(
+        tmp_path / "locust_stats_history.csv", tmp_path / "locust_stats.csv", window
+    )
     assert abs(approx - result.requests) <= 0.25 * result.requests + 5
 
     assert result.valid, result.reason
@@ -79,8 +86,14 @@ def test_window_excludes_ramp_and_counts_match_csv(nginx: str, tmp_path: Path) -
     assert "GET /api/tasks" in result.endpoints
     assert "GET /api/tasks/{task_id}" in result.endpoints
     doc = json.loads((tmp_path / "load-window.json").read_text())
-    assert (doc["start"], doc["end"], doc["profile"]) == (result.window_start, result.window_end, "ramped")
+    assert (doc["start"], doc["end"], doc["profile"]) == (
+        result.window_start,
+        result.window_end,
+        "ramped",
+    )
     assert doc["target_url"] == nginx
+    client = json.loads((tmp_path / "load-client-stats.json").read_text())
+    assert client == {"requests": result.requests, "failures": 0, "p95_ms": result.p95_ms}
     for key in ("stats_csv", "history_csv", "html", "json"):
         assert result.files[key].stat().st_size > 0, key
     assert_group_gone(result)
@@ -89,7 +102,13 @@ def test_window_excludes_ramp_and_counts_match_csv(nginx: str, tmp_path: Path) -
 def test_rate_shortfall_is_invalid(tmp_path: Path) -> None:
     """3 users against a 0.25 s server can do ≤ 12 req/s, far below the 60 req/s target."""
     profile = LoadProfile(
-        "starved", users=3, spawn_rate=3, ramp_s=1, steady_s=3, target_rps=60, constant_throughput=True
+        "starved",
+        users=3,
+        spawn_rate=3,
+        ramp_s=1,
+        steady_s=3,
+        target_rps=60,
+        constant_throughput=True,
     )
     with slow_stub(tmp_path / "slow", delay_s=0.25) as url:
         result = run_load(url, profile, tmp_path / "out")
@@ -105,7 +124,9 @@ def test_master_and_two_workers_leave_nothing_behind(nginx: str, tmp_path: Path)
     result = run_load(nginx, QUICK, tmp_path, workers=2)
     assert len(result.pids) == 3
     assert len(list(tmp_path.glob("requests-*.tsv"))) == 2, "one record file per worker"
-    assert (result.total_requests, result.total_failures) == csv_totals(tmp_path / "locust_stats.csv")
+    assert (result.total_requests, result.total_failures) == csv_totals(
+        tmp_path / "locust_stats.csv"
+    )
     assert result.valid, result.reason
     assert_group_gone(result)
     assert leftovers(tmp_path) == []
@@ -118,6 +139,29 @@ def test_hard_timeout_kills_the_group(nginx: str, tmp_path: Path) -> None:
         run_load(nginx, QUICK, tmp_path, workers=1, timeout_margin_s=-QUICK.max_run_s - 27)
     assert time.monotonic() - started < 15
     assert leftovers(tmp_path) == []
+
+
+def test_keyboard_interrupt_tears_down_master_and_workers(nginx: str, tmp_path: Path) -> None:
+    """SIGINT to the process calling run_load (Ctrl-C) must not orphan Locust processes."""
+    driver = (
+        "import sys; from pathlib import Path; from synthmon.load import LoadProfile, run_load; "
+        "p = LoadProfile('long', users=2, spawn_rate=2, ramp_s=1, steady_s=60); "
+        "run_load(sys.argv[1], p, Path(sys.argv[2]), workers=1)"
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", driver, nginx, str(out)], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 20
+        while not list(out.glob("requests-*.tsv")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert leftovers(out), "locust should be running"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert leftovers(out) == []
 
 
 def test_repo_profiles_file_is_valid() -> None:
@@ -140,11 +184,13 @@ def test_repo_profiles_file_is_valid() -> None:
             "profiles.smoke.ramp_s: 1 s is too short to spawn 10 users at 2/s (needs ≥ 5 s)",
         ),
         (
-            "profiles:\n  x: {users: 1, spawn_rate: 1, ramp_s: 1, steady_s: 5, wait: constant_throughput}\n",
+            "profiles:\n  x: {users: 1, spawn_rate: 1, ramp_s: 1, steady_s: 5,"
+            " wait: constant_throughput}\n",
             "profiles.x.target_rps: required when wait is constant_throughput",
         ),
         (
-            "profiles:\n  x: {users: 1, spawn_rate: 1, ramp_s: 1, steady_s: 5, wait: {min_s: 2, max_s: 1}}\n",
+            "profiles:\n  x: {users: 1, spawn_rate: 1, ramp_s: 1, steady_s: 5,"
+            " wait: {min_s: 2, max_s: 1}}\n",
             "profiles.x.wait.max_s: expected ≥ wait.min_s (2), got 1",
         ),
         (
@@ -154,7 +200,9 @@ def test_repo_profiles_file_is_valid() -> None:
         ("profiles: [1, 2\n", "line 2: invalid YAML"),
     ],
 )
-def test_bad_profiles_file_is_one_line_config_error(tmp_path: Path, body: str, message: str) -> None:
+def test_bad_profiles_file_is_one_line_config_error(
+    tmp_path: Path, body: str, message: str
+) -> None:
     path = tmp_path / "profiles.yaml"
     path.write_text(body)
     with pytest.raises(ConfigError) as info:
@@ -163,4 +211,3 @@ def test_bad_profiles_file_is_one_line_config_error(tmp_path: Path, body: str, m
     assert "\n" not in text
     assert text.startswith(f"{path}: ")
     assert message in text
-

@@ -8,6 +8,7 @@ group, waits a bounded grace period, then SIGKILLs whatever is left and reaps ev
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -81,14 +82,10 @@ class ProcessGroup:
             if not self.wait_all(time.monotonic() + self.grace_s):
                 self._signal(signal.SIGKILL)
         for proc in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored
                 proc.wait(timeout=self.grace_s)
-            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-                pass
 
     def _signal(self, sig: signal.Signals) -> None:
         assert self.pgid is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pgid, sig)
-        except ProcessLookupError:
-            pass

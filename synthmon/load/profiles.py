@@ -123,7 +123,8 @@ def _profile(where: str, name: str, spec: Any) -> LoadProfile:
         return LoadProfile(name, users, spawn_rate, ramp_s, steady_s, target_rps, 0.0, 0.0, True)
     if not isinstance(wait, dict) or set(wait) != {"min_s", "max_s"}:
         raise ConfigError(
-            f"{at}.wait: expected {_CONSTANT_THROUGHPUT} or a mapping {{min_s, max_s}}, got {wait!r}"
+            f"{at}.wait: expected {_CONSTANT_THROUGHPUT} or a mapping {{min_s, max_s}},"
+            f" got {wait!r}"
         )
     low = _number(at, "wait.min_s", wait["min_s"], minimum=0.0, strict=False)
     high = _number(at, "wait.max_s", wait["max_s"], minimum=0.0, strict=False)

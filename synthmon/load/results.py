@@ -86,7 +86,8 @@ class Window:
     start: float
     end: float
     ramp_complete: bool
-    spawned_users: str
+    users: str
+    completed: bool = True  # False: Locust stopped before the steady phase was over
 
 
 def read_window(timing_file: Path) -> Window:
@@ -94,8 +95,14 @@ def read_window(timing_file: Path) -> Window:
     doc = json.loads(timing_file.read_text(encoding="utf-8"))
     if doc.get("spawned_at") is None or doc.get("steady_end") is None:
         raise ValueError(f"{timing_file}: run ended before the steady phase began ({doc['why']})")
-    end = min(float(doc["steady_end"]), float(doc["stopped_at"]))
-    return Window(float(doc["spawned_at"]), end, bool(doc["ramp_complete"]), str(doc["users"]))
+    steady_end, stopped_at = float(doc["steady_end"]), float(doc["stopped_at"])
+    return Window(
+        float(doc["spawned_at"]),
+        min(steady_end, stopped_at),
+        bool(doc["ramp_complete"]),
+        str(doc["users"]),
+        completed=stopped_at >= steady_end,
+    )
 
 
 def percentile(ordered: list[float], q: float) -> float | None:
@@ -189,7 +196,9 @@ def verdict(
     """Valid unless ramp-up overran, nothing was measured, or the rate fell short of target."""
     rate = f"achieved {achieved:.1f} req/s" + (f" vs target {target:.1f}" if target else "")
     if not window.ramp_complete:
-        return False, f"ramp-up did not finish in time ({window.spawned_users} users); {rate}"
+        return False, f"ramp-up to {window.users} users overran ramp_s + grace; {rate}"
+    if not window.completed:
+        return False, f"stopped before the steady phase was over; {rate}"
     if window.end <= window.start or requests == 0:
         return False, f"no requests in the measured window; {rate}"
     if target is not None and achieved < MIN_TARGET_FRACTION * target:

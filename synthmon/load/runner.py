@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -46,7 +47,8 @@ def run_load(
 
     ``workers=N`` runs Locust's master and N worker processes. Outputs in ``out_dir``:
     ``locust_stats.csv``, ``locust_stats_history.csv`` (full history), ``locust.html``,
-    ``locust.json``, logs, per-request records and ``load-window.json`` for the gate CLI.
+    ``locust.json``, logs, per-request records, and for the gate CLI ``load-window.json``
+    (``--window-file``) and ``load-client-stats.json`` (``--locust-stats``: window figures).
     """
     parts = urlsplit(target_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -66,6 +68,7 @@ def run_load(
         "log": out_dir / "locust.log",
         "timing": out_dir / "shape-timing.json",
         "window": out_dir / "load-window.json",
+        "client_stats": out_dir / "load-client-stats.json",
     }
     env = {
         **os.environ,
@@ -104,14 +107,14 @@ def run_load(
         for i in range(workers):
             argv = [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
             group.spawn([*argv, "-H", target_url], out_dir / f"worker-{i}.log", env, out_dir)
-        deadline = time.monotonic() + budget
-        if not group.wait_all(deadline):
-            if master.poll() is None:
-                raise LoadError(
-                    f"locust ({profile.name}) still running after {budget:.0f} s; killed its "
-                    f"process group {group.pgid} (log: {files['log']})"
-                )
-            group.wait_all(time.monotonic() + _WORKER_EXIT_S)  # stragglers: killed on exit
+        try:
+            master.wait(timeout=budget)
+        except subprocess.TimeoutExpired:
+            raise LoadError(
+                f"locust ({profile.name}) still running after {budget:.0f} s; killed its "
+                f"process group {group.pgid} (log: {files['log']})"
+            ) from None
+        group.wait_all(time.monotonic() + _WORKER_EXIT_S)  # stragglers are killed on exit
         pids = group.pids
     if master.returncode != 0:
         raise LoadError(f"locust exited {master.returncode}: {_tail(files['log'])}")
@@ -162,6 +165,8 @@ def _result(
         pids=pids,
     )
     files["window"].write_text(json.dumps(result.window_doc(), indent=2) + "\n", encoding="utf-8")
+    client = {"requests": requests, "failures": failures, "p95_ms": p95}  # gate --locust-stats
+    files["client_stats"].write_text(json.dumps(client) + "\n", encoding="utf-8")
     return result
 
 

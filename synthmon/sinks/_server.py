@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any, TextIO
+from urllib.parse import parse_qs
 
 import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -67,7 +68,7 @@ class Store:
                 alerts=[[a.status, a.labels.get("alertname", "")] for a in alerts],
             )  # fmt: skip
 
-    def list(self, since: float | None = None) -> list[Notification]:
+    def snapshot(self, since: float | None = None) -> list[Notification]:
         with self._lock:
             return [n for n in self._items if since is None or n.time >= since]
 
@@ -122,7 +123,7 @@ def build_app(store: Store, smtp_port: int) -> Starlette:
             return JSONResponse({"cleared": store.clear()})
         since = request.query_params.get("since")
         try:
-            items = store.list(float(since) if since else None)
+            items = store.snapshot(float(since) if since else None)
         except ValueError:
             return PlainTextResponse(f"since must be a Unix time, got {since!r}", 400)
         return JSONResponse([n.to_json() for n in items])
@@ -146,7 +147,7 @@ async def _json(request: Request) -> object:
     """The JSON body, also Slack's form-encoded ``payload=``; None when it is neither."""
     raw = await request.body()
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raw = str((await request.form()).get("payload", "")).encode()
+        raw = "".join(parse_qs(raw.decode("utf-8", "replace")).get("payload", [])).encode()
     try:
         return json.loads(raw)
     except ValueError:
@@ -162,7 +163,8 @@ class _SmtpHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""  # the bytes as received, before decoding
         message = email.message_from_bytes(content, policy=email.policy.default)
-        alerts = email_alerts(message) if isinstance(message, EmailMessage) else []
+        ok = isinstance(message, EmailMessage)  # always, with policy.default; mypy can't tell
+        alerts = email_alerts(message) if ok else [ParsedAlert("firing")]
         recipients = ",".join(str(r) for r in envelope.rcpt_tos)
         self.store.add("email", recipients, alerts, content.decode("utf-8", "replace"))
         return "250 Message accepted for delivery"

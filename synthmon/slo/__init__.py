@@ -1,6 +1,24 @@
-"""SLO gate: a spec file, exact PromQL-backed evaluation over a window, a report, an exit code.
+"""SLO gate: a spec file, exact evaluation over one window, a report, an exit code.
 
-Decisions and their reasons are documented in docs/slo.md and in each module's docstring.
+Pipeline: :func:`load_spec` (``slo/baseline.yaml``, strict) -> :func:`evaluate` (PromQL from
+:mod:`.promql`, counts from :mod:`.counters`, verdicts from :mod:`.decide`) -> :class:`SLOReport`
+(table, ``slo-report.json``, exit code 0 pass / 1 violated / 2 could not evaluate).
+
+Decisions, each explained where it is implemented:
+
+* Window: ``(start, end)`` unix seconds, widened to whole seconds. Counts are the increments
+  *scraped* in (start, end]: end the window at least one scrape interval after the load stops.
+* Counts are exact: counter value at ``end`` minus value at ``start`` per series, reset-aware,
+  never ``increase()`` (which extrapolates and drops a new series' first sample).
+* Latency is decided from the histogram bucket at the threshold (share of requests <= it vs.
+  the percentile); histogram_quantile's interpolated figure is shown for information only.
+  Without such a bucket the nearest lower bucket decides (conservative) and the error bound is
+  stated.
+* Thresholds are inclusive budgets; minimum sample: one bad event must fit the budget
+  (20 requests at P95, 100 at a 1% error rate), overridable per objective (``min_requests``).
+* No data, too few requests, a query failure: verdict ``error``, never ``pass``.
+* Locust figures, when given, are set beside Prometheus's; request counts > 5% apart or error
+  rates > 1 point apart fail the objective as a "pipeline disagreement".
 """
 
 from synthmon.slo.client import ClientStats, load_client_stats

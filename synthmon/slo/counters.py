@@ -10,7 +10,8 @@ the increments scraped in (start, end]. A series absent at ``start`` was born in
 and is counted from 0 (the app creates its labelled counters at 0). When a counter reset (an
 app restart) or a series that disappeared is detected, the raw samples of the window are
 fetched and summed reset-aware (a drop means the process restarted from 0: the new value is
-all new increments), which is exact too, just heavier.
+all new increments), which is exact too, just heavier. (A restarted counter that climbs
+back above its old value before the next scrape is invisible to any scrape-based method.)
 """
 
 from __future__ import annotations

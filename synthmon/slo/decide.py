@@ -1,6 +1,6 @@
 """Pure verdict arithmetic: exact latency shares, error budgets, minimum sample sizes.
 
-No I/O here, so every rule is unit-tested on numbers. Conventions (docs/slo.md):
+No I/O here, so every rule is unit-tested on numbers. Conventions:
 
 * Thresholds are inclusive budgets. "P95 < 200 ms" is decided as "at least 95% of requests
   took <= 0.2 s", which is what a histogram bucket ``le="0.2"`` counts, and is exactly

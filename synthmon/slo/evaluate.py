@@ -33,6 +33,15 @@ _SERVER_ERROR = re.compile(r"5\d\d")
 END_TOLERANCE_S = 5
 
 
+def threshold_text(obj: Objective) -> str:
+    """What the objective demands, in words the runbook uses."""
+    if obj.type == "latency":
+        return f"P{(obj.percentile or 0) * 100:g} <= {ms(obj.threshold)}"
+    if obj.type == "cpu":
+        return f"<= {obj.threshold * 100:g}% of a core"
+    return f"<= {pct(obj.threshold)}"
+
+
 def whole_seconds(window: tuple[float, float]) -> tuple[int, int]:
     """The window widened to whole seconds (range selectors have no fractions); never narrowed."""
     start, end = math.floor(window[0]), math.ceil(window[1])
@@ -64,15 +73,24 @@ class _Evaluation:
         obj: Objective,
         verdict: Verdict,
         measured: float | None,
-        texts: tuple[str, str],
+        measured_text: str,
         reason: str,
         queries: tuple[str, ...],
         **details: float | int | str | None,
     ) -> ObjectiveResult:
         return ObjectiveResult(
-            obj.name, obj.type, verdict, measured, obj.threshold, texts[0], texts[1], reason,
-            queries, obj.endpoint, details,
-        )  # fmt: skip
+            name=obj.name,
+            type=obj.type,
+            verdict=verdict,
+            measured=measured,
+            threshold=obj.threshold,
+            measured_text=measured_text,
+            threshold_text=threshold_text(obj),
+            reason=reason,
+            promql=queries,
+            endpoint=obj.endpoint,
+            details=details,
+        )
 
     def cross_check(self, obj: Objective, total: float, rate: float | None) -> list[str]:
         """Pipeline-disagreement reasons against Locust (whole-service objectives only)."""
@@ -84,27 +102,33 @@ class _Evaluation:
         return [r for r in out if r]
 
     def latency(self, obj: Objective) -> ObjectiveResult:
-        assert obj.percentile is not None  # guaranteed by the spec loader
+        if obj.percentile is None:  # the spec loader requires it; a hand-built Objective may not
+            raise ConfigError(f"objective {obj.name}: latency needs a percentile")
         sel = promql.selector(promql.DURATION_BUCKET, obj.matchers(self.spec.selector))
         inc = self.counter(sel, f"latency histogram of {obj.name}")
         buckets: dict[float, float] = {}
         for key, value in inc.per_series.items():
             le = dict(key).get("le")
-            if le is not None:
+            if le is None:
+                continue
+            try:
                 bound = float(le)  # "+Inf" parses as inf
-                buckets[bound] = buckets.get(bound, 0.0) + value
+            except ValueError:
+                raise QueryError(f"{sel}: series with a non-numeric le={le!r}") from None
+            buckets[bound] = buckets.get(bound, 0.0) + value
         decision = decide_latency(buckets, obj.threshold, obj.percentile, min_requests(obj))
         hq_query = promql.increase_quantile(obj.percentile, sel, self.seconds)
         try:
             hq = [s.value for s in self.prom.query(hq_query, at=self.end)]
-            info = ms(hq[0]) if len(hq) == 1 and math.isfinite(hq[0]) else "n/a"
+            finite = len(hq) == 1 and math.isfinite(hq[0])
+            info = ms(hq[0]) if finite else "n/a (no increase() in the window)"
         except QueryError as exc:
             hq, info = [], f"unavailable ({exc})"
         label = f"P{obj.percentile * 100:g}"
         reason = f"{decision.reason}; histogram_quantile {label} ~ {info} (interpolated, info)"
         disagreements = self.cross_check(obj, decision.total, None)
         if self.client is not None and obj.endpoint is None and self.client.p95_ms is not None:
-            reason += f"; Locust {label} {self.client.p95_ms:g} ms"
+            reason += f"; Locust P95 {self.client.p95_ms:g} ms"
         verdict: Verdict = (
             "error" if decision.holds is None else "pass" if decision.holds else "fail"
         )
@@ -113,13 +137,18 @@ class _Evaluation:
         share = "n/a" if decision.share is None else pct(decision.share)
         bucket = "n/a" if decision.bucket is None else ms(decision.bucket)
         return self.row(
-            obj, verdict, decision.share,
-            (f"{share} <= {bucket}", f"{label} <= {ms(obj.threshold)}"),
-            reason, (*inc.promql, f"{hq_query} @ {self.end}"),
-            requests=decision.total, fast=decision.good, exact=int(decision.exact),
+            obj,
+            verdict,
+            decision.share,
+            f"{share} <= {bucket}",
+            reason,
+            (*inc.promql, f"{hq_query} @ {self.end}"),
+            requests=decision.total,
+            fast=decision.good,
+            exact=int(decision.exact),
             histogram_quantile_s=hq[0] if len(hq) == 1 else None,
             client_p95_ms=None if self.client is None else self.client.p95_ms,
-        )  # fmt: skip
+        )
 
     def error_rate(self, obj: Objective) -> ObjectiveResult:
         sel = promql.selector(promql.REQUESTS, obj.matchers(self.spec.selector))
@@ -142,10 +171,16 @@ class _Evaluation:
             verdict, reason = "fail", "; ".join([*disagreements, reason])
         measured = "n/a" if decision.rate is None else pct(decision.rate)
         return self.row(
-            obj, verdict, decision.rate, (measured, f"<= {pct(obj.threshold)}"), reason,
-            inc.promql, requests=total, errors=errors,
+            obj,
+            verdict,
+            decision.rate,
+            measured,
+            reason,
+            inc.promql,
+            requests=total,
+            errors=errors,
             client_failure_rate=None if self.client is None else self.client.failure_rate,
-        )  # fmt: skip
+        )
 
     def cpu(self, obj: Objective) -> ObjectiveResult:
         sel = promql.selector(promql.CPU, self.spec.selector)
@@ -159,10 +194,14 @@ class _Evaluation:
             f"({'<=' if holds else '>'} {obj.threshold:g}; busiest of {len(rates)} series: {who})"
         )
         return self.row(
-            obj, "pass" if holds else "fail", worst,
-            (f"{worst * 100:.1f}% of a core", f"<= {obj.threshold * 100:g}% of a core"),
-            reason, inc.promql, series=len(rates),
-        )  # fmt: skip
+            obj,
+            "pass" if holds else "fail",
+            worst,
+            f"{worst * 100:.1f}% of a core",
+            reason,
+            inc.promql,
+            series=len(rates),
+        )
 
     def memory(self, obj: Objective) -> ObjectiveResult:
         query = promql.memory_ratio(self.spec.selector, self.seconds)
@@ -182,10 +221,14 @@ class _Evaluation:
             f"({'<=' if holds else '>'} {pct(obj.threshold)}; max of {len(samples)} series)"
         )
         return self.row(
-            obj, "pass" if holds else "fail", worst,
-            (pct(worst), f"<= {pct(obj.threshold)}"), reason,
-            (f"{query} @ {self.end}",), series=len(samples),
-        )  # fmt: skip
+            obj,
+            "pass" if holds else "fail",
+            worst,
+            pct(worst),
+            reason,
+            (f"{query} @ {self.end}",),
+            series=len(samples),
+        )
 
     def run(self, obj: Objective) -> ObjectiveResult:
         handlers: dict[str, Callable[[Objective], ObjectiveResult]] = {
@@ -197,7 +240,7 @@ class _Evaluation:
         try:
             return handlers[obj.type](obj)
         except QueryError as exc:
-            return self.row(obj, "error", None, ("n/a", "n/a"), str(exc), ())
+            return self.row(obj, "error", None, "n/a", str(exc), ())
 
 
 def evaluate(

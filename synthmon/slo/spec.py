@@ -8,6 +8,7 @@ the field path, what was expected and what was found.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +34,12 @@ _OBJ_KEYS = (
     "min_requests",
 )
 _REQUEST_TYPES = ("latency", "error_rate")  # objectives that count requests
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
 class Objective:
-    """One objective. Thresholds are inclusive budgets (see docs/slo.md)."""
+    """One objective. Thresholds are inclusive budgets (see synthmon.slo.decide)."""
 
     name: str
     type: ObjectiveType
@@ -96,12 +98,17 @@ _StrictLoader.add_constructor(
 )
 
 
+def _key(key: object) -> str:
+    """A key as it appears in a field path: bare when plain, else repr (keeps one line)."""
+    return key if isinstance(key, str) and _PLAIN_KEY.fullmatch(key) else repr(key)
+
+
 def _mapping(value: object, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _fail(path or "top level", "a mapping", value)
     for key in value:
         if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
+            where = f"{path}.{_key(key)}" if path else _key(key)
             raise _Bad(f"{where}: unknown key (expected one of: {', '.join(allowed)})")
     return cast(dict[str, Any], value)
 
@@ -180,7 +187,9 @@ def _selector(raw: object) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in raw.items():
         if not isinstance(key, str) or not LABEL_NAME.fullmatch(key):
-            raise _fail(f"selector.{key}", "a label name matching [a-zA-Z_][a-zA-Z0-9_]*", key)
+            raise _fail(
+                f"selector.{_key(key)}", "a label name matching [a-zA-Z_][a-zA-Z0-9_]*", key
+            )
         if not isinstance(value, str):
             raise _fail(f"selector.{key}", "a string label value (quote it)", value)
         out[key] = value

@@ -82,6 +82,12 @@ def render_alertmanager_config(
     for index, receiver in enumerate(config.get("receivers") or []):
         _require_mapping(receiver, f"receivers[{index}]")
         name = str(receiver.get("name", index))
+        for kind in receiver:
+            if kind.endswith("_configs") and kind not in _REWRITERS:
+                raise ConfigError(
+                    f"alertmanager config: receivers[{name}].{kind}: no local sink for it "
+                    f"(the test stack has {', '.join(_REWRITERS)})"
+                )
         for kind, rewrite in _REWRITERS.items():
             for number, entry in enumerate(receiver.get(kind) or []):
                 where = f"receivers[{name}].{kind}[{number}]"

@@ -147,7 +147,8 @@ def scale_rules(
                     rule[key] = _scale_timer(rule[key], factor, f"{where}, {key}")
             if isinstance(rule["expr"], str):
                 rule["expr"] = scale_expr(rule["expr"], factor, min_window, where=f"{where}, expr")
-    header = f"# Rendered from {source} by synthmon.stack.rules.scale_rules (time / {factor:g}).\n"
+    origin = " ".join(source.split())
+    header = f"# Rendered from {origin} by synthmon.stack.rules.scale_rules (time / {factor:g}).\n"
     body = yaml.dump(
         document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096, indent=2
     )

@@ -1,0 +1,298 @@
+"""The notification sinks, alone and behind a real Alertmanager running the rendered config.
+
+Processes are real and are stopped by PID in fixture teardown (others run alertmanagers too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from synthmon.alerting import AlertmanagerClient, alert_payload
+from synthmon.errors import QueryError
+from synthmon.sinks import Notification, SinkClient
+from synthmon.sinks._parse import BEGIN, END, slack_alerts
+from synthmon.stack.alertmanager_config import render_alertmanager_config, route_timings
+
+Starter = Callable[[str, list[str], str], "subprocess.Popen[bytes]"]
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+ROUTING_KEY = "a" * 32  # any 32-character key is valid
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def start(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Starter]:
+    """Start a process and wait until ``ready_url`` answers 200; teardown stops it by PID."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def run(name: str, argv: list[str], ready_url: str) -> subprocess.Popen[bytes]:
+        log = tmp_path_factory.mktemp(name) / f"{name}.log"
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            started.append(subprocess.Popen(argv, stdout=out, stderr=out, cwd=ROOT))
+        end = time.monotonic() + 15
+        while started[-1].poll() is None and time.monotonic() < end:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(ready_url, timeout=1).status_code == 200:
+                    return started[-1]
+            time.sleep(0.1)
+        pytest.fail(f"{name} not ready at {ready_url}: {log.read_text()[-2000:]}")
+
+    try:
+        yield run
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def sinks_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sinks-log") / "arrivals.jsonl"
+
+
+@pytest.fixture(scope="module")
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def sinks(start: Starter, sinks_log: Path, smtp_port: int) -> Iterator[SinkClient]:
+    http_port = free_port()
+    argv = [sys.executable, "-m", "synthmon.sinks", "--host", HOST, "--http-port", str(http_port),
+            "--smtp-port", str(smtp_port), "--log", str(sinks_log)]  # fmt: skip
+    start("sinks", argv, f"http://{HOST}:{http_port}/-/ready")
+    with SinkClient(f"http://{HOST}:{http_port}") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def alertmanager(
+    start: Starter, sinks: SinkClient, smtp_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AlertmanagerClient]:
+    """A real Alertmanager running the production config, rendered (x60) onto the sinks."""
+    work = tmp_path_factory.mktemp("alertmanager")
+    config = render_alertmanager_config(
+        (ROOT / "stack/alertmanager/alertmanager.yml").read_text(), factor=60,
+        sinks_http_url=sinks.base_url, smtp_host=HOST, smtp_port=smtp_port,
+        template_dir=ROOT / "stack/alertmanager/templates", secrets_dir=work / "secrets",
+    )  # fmt: skip
+    (work / "alertmanager.yml").write_text(config)
+    port = free_port()
+    argv = [ALERTMANAGER, f"--config.file={work / 'alertmanager.yml'}",
+            f"--storage.path={work / 'data'}", f"--web.listen-address={HOST}:{port}",
+            "--cluster.listen-address="]  # fmt: skip
+    start("alertmanager", argv, f"http://{HOST}:{port}/-/ready")
+    with AlertmanagerClient(f"http://{HOST}:{port}") as client:
+        yield client
+
+
+def firing(labels: dict[str, str], notes: dict[str, str] | None = None) -> dict[str, Any]:
+    """An alert as Prometheus sends it: endsAt ahead, re-sent while it fires."""
+    return alert_payload(labels, notes, ends_at=datetime.now(UTC) + timedelta(hours=1))
+
+
+def resolved(labels: dict[str, str], notes: dict[str, str] | None = None) -> dict[str, Any]:
+    return alert_payload(labels, notes, ends_at=datetime.now(UTC))
+
+
+def pd_event(**changes: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "routing_key": ROUTING_KEY, "event_action": "trigger", "dedup_key": "k1",
+        "payload": {"summary": "s", "source": "test", "severity": "critical"},
+    }  # fmt: skip
+    event.update(changes)
+    return event
+
+
+# -- the sinks alone -----------------------------------------------------------------------
+
+
+def test_pagerduty_answers_a_valid_event_like_the_real_api(sinks: SinkClient) -> None:
+    response = httpx.post(f"{sinks.base_url}/pagerduty/v2/enqueue", json=pd_event())
+    assert response.status_code == 202
+    assert response.json() == {"status": "success", "message": "Event processed", "dedup_key": "k1"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"routing_key": "short"}, "routing_key"),
+        ({"event_action": "fire"}, "event_action"),
+        ({"payload": {"summary": "s", "source": "x", "severity": "fatal"}}, "payload.severity"),
+        ({"payload": {"source": "x", "severity": "info"}}, "payload.summary"),
+        ({"event_action": "resolve", "dedup_key": ""}, "dedup_key"),
+    ],
+)
+def test_pagerduty_rejects_invalid_events(
+    sinks: SinkClient, changes: dict[str, object], error: str
+) -> None:
+    since = time.time()
+    response = httpx.post(f"{sinks.base_url}/pagerduty/v2/enqueue", json=pd_event(**changes))
+    assert response.status_code == 400 and response.json()["status"] == "invalid event"
+    assert any(error in e for e in response.json()["errors"])
+    assert sinks.notifications(since) == []
+
+
+def test_slack_webhook_and_generic_webhook(sinks: SinkClient) -> None:
+    since = time.time()
+    ok = httpx.post(f"{sinks.base_url}/slack/ops", json={"text": "[FIRING:1] Foo P2"})
+    assert (ok.status_code, ok.text) == (200, "ok")
+    assert httpx.post(f"{sinks.base_url}/slack/ops", json={}).text == "no_text"
+    assert httpx.post(f"{sinks.base_url}/slack/ops", content=b"{").status_code == 400
+    body = {"receiver": "heartbeat", "status": "firing",
+            "alerts": [{"status": "firing", "labels": {"alertname": "Watchdog"}}]}  # fmt: skip
+    assert httpx.post(f"{sinks.base_url}/webhook/heartbeat", json=body).status_code == 200
+    got = sinks.notifications(since)
+    expected = [("slack", "ops", "Foo"), ("webhook", "heartbeat", "Watchdog")]
+    assert [(n.kind, n.channel, n.alertname) for n in got] == expected
+    assert got[1].receiver == "heartbeat"
+
+
+def test_smtp_message_is_parsed(sinks: SinkClient, smtp_port: int) -> None:
+    since = time.time()
+    message = EmailMessage()
+    message["Subject"], message["From"], message["To"] = "[RESOLVED] Foo", "a@x", "b@example.com"
+    message.set_content(
+        f'text\n{BEGIN}\n{{"receiver":"r","alerts":[{{"status":"resolved",'
+        f'"labels":{{"alertname":"Foo","priority":"P3"}},"annotations":{{"summary":"s"}}}}]}}\n{END}\n'
+    )
+    with smtplib.SMTP(HOST, smtp_port, timeout=5) as smtp:
+        smtp.send_message(message)
+    [got] = sinks.wait_for(lambda n: n.kind == "email", 5, "the email", since=since)
+    assert (got.channel, got.status, got.receiver) == ("b@example.com", "resolved", "r")
+    assert got.labels == {"alertname": "Foo", "priority": "P3"}
+    assert got.annotations == {"summary": "s"} and "Subject: [RESOLVED] Foo" in got.raw
+
+
+def test_read_api_and_json_log(sinks: SinkClient, sinks_log: Path) -> None:
+    httpx.post(f"{sinks.base_url}/webhook/logged", json={"alerts": []})
+    last = json.loads(sinks_log.read_text().splitlines()[-1])
+    assert (last["event"], last["kind"], last["channel"]) == ("notification", "webhook", "logged")
+    assert sinks.notifications(time.time() + 60) == []
+    sinks.clear()
+    assert sinks.notifications() == []
+    bad = httpx.get(f"{sinks.base_url}/notifications", params={"since": "soon"})
+    assert bad.status_code == 400 and "since" in bad.text
+
+
+def test_wait_for_timeout_lists_what_arrived(sinks: SinkClient) -> None:
+    since = time.time()
+    httpx.post(f"{sinks.base_url}/slack/ops", json={"text": "[FIRING:1] Other"})
+    with pytest.raises(AssertionError) as caught:
+        sinks.wait_for(lambda n: n.alertname == "Never", 0.3, "for Never", since=since)
+    message = str(caught.value)
+    assert "for Never within 0.3s" in message and "slack:ops firing Other" in message
+
+
+def test_go_quoted_json_with_non_json_escapes_is_parsed() -> None:
+    block = f'{BEGIN}\n{{"alerts":[{{"status":"firing","labels":{{"a":"bell\\a"}}}}]}}\n{END}'
+    [alert] = slack_alerts({"attachments": [{"text": block}]})
+    assert alert.labels == {"a": "bell\a"}
+
+
+# -- a real Alertmanager posting to the sinks ----------------------------------------------
+
+
+def of(kind: str, name: str, status: str = "firing") -> Callable[[Notification], bool]:
+    return lambda n: n.kind == kind and n.alertname == name and n.status == status
+
+
+def test_p1_pages_and_slacks_p3_only_emails_then_both_resolve(
+    sinks: SinkClient, alertmanager: AlertmanagerClient
+) -> None:
+    since = time.time()
+    p1 = {"alertname": "SynthP1", "priority": "P1", "severity": "critical", "job": "app"}
+    p3 = {"alertname": "SynthP3", "priority": "P3", "severity": "warning", "job": "app"}
+    notes = {"summary": "it broke", "description": "two\nlines", "runbook_url": "http://rb/x"}
+    alertmanager.post_alerts([firing(p1, notes), firing(p3, notes)])
+    loaded = alertmanager.status()["config"]["original"]
+    t1, t3 = (route_timings(loaded, labels)[0] for labels in (p1, p3))
+    deadline = t3.group_wait_s + 5
+    [page] = sinks.wait_for(of("pagerduty", "SynthP1"), deadline, "P1 page", since=since)
+    [chat] = sinks.wait_for(of("slack", "SynthP1"), deadline, "P1 slack", since=since)
+    [mail] = sinks.wait_for(of("email", "SynthP3"), deadline, "P3 email", since=since)
+    for got, labels in ((page, p1), (chat, p1), (mail, p3)):
+        assert got.labels == labels and got.annotations == notes
+    assert (chat.channel, mail.channel) == ("incidents", "infrastructure@example.com")
+    assert (page.receiver, mail.receiver) == ("pagerduty-slack-p1", "email-p3")
+    allowed = {"SynthP1": {"pagerduty", "slack"}, "SynthP3": {"email"}}
+    sinks.expect_none(
+        lambda n: n.kind not in allowed.get(n.alertname, {n.kind}),
+        0.5, "of SynthP1/SynthP3 outside their receivers", since=since,
+    )  # fmt: skip
+
+    since = time.time()
+    alertmanager.post_alerts([resolved(p1, notes), resolved(p3, notes)])
+    expected = (("pagerduty", "SynthP1", t1), ("slack", "SynthP1", t1), ("email", "SynthP3", t3))
+    for kind, name, timing in expected:  # resolved goes out on the next group_interval tick
+        deadline = timing.group_interval_s + 5
+        sinks.wait_for(of(kind, name, "resolved"), deadline, f"{name} resolved", since=since)
+
+
+def test_a_silence_stops_delivery_until_it_expires(
+    sinks: SinkClient, alertmanager: AlertmanagerClient
+) -> None:
+    labels = {"alertname": "SynthMaintenance", "priority": "P1", "severity": "critical"}
+    silence = alertmanager.create_silence(
+        {"alertname": "SynthMaintenance"}, 300, "synthmon-tests", "planned maintenance"
+    )
+    assert any(s["id"] == silence for s in alertmanager.silences())
+    since = time.time()
+    alertmanager.post_alerts([firing(labels)])
+    [held] = alertmanager.alerts({"alertname": "SynthMaintenance"})
+    assert held["status"]["state"] == "suppressed" and held["status"]["silencedBy"] == [silence]
+    sinks.expect_none(
+        lambda n: n.alertname == "SynthMaintenance", 2.0, "while silenced", since=since
+    )
+    # The same alert is delivered once the silence is gone: the quiet above was the silence.
+    alertmanager.expire_silence(silence)
+    sinks.wait_for(of("pagerduty", "SynthMaintenance"), 10, "after the silence", since=since)
+    alertmanager.post_alerts([resolved(labels)])
+
+
+def test_watchdog_reaches_the_heartbeat_webhook(
+    sinks: SinkClient, alertmanager: AlertmanagerClient
+) -> None:
+    since = time.time()
+    watchdog = {"alertname": "Watchdog", "severity": "none", "priority": "P1"}
+    alertmanager.post_alerts([firing(watchdog)])
+    [beat] = sinks.wait_for(of("webhook", "Watchdog"), 5, "a heartbeat", since=since)
+    assert (beat.channel, beat.receiver) == ("heartbeat", "heartbeat")
+    sinks.expect_none(lambda n: n.alertname == "Watchdog" and n.kind != "webhook", 1,
+                      "of Watchdog outside the heartbeat", since=since)  # fmt: skip
+    alertmanager.post_alerts([resolved(watchdog)])
+
+
+def test_client_errors_are_one_line_query_errors(alertmanager: AlertmanagerClient) -> None:
+    with pytest.raises(QueryError) as caught:
+        alertmanager.expire_silence("not-a-uuid")
+    assert "DELETE" in str(caught.value) and "HTTP 422" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert alertmanager.status()["config"]["original"]
+    nowhere = AlertmanagerClient(f"http://{HOST}:{free_port()}", timeout=1)
+    with nowhere, pytest.raises(QueryError, match="ConnectError"):
+        nowhere.silences()
