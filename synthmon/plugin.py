@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from synthmon.alerting import AlertmanagerClient
     from synthmon.faults import Faults
     from synthmon.prom import Prometheus
+    from synthmon.scenario import AlertScenario
     from synthmon.sinks import SinkClient
 
 MARKERS = {

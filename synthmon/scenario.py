@@ -149,10 +149,14 @@ class AlertScenario:
         expected = expected_receivers(rule)
         got: list[Notification] = []
         for kind in sorted(expected):
+
+            def arrived(n: Notification, kind: str = kind) -> bool:
+                return n.kind == kind and n.alertname == rule.name and n.status == status
+
             got += self.sinks.wait_for(
-                lambda n, k=kind: n.kind == k and n.alertname == rule.name and n.status == status,  # type: ignore[misc]
+                arrived,
                 deadline_s,
-                f"{status} {rule.name} at {kind} (expected receivers: {', '.join(sorted(expected))})",
+                f"{status} {rule.name} at {kind} (receivers: {', '.join(sorted(expected))})",
                 since=since,
             )
         for note in got:
