@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from synthmon.health import app_health_problems, log_problems, target_problems
+from synthmon.health import app_health_problems, fetch, log_problems, target_problems
 from synthmon.prom import Prometheus, wait_until
 from synthmon.settings import Settings
 from synthmon.stack import Stack
@@ -16,21 +16,21 @@ SCRAPE_JOBS = ("app", "prometheus", "alertmanager")
 
 
 def test_app_health_reports_every_dependency_healthy(stack: Stack, http: httpx.Client) -> None:
-    response = http.get(f"{stack.app_url}/health")
+    response = fetch(http, f"{stack.app_url}/health", "app")
     problems = app_health_problems(response.status_code, response.json())
     assert not problems, f"{stack.app_url}/health: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("path", ["/-/healthy", "/-/ready"])
 def test_prometheus_is_healthy_and_ready(stack: Stack, http: httpx.Client, path: str) -> None:
-    response = http.get(f"{stack.prometheus_url}{path}")
+    response = fetch(http, f"{stack.prometheus_url}{path}", "Prometheus")
     assert response.status_code == 200, f"Prometheus {path}: HTTP {response.status_code}"
 
 
 def test_alertmanager_is_healthy(stack: Stack, http: httpx.Client) -> None:
     if stack.alertmanager_url is None:
         pytest.skip("not configured: no Alertmanager URL")
-    response = http.get(f"{stack.alertmanager_url}/-/healthy")
+    response = fetch(http, f"{stack.alertmanager_url}/-/healthy", "Alertmanager")
     assert response.status_code == 200, f"Alertmanager /-/healthy: HTTP {response.status_code}"
 
 
@@ -50,7 +50,7 @@ def test_optional_component_is_healthy(
     base = getattr(synthmon_settings, setting)
     if base is None:
         pytest.skip(f"not configured: set {synthmon_settings.where(setting)}")
-    response = http.get(f"{base}{path}")
+    response = fetch(http, f"{base}{path}", setting.removesuffix("_url"))
     assert response.status_code == 200, f"{base}{path}: HTTP {response.status_code}"
 
 

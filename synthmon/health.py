@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from synthmon.prom import Target
 
 DEPENDENCIES = ("database", "redis", "github_api")
@@ -75,3 +77,11 @@ def target_problems(targets: Iterable[Target], jobs: Iterable[str]) -> list[str]
         if t.health != "up"
     )
     return problems
+
+
+def fetch(http: httpx.Client, url: str, what: str) -> httpx.Response:
+    """GET ``url``; an unreachable component fails as an assertion naming it, not a traceback."""
+    try:
+        return http.get(url)
+    except httpx.HTTPError as exc:
+        raise AssertionError(f"{what}: GET {url} failed: {type(exc).__name__}: {exc}") from None

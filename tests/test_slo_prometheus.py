@@ -241,10 +241,15 @@ def test_true_p95_150ms_passes_and_pre_window_traffic_is_excluded(run: Run) -> N
     assert rows["p95"].verdict == "pass", rows["p95"].reason
     assert rows["p95"].details["requests"] == 1000  # not 1200: the 200 slow ones came before
     assert rows["p95"].details["fast"] == 960
-    assert rows["p95"].details["exact"] == 1
+    assert rows["p95"].details["exact"] is True
     assert rows["cpu"].measured == pytest.approx(0.5 / (run.end - run.start))
     assert rows["memory"].measured == pytest.approx(0.5)
     assert report.verdict == "pass" and report.exit_code == 0
+    # No bucket at 180 ms: decided with le=150 ms (960 of 1000), the bound stated.
+    _, rows = gate(run, "fast", [{"name": "p95-180", "type": "latency", "percentile": 0.95,
+                                  "threshold": 0.18}])  # fmt: skip
+    assert rows["p95-180"].verdict == "pass" and rows["p95-180"].details["exact"] is False
+    assert "no histogram bucket at 180 ms: decided with le=150 ms" in rows["p95-180"].reason
 
 
 def test_true_p95_250ms_fails_on_latency_cpu_and_memory(run: Run) -> None:

@@ -145,7 +145,7 @@ class _Evaluation:
             (*inc.promql, f"{hq_query} @ {self.end}"),
             requests=decision.total,
             fast=decision.good,
-            exact=int(decision.exact),
+            exact=decision.exact,
             histogram_quantile_s=hq[0] if len(hq) == 1 else None,
             client_p95_ms=None if self.client is None else self.client.p95_ms,
         )
