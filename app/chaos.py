@@ -7,6 +7,7 @@ without breaking anything for real. Config changes merge; DELETE restores everyt
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import threading
 import time
@@ -17,6 +18,7 @@ EXEMPT = frozenset({"/health", "/api/metrics", "/api/chaos"})
 MAX_BALLAST_MB = 8192
 MAX_LATENCY_MS = 60_000.0
 _BURN_PERIOD = 0.1
+MAX_BURN_CORES = 4
 _BURN_CHUNK = b"\0" * 65_536  # hashing >2 KiB releases the GIL, so burning spares the event loop
 
 
@@ -68,42 +70,58 @@ def _coerce(name: str, value: Any) -> Any:
         if not 0 <= value <= MAX_LATENCY_MS:
             raise ChaosError(f"latency_ms must be in 0..{MAX_LATENCY_MS:g}")
         return float(value)
+    if name == "cpu_burn":
+        if not 0 <= value <= MAX_BURN_CORES:
+            raise ChaosError(f"cpu_burn must be in 0..{MAX_BURN_CORES} (CPU cores)")
+        return float(value)
     if not 0 <= value <= 1:
         raise ChaosError(f"{name} must be in 0..1")
     return float(value)
 
 
 class CpuBurner:
-    """A daemon thread keeping `fraction` of one core busy in every 100 ms period."""
+    """Daemon threads keeping ``cores`` CPU cores busy (e.g. 1.5: one full, one half).
+
+    More than one core is allowed so the CPU alert can be proven on a host busy with other
+    work, where one thread alone may not get 70% of a core.
+    """
 
     def __init__(self) -> None:
-        self.fraction = 0.0
+        self.cores = 0.0
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
-    def set(self, fraction: float) -> None:
-        """Change the load; 0 stops the thread."""
-        self.fraction = fraction
-        if fraction > 0 and self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="chaos-cpu-burn", daemon=True)
-            self._thread.start()
-        elif fraction <= 0 and self._thread is not None:
-            self._stop.set()
-            self._thread.join(timeout=1.0)
-            self._thread = None
+    def set(self, cores: float) -> None:
+        """Change the load; 0 stops the threads."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=1.0)
+        self._threads = []
+        self.cores = cores
+        if cores <= 0:
+            return
+        self._stop = threading.Event()
+        count = math.ceil(cores)
+        for n in range(count):
+            thread = threading.Thread(
+                target=self._run, args=(self._stop, cores / count), name=f"chaos-cpu-burn-{n}",
+                daemon=True,
+            )  # fmt: skip
+            thread.start()
+            self._threads.append(thread)
 
-    def _run(self) -> None:
+    @staticmethod
+    def _run(stop: threading.Event, fraction: float) -> None:
         # Budget in thread CPU time, not wall time, so a busy host still gets the asked load.
-        while not self._stop.is_set():
+        while not stop.is_set():
             start = time.perf_counter()
-            budget = time.thread_time() + _BURN_PERIOD * self.fraction
+            budget = time.thread_time() + _BURN_PERIOD * fraction
             deadline = start + _BURN_PERIOD
             while time.thread_time() < budget and time.perf_counter() < deadline:
-                if self._stop.is_set():
+                if stop.is_set():
                     return
                 hashlib.sha256(_BURN_CHUNK).digest()
-            self._stop.wait(max(0.0, deadline - time.perf_counter()))
+            stop.wait(max(0.0, deadline - time.perf_counter()))
 
 
 class Chaos:

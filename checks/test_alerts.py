@@ -35,7 +35,7 @@ CAUSES: dict[str, Cause] = {
     "HighErrorRate": lambda f: under_traffic(f, {"error_rate": 0.5}, per_second=20),
     "HighResponseTime": lambda f: under_traffic(f, {"latency_ms": 400}, per_second=20),
     "GitHubAPIRateLimitLow": lambda f: f.github_quota(remaining=10),
-    "HighCPUUsage": lambda f: f.chaos(cpu_burn=1.0),
+    "HighCPUUsage": lambda f: f.chaos(cpu_burn=2.0),
     "HighMemoryUsage": lambda f: f.chaos(memory_ballast_mb=450),
     "HighFailedLoginRate": lambda f: f.failed_logins(per_second=5),
 }

@@ -6,8 +6,9 @@ Pipeline: :func:`load_spec` (``slo/baseline.yaml``, strict) -> :func:`evaluate` 
 
 Decisions, each explained where it is implemented:
 
-* Window: ``(start, end)`` unix seconds, widened to whole seconds. Counts are the increments
-  *scraped* in (start, end]: end the window at least one scrape interval after the load stops.
+* Window: ``(start, end)`` unix seconds to the millisecond, queried at those exact instants
+  (range selectors use the length rounded up to whole seconds). Counts are the increments
+  *scraped* in (start, end]; with the window shifted by less than one scrape interval.
 * Counts are exact: counter value at ``end`` minus value at ``start`` per series, reset-aware,
   never ``increase()`` (which extrapolates and drops a new series' first sample).
 * Latency is decided from the histogram bucket at the threshold (share of requests <= it vs.

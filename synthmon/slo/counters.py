@@ -16,6 +16,7 @@ back above its old value before the next scrape is invisible to any scrape-based
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -74,14 +75,15 @@ def _by_key(samples: Sequence[Sample]) -> dict[LabelKey, float]:
     return {label_key(s.labels): s.value for s in samples}
 
 
-def exact_increase(prom: Prometheus, selector: str, start: int, end: int) -> CounterIncrease:
+def exact_increase(prom: Prometheus, selector: str, start: float, end: float) -> CounterIncrease:
     """Exact increase of every series of ``selector`` over (start, end]; see module doc."""
-    seconds = end - start
+    seconds = math.ceil(end - start)  # range selectors: whole seconds, never shorter
     at_start = _by_key(prom.query(selector, at=start))
     at_end = _by_key(prom.query(selector, at=end))
     resets_query = promql.resets(selector, seconds + LOOKBACK_S)
     reset_counts = _by_key(prom.query(resets_query, at=end))
-    queries = (f"{selector} @ {start}", f"{selector} @ {end}", f"{resets_query} @ {end}")
+    at_s, at_e = promql.number(start), promql.number(end)
+    queries = (f"{selector} @ {at_s}", f"{selector} @ {at_e}", f"{resets_query} @ {at_e}")
     clean = (
         not any(reset_counts.values())
         and set(reset_counts) <= set(at_end)
@@ -99,4 +101,4 @@ def exact_increase(prom: Prometheus, selector: str, start: int, end: int) -> Cou
         increase, resets = reset_aware_increase(at_start.get(key), series.points, start)
         per_series[key] = increase
         total_resets += resets
-    return CounterIncrease(selector, per_series, (*queries, f"{raw_query} @ {end}"), total_resets)
+    return CounterIncrease(selector, per_series, (*queries, f"{raw_query} @ {at_e}"), total_resets)

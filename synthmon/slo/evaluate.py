@@ -42,10 +42,16 @@ def threshold_text(obj: Objective) -> str:
     return f"<= {pct(obj.threshold)}"
 
 
-def whole_seconds(window: tuple[float, float]) -> tuple[int, int]:
-    """The window widened to whole seconds (range selectors have no fractions); never narrowed."""
-    start, end = math.floor(window[0]), math.ceil(window[1])
-    if end <= start:
+def normalise(window: tuple[float, float]) -> tuple[float, float]:
+    """The window to the millisecond (Prometheus's time resolution), start before end.
+
+    Instant queries take these exact instants. Range selectors (resets, max_over_time) use the
+    length rounded UP to whole seconds: that can only add samples from before ``start`` to a
+    reset search or a maximum, never miss one. Rounding the instants themselves instead would
+    shift a Locust window by up to a second at each edge and skew the count cross-check.
+    """
+    start, end = round(float(window[0]), 3), round(float(window[1]), 3)
+    if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
         raise ConfigError(f"window: end ({window[1]}) must be after start ({window[0]})")
     return start, end
 
@@ -54,10 +60,16 @@ class _Evaluation:
     """One evaluate() call: the window, the Prometheus, and counters fetched once each."""
 
     def __init__(
-        self, spec: SLOSpec, prom: Prometheus, start: int, end: int, client: ClientStats | None
+        self,
+        spec: SLOSpec,
+        prom: Prometheus,
+        start: float,
+        end: float,
+        client: ClientStats | None,
     ) -> None:
         self.spec, self.prom, self.start, self.end, self.client = spec, prom, start, end, client
-        self.seconds = end - start
+        self.duration = end - start
+        self.seconds = math.ceil(self.duration)  # range selectors: whole seconds, rounded up
         self._counters: dict[str, CounterIncrease] = {}
 
     def counter(self, selector: str, what: str) -> CounterIncrease:
@@ -142,7 +154,7 @@ class _Evaluation:
             decision.share,
             f"{share} <= {bucket}",
             reason,
-            (*inc.promql, f"{hq_query} @ {self.end}"),
+            (*inc.promql, f"{hq_query} @ {promql.number(self.end)}"),
             requests=decision.total,
             fast=decision.good,
             exact=decision.exact,
@@ -185,12 +197,12 @@ class _Evaluation:
     def cpu(self, obj: Objective) -> ObjectiveResult:
         sel = promql.selector(promql.CPU, self.spec.selector)
         inc = self.counter(sel, "process CPU counter")
-        rates = {k: v / self.seconds for k, v in inc.per_series.items()}
+        rates = {k: v / self.duration for k, v in inc.per_series.items()}
         key, worst = max(rates.items(), key=lambda kv: kv[1])
         who = ",".join(f"{k}={v}" for k, v in key)
         holds = worst <= obj.threshold
         reason = (
-            f"{worst:.3f} CPU-seconds per second averaged over {self.seconds} s "
+            f"{worst:.3f} CPU-seconds per second averaged over {promql.number(self.duration)} s "
             f"({'<=' if holds else '>'} {obj.threshold:g}; busiest of {len(rates)} series: {who})"
         )
         return self.row(
@@ -217,7 +229,7 @@ class _Evaluation:
             raise QueryError(f"memory ratio is {worst} (is app_memory_limit_bytes 0?): {query}")
         holds = worst <= obj.threshold
         reason = (
-            f"peak resident memory / limit = {pct(worst)} over {self.seconds} s "
+            f"peak resident memory / limit = {pct(worst)} over {promql.number(self.duration)} s "
             f"({'<=' if holds else '>'} {pct(obj.threshold)}; max of {len(samples)} series)"
         )
         return self.row(
@@ -226,7 +238,7 @@ class _Evaluation:
             worst,
             pct(worst),
             reason,
-            (f"{query} @ {self.end}",),
+            (f"{query} @ {promql.number(self.end)}",),
             series=len(samples),
         )
 
@@ -249,12 +261,12 @@ def evaluate(
     window: tuple[float, float],
     client_stats: ClientStats | None = None,
 ) -> SLOReport:
-    """Every objective of ``spec`` over ``window`` (unix seconds, widened to whole seconds).
+    """Every objective of ``spec`` over ``window`` (unix seconds, to the millisecond).
 
     Raises QueryError when Prometheus cannot be asked at all (one line, nothing evaluated)
     and ConfigError when the window is empty or not over yet by Prometheus's clock.
     """
-    start, end = whole_seconds(window)
+    start, end = normalise(window)
     now = prom.query_one("time()", what="Prometheus server time").value
     if end > now + END_TOLERANCE_S:
         raise ConfigError(

@@ -63,6 +63,11 @@ def selector(metric: str, matchers: Mapping[str, str]) -> str:
     return f"{metric}{{{','.join(parts)}}}"
 
 
+def number(value: float) -> str:
+    """A time or duration to the millisecond, without float noise or exponent (``1.5``, ``60``)."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
 def window(seconds: int) -> str:
     """A range duration in whole seconds (``[300s]``); Prometheus has no fractional form."""
     if seconds < 1:

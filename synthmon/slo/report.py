@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from synthmon.slo.client import ClientStats
+from synthmon.slo.promql import number
 
 Verdict = Literal["pass", "fail", "error"]
 EXIT_CODES: Mapping[str, int] = {"pass": 0, "fail": 1, "error": 2}
@@ -41,7 +42,11 @@ class ObjectiveResult:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO 8601 UTC, with milliseconds only when the instant has them."""
+    moment = datetime.fromtimestamp(ts, UTC)
+    if moment.microsecond:
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _clean(value: Detail) -> Detail:
@@ -58,8 +63,8 @@ class SLOReport:
     service: str
     spec_path: str
     prometheus_url: str
-    start: int
-    end: int
+    start: float
+    end: float
     results: tuple[ObjectiveResult, ...]
     client: ClientStats | None = None
 
@@ -89,7 +94,7 @@ class SLOReport:
             "window": {
                 "start": self.start,
                 "end": self.end,
-                "seconds": self.end - self.start,
+                "seconds": round(self.end - self.start, 3),
                 "start_iso": _iso(self.start),
                 "end_iso": _iso(self.end),
             },
@@ -119,7 +124,7 @@ class SLOReport:
 
         out = [
             f"SLO gate: {self.service} ({self.spec_path}) on {self.prometheus_url}",
-            f"window: {_iso(self.start)} .. {_iso(self.end)} ({self.end - self.start} s)",
+            f"window: {_iso(self.start)} .. {_iso(self.end)} ({number(self.end - self.start)} s)",
             "",
             line(head),
             line(tuple("-" * w for w in widths)),

@@ -19,6 +19,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from synthmon.errors import StackError
 from synthmon.stack.service import Service
 
@@ -164,9 +166,16 @@ class ProcessRunner:
         return running.process.pid
 
     def signal(self, name: str, signum: int) -> None:
-        """Send ``signum`` to the service's whole process group."""
+        """Send ``signum`` to the service's process group and every descendant (PostgreSQL's
+        backends call setsid() and leave the group: pausing only the postmaster pauses nothing).
+        """
+        pid = self.pid(name)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid(name), signum)
+            os.killpg(pid, signum)
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child.send_signal(signum)
 
     def restart(self, name: str) -> None:
         self.start(self.services[name])
