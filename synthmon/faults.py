@@ -7,20 +7,38 @@ A check that fails half-way still leaves the stack as it found it: the restore r
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from synthmon.errors import StackError
 from synthmon.stack import Stack
 from synthmon.stack.processes import ProcessRunner
 
 MAX_TRAFFIC_S = 600.0
+RELOAD_TIMEOUT_S = 15.0
+RELOAD_METRICS = {
+    "prometheus": "prometheus_config_last_reload",
+    "alertmanager": "alertmanager_config_last_reload",
+}
+
+
+def _scalar_metrics(text: str) -> dict[str, float]:
+    """Unlabelled samples of a /metrics page, by name."""
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels
+    }
 
 
 class Faults:
@@ -83,6 +101,41 @@ class Faults:
         self.runner.signal(name, signal.SIGSTOP)
         with self._active(lambda: self.runner.signal(name, signal.SIGCONT)):
             yield
+
+    # -- configuration -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reconfigured(self, name: str, relative: str, edit: Callable[[str], str]) -> Iterator[None]:
+        """``name``'s rendered config file ``relative`` changed by ``edit`` and hot-reloaded
+        (SIGHUP), as config drift in production would be; the original is reloaded after."""
+        path = self.runner.conf_dir(name) / relative
+        original = path.read_text()
+        self._reload(name, path, edit(original))
+        with self._active(lambda: self._reload(name, path, original)):
+            yield
+
+    def _reload(self, name: str, path: Path, text: str) -> None:
+        metric = RELOAD_METRICS[name]
+        base = {
+            "prometheus": self.stack.prometheus_url,
+            "alertmanager": self.stack.alertmanager_url,
+        }
+        url = f"{base[name]}/metrics"
+        signalled = math.floor(time.time())
+        path.write_text(text)
+        self.runner.signal(name, signal.SIGHUP)
+        deadline = time.monotonic() + RELOAD_TIMEOUT_S
+        while time.monotonic() < deadline:
+            values = _scalar_metrics(self.http.get(url).text)
+            if (
+                values.get(f"{metric}_successful") == 1
+                and values.get(f"{metric}_success_timestamp_seconds", 0) >= signalled
+            ):
+                return
+            time.sleep(0.2)
+        raise StackError(
+            f"{name}: config {path} not reloaded within {RELOAD_TIMEOUT_S:g}s; last log lines:\n"
+            f"{self.runner.tail(name)}"
+        )
 
     # -- the app and its upstream ----------------------------------------------------------
     def _chaos_call(self, method: str, body: dict[str, Any] | None = None) -> None:

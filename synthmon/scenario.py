@@ -62,6 +62,7 @@ class Deadlines:
     fire: float
     notify: float
     resolve: float
+    group_interval: float
 
     @classmethod
     def for_rule(cls, rule: AlertRule, stack: Stack, alertmanager_yml: str) -> Deadlines:
@@ -79,6 +80,7 @@ class Deadlines:
             notify=max(max(t.group_wait_s, t.group_interval_s) for t in timings) + MARGIN_S,
             resolve=stack.scrape_interval_s + window + 2 * stack.evaluation_interval_s
             + group_interval + MARGIN_S,
+            group_interval=group_interval,
         )  # fmt: skip
 
 
@@ -130,6 +132,18 @@ class AlertScenario:
                 + self._expression_says(rule)
             ),
         )
+
+    def settle(self, rule: AlertRule, deadlines: Deadlines) -> None:
+        """Steady state: the alert inactive, and Alertmanager done with its last episode.
+
+        If the receivers' last word on the alert is "firing" (an earlier episode ended without
+        its resolved notification, e.g. a failed check), wait one group_interval: until that
+        flush, Alertmanager would treat a new episode as the old one and stay silent.
+        """
+        self.wait_inactive(rule, deadlines.resolve)
+        last = [n for n in self.sinks.notifications() if n.alertname == rule.name][-1:]
+        if last and last[0].status == "firing":
+            time.sleep(deadlines.group_interval + self.stack.evaluation_interval_s)
 
     def wait_firing(self, rule: AlertRule, deadline_s: float, since: float) -> Alert:
         try:
@@ -189,7 +203,7 @@ class AlertScenario:
         """The whole scenario for alert ``name``, with ``fault`` as the cause."""
         rule = self.alerts[name]
         deadlines = Deadlines.for_rule(rule, self.stack, self.alertmanager_yml)
-        self.wait_inactive(rule, deadlines.resolve)  # steady state
+        self.settle(rule, deadlines)
         started = time.time()
         with fault:
             fired = self.wait_firing(rule, deadlines.fire, started)
@@ -211,7 +225,7 @@ class AlertScenario:
         once it is expired, they are delivered."""
         rule = self.alerts[name]
         deadlines = Deadlines.for_rule(rule, self.stack, self.alertmanager_yml)
-        self.wait_inactive(rule, deadlines.resolve)
+        self.settle(rule, deadlines)
         silence = alertmanager.create_silence(
             matchers, duration_s=3600, created_by="synthmon", comment=f"maintenance drill: {name}"
         )

@@ -245,6 +245,13 @@ def test_true_p95_150ms_passes_and_pre_window_traffic_is_excluded(run: Run) -> N
     assert rows["cpu"].measured == pytest.approx(0.5 / (run.end - run.start))
     assert rows["memory"].measured == pytest.approx(0.5)
     assert report.verdict == "pass" and report.exit_code == 0
+    # Fractional instants are queried as given (no scrape landed in the trimmed edges).
+    spec = parse_spec({"apiVersion": "synthmon/v1", "kind": "SLOSpec", "service": "fast",
+                       "selector": {"job": "fast"}, "objectives": BASELINE[:1]})  # fmt: skip
+    trimmed = evaluate(spec, run.prom, (run.start + 0.25, run.end - 0.125))
+    assert (trimmed.start, trimmed.end) == (run.start + 0.25, run.end - 0.125)
+    assert trimmed.results[0].details["requests"] == 1000
+    assert f"@ {run.start}.25" in trimmed.results[0].promql[0]
     # No bucket at 180 ms: decided with le=150 ms (960 of 1000), the bound stated.
     _, rows = gate(run, "fast", [{"name": "p95-180", "type": "latency", "percentile": 0.95,
                                   "threshold": 0.18}])  # fmt: skip

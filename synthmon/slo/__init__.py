@@ -8,7 +8,8 @@ Decisions, each explained where it is implemented:
 
 * Window: ``(start, end)`` unix seconds to the millisecond, queried at those exact instants
   (range selectors use the length rounded up to whole seconds). Counts are the increments
-  *scraped* in (start, end]; with the window shifted by less than one scrape interval.
+  *scraped* in (start, end]: the traffic of the window shifted earlier by less than one
+  scrape interval (exact in length when the window is a whole number of scrape intervals).
 * Counts are exact: counter value at ``end`` minus value at ``start`` per series, reset-aware,
   never ``increase()`` (which extrapolates and drops a new series' first sample).
 * Latency is decided from the histogram bucket at the threshold (share of requests <= it vs.
