@@ -18,6 +18,7 @@ from synthmon.stack import Stack, open_stack
 if TYPE_CHECKING:
     from synthmon.alerting import AlertmanagerClient
     from synthmon.faults import Faults
+    from synthmon.load import LoadResult
     from synthmon.prom import Prometheus
     from synthmon.scenario import AlertScenario
     from synthmon.sinks import SinkClient
@@ -35,6 +36,8 @@ ORDER = ("health", "load", "slo", "alert", "destructive")
 
 _settings_key = pytest.StashKey[Settings]()
 _stack_key = pytest.StashKey[Stack]()
+_load_key = pytest.StashKey["LoadResult"]()
+slo_report_key = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,6 +78,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"stack: {stack.kind}; run directory: {stack.run_dir}")
     if stack.runner is not None:
         terminalreporter.write_line(f"service logs: {stack.run_dir / 'logs'}")
+    load = terminalreporter.config.stash.get(_load_key, None)
+    if load is not None:
+        terminalreporter.write_line(
+            f"load ({load.profile}): {load.requests} requests, {load.failures} failed, "
+            f"{load.achieved_rps:.1f} req/s over {load.duration_s:.1f} s; "
+            f"report {load.files.get('html')}"
+        )
+    table = terminalreporter.config.stash.get(slo_report_key, None)
+    if table is not None:
+        terminalreporter.write_line(table)
 
 
 @pytest.fixture(scope="session")
@@ -146,3 +159,25 @@ def alert_scenario(stack: Stack, prom: Prometheus, sinks: SinkClient) -> AlertSc
     from synthmon.scenario import AlertScenario
 
     return AlertScenario(stack, prom, sinks)
+
+
+@pytest.fixture(scope="session")
+def load_run(stack: Stack, synthmon_settings: Settings, pytestconfig: pytest.Config) -> LoadResult:
+    """The session's Locust run (profile ``--load-profile``) against the stack, done once."""
+    from synthmon.load import load_profiles, run_load
+
+    profiles = load_profiles(synthmon_settings.load_profiles)
+    name = synthmon_settings.load_profile
+    if name not in profiles:
+        raise pytest.UsageError(
+            f"{synthmon_settings.where('load_profile')}: no profile {name!r} in "
+            f"{synthmon_settings.load_profiles} (have: {', '.join(profiles)})"
+        )
+    result = run_load(
+        stack.app_url,
+        profiles[name],
+        stack.run_dir / "load" / name,
+        workers=synthmon_settings.load_workers,
+    )
+    pytestconfig.stash[_load_key] = result
+    return result

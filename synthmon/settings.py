@@ -46,6 +46,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("target_url", "base URL of the service under test (external stack)"),
     Option("prometheus_url", "Prometheus base URL (external stack)"),
     Option("alertmanager_url", "Alertmanager base URL (external stack)"),
+    Option("load_profile", "load profile of the SLO gate's Locust run", "baseline"),
+    Option("load_profiles", "load profiles file", "load/profiles.yaml"),
+    Option("load_workers", "Locust worker processes (0: one local process)", "0"),
+    Option("slo_spec", "SLO spec file the gate evaluates", "slo/baseline.yaml"),
     Option("grafana_url", "Grafana base URL; its health check is skipped when unset"),
     Option("otel_url", "OpenTelemetry collector health URL; skipped when unset"),
 )
@@ -70,6 +74,12 @@ def _positive(name: str, value: str) -> float:
     return number
 
 
+def _count(name: str, value: str) -> int:
+    if not value.isdigit():
+        raise ConfigError(f"{name}: expected a whole number >= 0, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """What one run needs to know; validated on creation so bad values fail before any start."""
@@ -79,6 +89,10 @@ class Settings:
     time_scale: float = 60.0
     startup_timeout: float = 60.0
     http_timeout: float = 5.0
+    load_profile: str = "baseline"
+    load_profiles: Path = Path("load/profiles.yaml")
+    load_workers: int = 0
+    slo_spec: Path = Path("slo/baseline.yaml")
     target_url: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
@@ -127,6 +141,10 @@ class Settings:
             "time_scale": num("time_scale"),
             "startup_timeout": num("startup_timeout"),
             "http_timeout": num("http_timeout"),
+            "load_profile": str(raw["load_profile"]),
+            "load_profiles": Path(str(raw["load_profiles"])),
+            "load_workers": _count(sources["load_workers"], str(raw["load_workers"])),
+            "slo_spec": Path(str(raw["slo_spec"])),
             "sources": sources,
         }
         for name in ("target_url", "prometheus_url", "alertmanager_url", "grafana_url", "otel_url"):
