@@ -4,15 +4,14 @@ runbook's baselines held over exactly the steady window (P95 < 200 ms, errors < 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from synthmon.load import LoadResult
 from synthmon.plugin import slo_report_key
 from synthmon.prom import Prometheus
 from synthmon.settings import Settings
-from synthmon.slo import evaluate, load_client_stats, load_spec
+from synthmon.slo import load_spec
+from synthmon.slo.gate import gate_after_load
 from synthmon.stack import Stack
 
 pytestmark = [pytest.mark.slo, pytest.mark.load]
@@ -27,14 +26,8 @@ def test_performance_baselines_hold_under_load(
 ) -> None:
     spec = load_spec(synthmon_settings.slo_spec)
     # the window's last samples are in Prometheus after one more scrape and evaluation
-    settle = load_run.window_end + stack.scrape_interval_s + stack.evaluation_interval_s
-    time.sleep(max(0.0, settle - time.time()))
-    report = evaluate(
-        spec,
-        prom,
-        (load_run.window_start, load_run.window_end),
-        load_client_stats(load_run.files["client_stats"]),
-    )
+    settle = stack.scrape_interval_s + stack.evaluation_interval_s
+    report = gate_after_load(spec, prom, load_run, settle)
     report.to_json(stack.run_dir / "slo-report.json")
     table = report.render_table(show_promql=True)
     pytestconfig.stash[slo_report_key] = table

@@ -63,6 +63,19 @@ class LoadResult:
     def duration_s(self) -> float:
         return self.window_end - self.window_start
 
+    def client_figures(self, start: float, end: float) -> dict[str, Any]:
+        """Requests, failures and P95 of the requests *completed* in ``[start, end]`` (from the
+        per-request records), for a window the gate moved onto Prometheus's scrape times."""
+        records = sorted(self.files["window"].parent.glob("requests-*.tsv"))
+        if not records:
+            raise ValueError(f"no per-request records next to {self.files['window']}")
+        _, latencies, failures, _, _ = from_records(records, Window(start, end, True, ""))
+        return {
+            "requests": len(latencies),
+            "failures": failures,
+            "p95_ms": percentile(latencies, 0.95),
+        }
+
     def window_doc(self) -> dict[str, Any]:
         """``load-window.json``: what the gate CLI needs to query the same window server side."""
         return {

@@ -74,6 +74,11 @@ class _Evaluation:
 
     def counter(self, selector: str, what: str) -> CounterIncrease:
         if selector not in self._counters:
+            # a counter that stopped being scraped still answers instant queries with its
+            # last value (for the 5 min lookback): "no increase" must not pass for "no data"
+            fresh = promql.present(selector, self.seconds)
+            if not self.prom.query(fresh, at=self.end):
+                raise QueryError(f"no data: {what}: {fresh} returned nothing (not scraped?)")
             inc = exact_increase(self.prom, selector, self.start, self.end)
             if not inc.per_series:
                 raise QueryError(f"no data: {what}: {selector} returned nothing in the window")
