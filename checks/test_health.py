@@ -12,7 +12,7 @@ from synthmon.stack import Stack
 
 pytestmark = pytest.mark.health
 
-SCRAPE_JOBS = ("app", "prometheus", "alertmanager")
+SCRAPE_JOBS = ("app", "prometheus", "alertmanager", "pushgateway")
 
 
 def test_app_health_reports_every_dependency_healthy(stack: Stack, http: httpx.Client) -> None:

@@ -15,4 +15,3 @@ def test_load_run_achieved_its_target_rate(load_run: LoadResult) -> None:
         f"load run {load_run.profile} is not a valid measurement: {load_run.reason}"
     )
     assert load_run.requests > 0, f"load run {load_run.profile} measured no requests"
-

@@ -13,6 +13,7 @@ have_pg || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+command -v prometheus-pushgateway >/dev/null || command -v pushgateway >/dev/null || missing+=(prometheus-pushgateway)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 for extra in ${SYNTHMON_EXTRA_PACKAGES:-}; do command -v "$extra" >/dev/null || missing+=("$extra"); done
@@ -32,7 +33,8 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
 stamp=.venv/.synthmon-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1
+  .venv/bin/python -m pip install -q -e '.[dev]' >.venv/pip-install.log 2>&1 || {
+    cat .venv/pip-install.log >&2; echo "setup: pip install failed (log above)" >&2; exit 1; }
   touch "$stamp"
 fi

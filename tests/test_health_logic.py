@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from synthmon.health import app_health_problems, log_problems, target_problems
+from synthmon.prom import Target
 
 HEALTHY = {
     "status": "healthy",
@@ -58,13 +59,8 @@ def test_log_problems_quote_offending_lines() -> None:
 
 def test_target_problems() -> None:
     targets = [
-        {
-            "job": "app",
-            "health": "down",
-            "scrapeUrl": "http://x/api/metrics",
-            "lastError": "refused",
-        },
-        {"job": "prometheus", "health": "up"},
+        Target(job="app", health="down", last_error="refused", scrape_url="http://x/api/metrics"),
+        Target(job="prometheus", health="up", last_error="", scrape_url="http://y/metrics"),
     ]
     problems = target_problems(targets, ["app", "prometheus", "alertmanager"])
     assert "no scrape target for job 'alertmanager'" in problems

@@ -25,7 +25,7 @@ DATABASE = "claude_manager"
 APP_MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
 PORT_NAMES = (
     "postgres", "redis", "github", "sinks_http", "sinks_smtp", "app", "alertmanager",
-    "alertmanager_cluster", "prometheus",
+    "alertmanager_cluster", "prometheus", "pushgateway",
 )  # fmt: skip
 
 
@@ -42,6 +42,7 @@ class Ports:
     alertmanager: int
     alertmanager_cluster: int
     prometheus: int
+    pushgateway: int
 
 
 def postgres_bin(name: str) -> str:
@@ -137,6 +138,7 @@ def prometheus(ports: Ports, rules: dict[str, str], conf_dir: Path) -> Service:
         alertmanager_address=f"{HOST}:{ports.alertmanager}",
         app_address=f"{HOST}:{ports.app}",
         prometheus_address=f"{HOST}:{ports.prometheus}",
+        pushgateway_address=f"{HOST}:{ports.pushgateway}",
     )
     return Service(
         name="prometheus",
@@ -155,4 +157,14 @@ def sinks(ports: Ports) -> Service:
         argv=(sys.executable, "-m", "synthmon.sinks", "--host", HOST,
               "--http-port", str(ports.sinks_http), "--smtp-port", str(ports.sinks_smtp)),
         probe=HttpProbe(f"http://{HOST}:{ports.sinks_http}/-/ready"),
+    )  # fmt: skip
+
+
+def pushgateway(ports: Ports) -> Service:
+    """Where synthetic runs push their results, so the runs themselves are monitored."""
+    return Service(
+        name="pushgateway",
+        argv=(binary("pushgateway", "prometheus-pushgateway"),
+              f"--web.listen-address={HOST}:{ports.pushgateway}"),
+        probe=HttpProbe(f"http://{HOST}:{ports.pushgateway}/-/ready"),
     )  # fmt: skip

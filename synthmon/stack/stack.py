@@ -35,6 +35,7 @@ class Stack:
     alertmanager_url: str | None = None
     github_url: str | None = None
     sinks_url: str | None = None
+    pushgateway_url: str | None = None
     database_url: str | None = None
     redis_url: str | None = None
     chaos_token: str | None = None
@@ -102,6 +103,7 @@ def embedded_stack(settings: Settings, run_dir: Path) -> Iterator[Stack]:
         embedded.redis(ports),
         embedded.fake_github(ports),
         embedded.sinks(ports),
+        embedded.pushgateway(ports),
         embedded.app(ports, token),
         embedded.alertmanager(ports, render_alertmanager(settings, ports, run_dir / "conf")),
         embedded.prometheus(ports, render_rules(settings), runner.conf_dir("prometheus")),
@@ -118,6 +120,7 @@ def embedded_stack(settings: Settings, run_dir: Path) -> Iterator[Stack]:
                 alertmanager_url=f"http://{HOST}:{ports.alertmanager}",
                 github_url=f"http://{HOST}:{ports.github}",
                 sinks_url=sinks_url,
+                pushgateway_url=f"http://{HOST}:{ports.pushgateway}",
                 database_url=f"postgresql://postgres@{HOST}:{ports.postgres}/{embedded.DATABASE}",
                 redis_url=f"redis://{HOST}:{ports.redis}/0",
                 chaos_token=token,
