@@ -1,8 +1,9 @@
 """Find and end what a crashed or SIGKILLed earlier run left behind.
 
 Each run records its owner PID and its services' PIDs in ``<run>/pids.json``; its services run
-with the run directory as their working directory. A service is only ever killed when its
-owner is gone *and* its cwd is still that run directory, so a recycled PID is never hit.
+with the run directory (or a directory below it) as their working directory. A service is only
+ever killed when its owner is gone *and* its cwd is still inside that run directory, so a
+recycled PID is never hit.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def clean_stale_runs(base: Path) -> list[str]:
         for name, pid in pids.items():
             try:
                 process = psutil.Process(int(pid))
-                if Path(process.cwd()).resolve() != run_dir.resolve():
+                # services run in the run dir or below it (PostgreSQL, Redis: their data dir)
+                if not Path(process.cwd()).resolve().is_relative_to(run_dir.resolve()):
                     continue
                 os.killpg(process.pid, signal.SIGKILL)
                 cleaned.append(f"{run_dir.name}/{name} (pid {pid})")
