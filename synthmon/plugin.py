@@ -33,6 +33,7 @@ MARKERS = {
 # Read-only checks first, measurements before faults, faults last: a fault never disturbs
 # what another check measures.
 ORDER = ("health", "load", "slo", "alert", "destructive")
+SERIAL_MARKERS = ("load", "slo", "alert", "destructive")
 
 _settings_key = pytest.StashKey[Settings]()
 _stack_key = pytest.StashKey[Stack]()
@@ -68,6 +69,12 @@ def _rank(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_rank)  # stable: file order is kept within a rank
+    # Under pytest-xdist (--dist loadgroup, see pytest.ini) every worker has its own stack;
+    # whatever changes a stack or measures it runs on one worker, in the order above, so a
+    # fault never overlaps a measurement. Read-only checks spread over the other workers.
+    for item in items:
+        if any(item.get_closest_marker(m) for m in SERIAL_MARKERS):
+            item.add_marker(pytest.mark.xdist_group("stack-mutating"))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
