@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def one_run(workers: int, extra: list[str]) -> tuple[float, int]:
     with tempfile.TemporaryDirectory(prefix="synthmon-bench-") as base:
         Path(base).chmod(0o755)
-        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers),
-                "checks", "load", "slo", "--load-profile", "smoke", "--run-dir", base, *extra]  # fmt: skip
+        argv = [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers),
+            "checks", "load", "slo", "--load-profile", "smoke", "--run-dir", base, *extra,
+        ]  # fmt: skip
         started = time.monotonic()
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
         return time.monotonic() - started, done.returncode
