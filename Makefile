@@ -30,3 +30,13 @@ test: lint
 
 clean:
 	rm -rf .synthmon .mypy_cache .ruff_cache .pytest_cache
+
+# The Allure HTML report of the last `make run` (Allure's npm release under .synthmon/tools).
+.PHONY: report report-tools
+report:
+	@scripts/report.sh $(RESULTS)/allure-results
+
+# tests/test_report.py opens the report in Debian's chromium: installed before the tests run.
+report-tools:
+	@scripts/setup-report.sh >/dev/null
+test: report-tools

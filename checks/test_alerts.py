@@ -1,8 +1,8 @@
 """The runbook's alerts, end to end: fault → rule fires → Alertmanager routes → the right
 receivers are notified → the fault is removed → resolved.
 
-Each alert's cause is data in ``CAUSES``; the scenario's shape and deadlines live in
-:class:`synthmon.scenario.AlertScenario`.
+Each alert's cause is data in ``CAUSES`` (what the report's "Inject fault" step says, and the
+fault itself); the scenario's shape and deadlines live in :class:`synthmon.scenario.AlertScenario`.
 """
 
 from __future__ import annotations
@@ -29,15 +29,24 @@ def under_traffic(faults: Faults, chaos: dict[str, float], per_second: float) ->
         yield
 
 
-CAUSES: dict[str, Cause] = {
-    "ApplicationDown": lambda f: f.stopped("app"),
-    "DatabaseConnectionFailure": lambda f: f.stopped("postgres"),
-    "HighErrorRate": lambda f: under_traffic(f, {"error_rate": 0.5}, per_second=20),
-    "HighResponseTime": lambda f: under_traffic(f, {"latency_ms": 400}, per_second=20),
-    "GitHubAPIRateLimitLow": lambda f: f.github_quota(remaining=10),
-    "HighCPUUsage": lambda f: f.chaos(cpu_burn=2.0),
-    "HighMemoryUsage": lambda f: f.chaos(memory_ballast_mb=450),
-    "HighFailedLoginRate": lambda f: f.failed_logins(per_second=5),
+CAUSES: dict[str, tuple[str, Cause]] = {
+    "ApplicationDown": ("stop the app", lambda f: f.stopped("app")),
+    "DatabaseConnectionFailure": ("stop postgres", lambda f: f.stopped("postgres")),
+    "HighErrorRate": (
+        "50% errors on GET /api/tasks at 20 req/s",
+        lambda f: under_traffic(f, {"error_rate": 0.5}, per_second=20),
+    ),
+    "HighResponseTime": (
+        "+400 ms on GET /api/tasks at 20 req/s",
+        lambda f: under_traffic(f, {"latency_ms": 400}, per_second=20),
+    ),
+    "GitHubAPIRateLimitLow": (
+        "GitHub quota down to 10 requests",
+        lambda f: f.github_quota(remaining=10),
+    ),
+    "HighCPUUsage": ("burn 2 CPU cores in the app", lambda f: f.chaos(cpu_burn=2.0)),
+    "HighMemoryUsage": ("hold 450 MB in the app", lambda f: f.chaos(memory_ballast_mb=450)),
+    "HighFailedLoginRate": ("5 failed logins per second", lambda f: f.failed_logins(per_second=5)),
 }
 
 
@@ -45,7 +54,8 @@ CAUSES: dict[str, Cause] = {
 def test_alert_fires_reaches_its_receivers_and_resolves(
     alert: str, alert_scenario: AlertScenario, faults: Faults
 ) -> None:
-    alert_scenario.run(alert, CAUSES[alert](faults))
+    cause, fault = CAUSES[alert]
+    alert_scenario.run(alert, fault(faults), cause)
 
 
 def test_every_runbook_alert_has_a_scenario(alert_scenario: AlertScenario) -> None:

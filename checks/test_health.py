@@ -1,10 +1,16 @@
-"""The runbook's "Health Checks" and "Log Analysis", against the stack under test."""
+"""The runbook's "Health Checks" and "Log Analysis", against the stack under test.
+
+Each check is one Allure step named as in the runbook, with the exchange or data it judged.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 import httpx
 import pytest
 
+from synthmon import evidence
 from synthmon.health import app_health_problems, fetch, log_problems, target_problems
 from synthmon.prom import Prometheus, wait_until
 from synthmon.settings import Settings
@@ -16,31 +22,42 @@ SCRAPE_JOBS = ("app", "prometheus", "alertmanager", "pushgateway")
 
 
 def test_app_health_reports_every_dependency_healthy(stack: Stack, http: httpx.Client) -> None:
-    response = fetch(http, f"{stack.app_url}/health", "app")
-    problems = app_health_problems(response.status_code, response.json())
-    assert not problems, f"{stack.app_url}/health: " + "; ".join(problems)
+    with evidence.step("Check application health: GET /health"):
+        response = fetch(http, f"{stack.app_url}/health", "app")
+        evidence.attach_exchange(response)
+        problems = app_health_problems(response.status_code, response.json())
+        assert not problems, f"{stack.app_url}/health: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("path", ["/-/healthy", "/-/ready"])
 def test_prometheus_is_healthy_and_ready(stack: Stack, http: httpx.Client, path: str) -> None:
-    response = fetch(http, f"{stack.prometheus_url}{path}", "Prometheus")
-    assert response.status_code == 200, f"Prometheus {path}: HTTP {response.status_code}"
+    with evidence.step(f"Check Prometheus: GET {path}"):
+        response = fetch(http, f"{stack.prometheus_url}{path}", "Prometheus")
+        evidence.attach_exchange(response)
+        assert response.status_code == 200, f"Prometheus {path}: HTTP {response.status_code}"
 
 
 def test_alertmanager_is_healthy(stack: Stack, http: httpx.Client) -> None:
     if stack.alertmanager_url is None:
         pytest.skip("not configured: no Alertmanager URL")
-    response = fetch(http, f"{stack.alertmanager_url}/-/healthy", "Alertmanager")
-    assert response.status_code == 200, f"Alertmanager /-/healthy: HTTP {response.status_code}"
+    with evidence.step("Check Alertmanager: GET /-/healthy"):
+        response = fetch(http, f"{stack.alertmanager_url}/-/healthy", "Alertmanager")
+        evidence.attach_exchange(response)
+        assert response.status_code == 200, f"Alertmanager /-/healthy: HTTP {response.status_code}"
 
 
 def test_every_scrape_target_is_up(stack: Stack, prom: Prometheus) -> None:
     jobs = SCRAPE_JOBS if stack.kind == "processes" else ()
-    wait_until(
-        lambda: not target_problems(prom.targets(), jobs),
-        deadline_s=10 * stack.scrape_interval_s,
-        describe_fn=lambda: "; ".join(target_problems(prom.targets(), jobs)),
-    )
+
+    def targets() -> None:
+        evidence.attach_json("scrape targets", [dataclasses.asdict(t) for t in prom.targets()])
+
+    with evidence.step(f"Check every scrape target is up ({', '.join(jobs) or 'any'})", targets):
+        wait_until(
+            lambda: not target_problems(prom.targets(), jobs),
+            deadline_s=10 * stack.scrape_interval_s,
+            describe_fn=lambda: "; ".join(target_problems(prom.targets(), jobs)),
+        )
 
 
 @pytest.mark.parametrize(("setting", "path"), [("grafana_url", "/api/health"), ("otel_url", "/")])
@@ -50,13 +67,23 @@ def test_optional_component_is_healthy(
     base = getattr(synthmon_settings, setting)
     if base is None:
         pytest.skip(f"not configured: set {synthmon_settings.where(setting)}")
-    response = fetch(http, f"{base}{path}", setting.removesuffix("_url"))
-    assert response.status_code == 200, f"{base}{path}: HTTP {response.status_code}"
+    name = {"grafana_url": "Grafana", "otel_url": "OpenTelemetry Collector"}[setting]
+    with evidence.step(f"Check {name}: GET {path}"):
+        response = fetch(http, f"{base}{path}", setting.removesuffix("_url"))
+        evidence.attach_exchange(response)
+        assert response.status_code == 200, f"{base}{path}: HTTP {response.status_code}"
 
 
 def test_app_log_has_no_errors_or_memory_trouble(stack: Stack) -> None:
     if stack.runner is None:
         pytest.skip("no log access on an external stack")
     log = stack.runner.log_path("app")
-    offending = log_problems(log.read_text(errors="replace").splitlines())
-    assert not offending, f"{log} holds error or out-of-memory lines:\n" + "\n".join(offending)
+    with evidence.step("Log analysis: find error patterns and memory issues in the app log"):
+        lines = log.read_text(errors="replace").splitlines()
+        offending = log_problems(lines)
+        evidence.attach_text(
+            "app log: error and memory lines",
+            f"{log}: {len(lines)} lines read; ERROR/CRITICAL/FATAL or out-of-memory lines "
+            f"(the last 20 at most): {len(offending)}\n" + "\n".join(offending),
+        )
+        assert not offending, f"{log} holds error or out-of-memory lines:\n" + "\n".join(offending)

@@ -20,4 +20,5 @@ def test_maintenance_silence_suppresses_then_delivers(
         faults.github_quota(remaining=10),
         alertmanager,
         matchers={"alertname": "GitHubAPIRateLimitLow"},
+        cause="GitHub quota down to 10 requests",
     )

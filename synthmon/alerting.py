@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 import httpx
 
 from synthmon.errors import QueryError
+from synthmon.redact import hide_password
 
 
 class Matcher(TypedDict):
@@ -150,7 +151,7 @@ class AlertmanagerClient:
         params: httpx.QueryParams | None = None,
         json: object = None,
     ) -> httpx.Response:
-        url = f"{self.base_url}/api/v2{path}"
+        url = hide_password(f"{self.base_url}/api/v2{path}")  # for messages only
         try:
             response = self._http.request(method, path, params=params, json=json)
         except httpx.HTTPError as exc:

@@ -1,7 +1,9 @@
 """``synthmon`` command line. ``synthmon gate``: evaluate an SLO spec over a window, exit 0/1/2.
 
 Exit codes: 0 every objective holds, 1 an objective is violated, 2 the gate could not be
-evaluated (bad input, Prometheus unreachable, no data, too few requests). Every failure we
+evaluated (bad input, Prometheus unreachable, no data, too few requests). With ``--baseline``
+an objective that got worse than the baseline report by more than its margin is also exit 1,
+and one that cannot be compared exit 2 (the worse of the two verdicts wins). Every failure we
 expect is one line on stderr, never a traceback.
 """
 
@@ -21,6 +23,7 @@ from synthmon.durations import parse_duration
 from synthmon.errors import ConfigError, SynthmonError
 from synthmon.prom import Prometheus
 from synthmon.slo import evaluate, load_client_stats, load_spec
+from synthmon.slo.regression import compare, parse_margins, parse_report, read_report
 
 DEFAULT_SPEC = "slo/baseline.yaml"
 DEFAULT_TIMEOUT = 30.0  # a 24 h window over many series is a heavy query
@@ -106,15 +109,28 @@ def cmd_gate(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     window = _window(args)
     client = load_client_stats(args.locust_stats) if args.locust_stats else None
+    if args.max_regression and not args.baseline:
+        raise ConfigError("--max-regression needs --baseline FILE (the report to compare with)")
+    margins = parse_margins(args.max_regression)
+    baseline = read_report(args.baseline) if args.baseline else None  # bad input fails first
     with Prometheus(args.prometheus_url, timeout=_timeout(args.timeout)) as prom:
         report = evaluate(spec, prom, window, client)
+    doc = report.to_dict()
+    regression = None
+    if baseline is not None:
+        regression = compare(baseline, parse_report(doc, "this run"), margins)
+        doc["regression"] = regression.to_dict()
     if args.report:
         try:
-            report.to_json(args.report)
+            text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+            Path(args.report).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{args.report}: cannot write report: {exc.strerror}") from None
     sys.stdout.write(report.render_table(show_promql=args.show_promql))
-    return report.exit_code
+    if regression is None:
+        return report.exit_code
+    sys.stdout.write("\n" + regression.render())
+    return max(report.exit_code, regression.exit_code)  # 2 beats 1 beats 0, as in the report
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
         f"default {DEFAULT_TIMEOUT:g})",
     )
     gate.add_argument("--show-promql", action="store_true", help="print the PromQL of each row")
+    gate.add_argument(
+        "--baseline",
+        metavar="FILE",
+        default=env("SYNTHMON_SLO_BASELINE"),
+        help="a previous slo-report.json: also fail (exit 1) when an objective got worse than "
+        "it by more than its margin (env SYNTHMON_SLO_BASELINE)",
+    )
+    gate.add_argument(
+        "--max-regression",
+        metavar="MARGINS",
+        default=env("SYNTHMON_MAX_REGRESSION"),
+        help="allowed worsening per objective name, pNN or type, e.g. "
+        "p95=10%%,error_rate=0.5pp,p95-latency=20ms (default: +10%%, error_rate +0.5pp; "
+        "env SYNTHMON_MAX_REGRESSION)",
+    )
     gate.set_defaults(handler=cmd_gate)
     return parser
 

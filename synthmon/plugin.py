@@ -5,13 +5,18 @@ Fixtures are few and named for what they give; override any of them in a conftes
 
 from __future__ import annotations
 
+import time
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
+from synthmon import external
 from synthmon.errors import SynthmonError
+from synthmon.pushgateway import RunRecorder
 from synthmon.settings import OPTIONS, Settings
 from synthmon.stack import Stack, open_stack
 
@@ -22,6 +27,7 @@ if TYPE_CHECKING:
     from synthmon.prom import Prometheus
     from synthmon.scenario import AlertScenario
     from synthmon.sinks import SinkClient
+    from synthmon.slo import SLOReport
 
 MARKERS = {
     "health": "a runbook health check (read-only)",
@@ -29,25 +35,31 @@ MARKERS = {
     "destructive": "injects faults into the stack; skipped on an external stack unless allowed",
     "load": "drives load with Locust",
     "slo": "evaluates SLO objectives in Prometheus",
+    "dashboards": "runs every dashboard panel's PromQL against Prometheus (read-only)",
 }
 # Read-only checks first, measurements before faults, faults last: a fault never disturbs
 # what another check measures.
-ORDER = ("health", "load", "slo", "alert", "destructive")
+ORDER = ("health", "load", "slo", "dashboards", "alert", "destructive")
 SERIAL_MARKERS = ("load", "slo", "alert", "destructive")
 
 _settings_key = pytest.StashKey[Settings]()
 _stack_key = pytest.StashKey[Stack]()
 _load_key = pytest.StashKey["LoadResult"]()
 slo_report_key = pytest.StashKey[str]()
+_recorder_key = pytest.StashKey[RunRecorder]()
+_started_key = pytest.StashKey[float]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("synthmon", "synthmon: synthetic monitoring and SLO checks")
     for option in OPTIONS:
+        if not option.cli:  # a secret: env only, never on a command line
+            continue
         default = f" (env {option.env}; default {option.default})" if option.default else ""
+        takes = {"action": "store_const", "const": "1"} if option.switch else {}
         group.addoption(
             option.flag, dest=f"synthmon_{option.name}", default=None,
-            help=f"{option.help}{default or f' (env {option.env})'}",
+            help=f"{option.help}{default or f' (env {option.env})'}", **takes,
         )  # fmt: skip
 
 
@@ -55,11 +67,37 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, meaning in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {meaning}")
     try:
-        config.stash[_settings_key] = Settings.from_values(
-            lambda option: config.getoption(f"synthmon_{option.name}")
+        settings = Settings.from_values(
+            lambda option: config.getoption(f"synthmon_{option.name}", None)
         )
+        if external.client_config(settings).has_tls:
+            external.client_config(settings).ssl_context()  # bad PEM: fail before any start
     except SynthmonError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[_settings_key] = settings
+    config.stash[_recorder_key] = RunRecorder()
+    config.stash[_started_key] = time.time()
+    _register_secrets(config, settings)
+
+
+def _register_secrets(config: pytest.Config, settings: Settings) -> None:
+    """Secrets read from --*-file options are masked in every output too (synthmon.redact
+    finds env and SYNTHMON_*_FILE secrets itself, not files named on the command line)."""
+    try:
+        from synthmon.redact import redactor_of
+    except ImportError:  # pragma: no cover - redaction is another module's job
+        return
+    headers = external.client_config(settings).headers
+    for secret in (settings.bearer_token, settings.basic_auth_password):
+        if secret is not None:
+            redactor_of(config).add(secret.value)
+    for value in headers.values():
+        redactor_of(config).add(value.partition(" ")[2])  # the base64 of user:password
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    """The run's settings, for hooks that run before fixtures (pytest_generate_tests)."""
+    return config.stash[_settings_key]
 
 
 def _rank(item: pytest.Item) -> int:
@@ -67,8 +105,13 @@ def _rank(item: pytest.Item) -> int:
     return max(ranks, default=0)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=_rank)  # stable: file order is kept within a rank
+    settings = config.stash.get(_settings_key, None)
+    if settings is not None and settings.stack == "external" and not settings.allow_destructive:
+        for item in items:  # somebody else's environment: no faults unless allowed
+            if item.get_closest_marker("destructive"):
+                item.add_marker(pytest.mark.skip(reason=external.DESTRUCTIVE_SKIP))
     # Under pytest-xdist (--dist loadgroup, see pytest.ini) every worker has its own stack;
     # whatever changes a stack or measures it runs on one worker, in the order above, so a
     # fault never overlaps a measurement. Read-only checks spread over the other workers.
@@ -78,23 +121,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    stack = terminalreporter.config.stash.get(_stack_key, None)
-    if stack is None:
+    """The run at a glance: checks by outcome, the SLO verdict table, where everything is.
+
+    Shown when this process opened a stack or any check (a test with a synthmon marker) ran;
+    under xdist the counts and the SLO table come from the reports the workers sent.
+    """
+    from synthmon import progress
+
+    config, write = terminalreporter.config, terminalreporter.write_line
+    stack = config.stash.get(_stack_key, None)
+    checks = progress.count_checks(terminalreporter.stats, MARKERS)
+    if stack is None and not checks.count:
         return
     terminalreporter.write_sep("-", "synthmon")
-    terminalreporter.write_line(f"stack: {stack.kind}; run directory: {stack.run_dir}")
-    if stack.runner is not None:
-        terminalreporter.write_line(f"service logs: {stack.run_dir / 'logs'}")
-    load = terminalreporter.config.stash.get(_load_key, None)
+    for line in progress.check_lines(checks, MARKERS):
+        write(line, red=bool(checks.failed), green=not checks.failed)
+    table = config.stash.get(slo_report_key, None)
+    table = table or progress.user_property(terminalreporter.stats, "synthmon_slo_table")
+    if table is not None:
+        write(table.rstrip())
+    load = config.stash.get(_load_key, None)
     if load is not None:
-        terminalreporter.write_line(
+        write(
             f"load ({load.profile}): {load.requests} requests, {load.failures} failed, "
             f"{load.achieved_rps:.1f} req/s over {load.duration_s:.1f} s; "
-            f"report {load.files.get('html')}"
+            f"Locust report {load.files.get('html')}"
         )
-    table = terminalreporter.config.stash.get(slo_report_key, None)
-    if table is not None:
-        terminalreporter.write_line(table)
+    allure_dir = getattr(config.option, "allure_report_dir", None)
+    for line in progress.where_lines(getattr(config.option, "xmlpath", None), allure_dir):
+        write(line)
+    if stack is not None:
+        write(f"stack: {stack.kind}; run directory: {stack.run_dir}")
+        if stack.runner is not None:
+            write(f"service logs: {stack.run_dir / 'logs'}")
 
 
 @pytest.fixture(scope="session")
@@ -116,27 +175,24 @@ def stack(synthmon_settings: Settings, pytestconfig: pytest.Config) -> Iterator[
 
 @pytest.fixture(scope="session")
 def http(synthmon_settings: Settings) -> Iterator[httpx.Client]:
-    """An httpx client with the run's timeout."""
-    with httpx.Client(timeout=synthmon_settings.http_timeout) as client:
+    """An httpx client with the run's timeout (and an external stack's credentials and TLS)."""
+    config = external.client_config(synthmon_settings)
+    with config.httpx_client(synthmon_settings.http_timeout) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def prom(stack: Stack, synthmon_settings: Settings) -> Prometheus:
     """The stack's Prometheus (prometheus-api-client underneath, always with a timeout)."""
-    from synthmon.prom import Prometheus
-
-    return Prometheus(stack.prometheus_url, timeout=synthmon_settings.http_timeout)
+    return external.prometheus(synthmon_settings, stack.prometheus_url)
 
 
 @pytest.fixture(scope="session")
 def alertmanager(stack: Stack, synthmon_settings: Settings) -> AlertmanagerClient:
     """Alertmanager API v2 (alerts, silences) of the stack."""
-    from synthmon.alerting import AlertmanagerClient
-
     if stack.alertmanager_url is None:
         pytest.skip("not configured: no Alertmanager URL for this stack")
-    return AlertmanagerClient(stack.alertmanager_url, timeout=synthmon_settings.http_timeout)
+    return external.alertmanager(synthmon_settings, stack.alertmanager_url)
 
 
 @pytest.fixture(scope="session")
@@ -180,11 +236,65 @@ def load_run(stack: Stack, synthmon_settings: Settings, pytestconfig: pytest.Con
             f"{synthmon_settings.where('load_profile')}: no profile {name!r} in "
             f"{synthmon_settings.load_profiles} (have: {', '.join(profiles)})"
         )
+    profile = profiles[name]
+    cap = profiles.get(external.LOAD_CAP_PROFILE)
+    if stack.kind == "external" and not synthmon_settings.allow_load:
+        if cap is None:
+            pytest.skip(
+                f"load on an external stack needs --allow-load, or a profile "
+                f"{external.LOAD_CAP_PROFILE!r} in {synthmon_settings.load_profiles} as the cap"
+            )
+        profile = external.cap_load(profile, cap)
+        if profile is not profiles[name]:
+            warnings.warn(
+                f"external stack: load profile {external.describe_load(profiles[name])} is "
+                f"above the cap; running {external.describe_load(cap)} (--allow-load lifts it)",
+                stacklevel=1,
+            )
     result = run_load(
         stack.app_url,
-        profiles[name],
-        stack.run_dir / "load" / name,
+        profile,
+        stack.run_dir / "load" / profile.name,
         workers=synthmon_settings.load_workers,
     )
     pytestconfig.stash[_load_key] = result
     return result
+
+
+@pytest.fixture(scope="session")
+def slo_report(
+    stack: Stack,
+    prom: Prometheus,
+    synthmon_settings: Settings,
+    pytestconfig: pytest.Config,
+    request: pytest.FixtureRequest,
+) -> SLOReport:
+    """The SLO gate's report, written to <run dir>/slo-report.json: on a stack synthmon runs,
+    over the load run's steady window; on an external one, over the last ``--slo-lookback``
+    (real traffic, no load run needed)."""
+    from synthmon.slo import evaluate, load_spec
+    from synthmon.slo.gate import gate_after_load
+
+    spec = load_spec(synthmon_settings.slo_spec)
+    if stack.kind == "external":
+        now = time.time()
+        report = evaluate(spec, prom, (now - synthmon_settings.slo_lookback, now))
+    else:
+        load: LoadResult = request.getfixturevalue("load_run")
+        # the window's last samples are in Prometheus after one more scrape and evaluation
+        settle = stack.scrape_interval_s + stack.evaluation_interval_s
+        report = gate_after_load(spec, prom, load, settle)
+    report.to_json(stack.run_dir / "slo-report.json")
+    pytestconfig.stash[slo_report_key] = report.render_table(show_promql=True)
+    return report
+
+
+# -- results to a Pushgateway -------------------------------------------------------------------
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    recorder = report.config.stash.get(_recorder_key, None) if hasattr(report, "config") else None
+    if recorder is None:
+        return
+    recorder.record(report.nodeid, report.when, report.outcome, report.duration)
+

@@ -1,4 +1,5 @@
-"""One line on the terminal when a check starts a long wait: what for, and until when.
+"""What the terminal tells a person about a run: long waits as they start, and at the end the
+checks by outcome.
 
 A deadline of a minute with no output looks like a hang; a line such as ``synthmon: waiting
 for HighErrorRate to fire until 14:03:12 (35 s)`` says it is not. The plugin calls
@@ -11,8 +12,11 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import Protocol
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
@@ -31,7 +35,9 @@ _writer: Writer | None = None
 
 def line(what: str, seconds: float, now: float | None = None) -> str:
     """The text of one waiting line (local wall-clock time, as a person reads it)."""
-    until = time.strftime("%H:%M:%S", time.localtime((time.time() if now is None else now) + seconds))
+    until = time.strftime(
+        "%H:%M:%S", time.localtime((time.time() if now is None else now) + seconds)
+    )
     return f"synthmon: waiting for {what} until {until} ({seconds:.0f} s)"
 
 
@@ -44,38 +50,28 @@ def waiting(what: str, seconds: float) -> None:
 
 
 def configure(config: pytest.Config) -> None:
-    """Write through the terminal reporter, with capture suspended for the line.
+    """Write through the session's terminal reporter, with capture suspended for the line.
 
-    Under pytest-xdist a worker has no terminal of its own (its stdout is the channel to the
-    controller), so its lines go to stderr, which the controller's terminal shows, tagged
-    with the worker id.
+    The reporter is looked up at each line: it may register after the caller's configure
+    hook. Under pytest-xdist a worker has no terminal (its stdout is the channel to the
+    controller), so its lines go to stderr, which the controller's terminal shows, tagged.
     """
     global _writer
     worker = getattr(config, "workerinput", None)
-    capture: _Capture | None = config.pluginmanager.getplugin("capturemanager")
-    if worker is not None:
-        tag = f"[{worker.get('workerid', 'worker')}] "
+    tag = f"[{worker.get('workerid', 'worker')}] " if worker is not None else ""
 
-        def write(text: str) -> None:
-            with _uncaptured(capture):
-                stream = sys.__stderr__
-                if stream is not None:
-                    stream.write(f"{tag}{text}\n")
-                    stream.flush()
-
-        _writer = write
-        return
-    reporter = config.pluginmanager.getplugin("terminalreporter")
-    if reporter is None:  # -p no:terminal
-        _writer = None
-        return
-
-    def write_line(text: str) -> None:
+    def write(text: str) -> None:
+        capture: _Capture | None = config.pluginmanager.getplugin("capturemanager")
+        reporter = config.pluginmanager.getplugin("terminalreporter")
         with _uncaptured(capture):
-            reporter.write_line(text, cyan=True)
-            reporter.flush()
+            if worker is None and reporter is not None:
+                reporter.write_line(text, cyan=True)
+                reporter.flush()
+            elif worker is not None and sys.__stderr__ is not None:
+                sys.__stderr__.write(f"{tag}{text}\n")
+                sys.__stderr__.flush()
 
-    _writer = write_line
+    _writer = write
     config.add_cleanup(unconfigure)
 
 
@@ -92,3 +88,80 @@ def _uncaptured(capture: _Capture | None) -> Iterator[None]:
         return
     with capture.global_and_fixture_disabled():
         yield
+
+
+# -- the end-of-run summary ------------------------------------------------------------------
+
+#: pytest's outcome keys in its stats, worst first: a test is counted under its worst one.
+OUTCOMES = ("error", "failed", "xpassed", "xfailed", "skipped", "passed")
+
+
+@dataclass
+class Checks:
+    """Checks (tests carrying a synthmon marker) by outcome, in total and per marker."""
+
+    total: Counter[str] = field(default_factory=Counter)
+    by_marker: dict[str, Counter[str]] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(self.total.values())
+
+
+def count_checks(stats: Mapping[str, Sequence[Any]], markers: Iterable[str]) -> Checks:
+    """Each check once, under its worst outcome (a teardown error beats a passed call)."""
+    markers = tuple(markers)
+    worst: dict[str, tuple[int, list[str]]] = {}
+    for rank, outcome in enumerate(OUTCOMES):
+        for report in stats.get(outcome, ()):
+            nodeid, keywords = getattr(report, "nodeid", ""), getattr(report, "keywords", {})
+            marked = [m for m in markers if m in keywords]
+            if marked and nodeid and (nodeid not in worst or rank < worst[nodeid][0]):
+                worst[nodeid] = (rank, marked)
+    checks = Checks()
+    for nodeid, (rank, marked) in worst.items():
+        outcome = OUTCOMES[rank]
+        checks.total[outcome] += 1
+        for marker in marked:
+            checks.by_marker.setdefault(marker, Counter())[outcome] += 1
+        if outcome in ("error", "failed"):
+            checks.failed.append(f"{outcome.upper()} {nodeid}")
+    return checks
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{counter[o]} {o}" for o in reversed(OUTCOMES) if counter[o])
+
+
+def check_lines(checks: Checks, markers: Iterable[str]) -> list[str]:
+    """``checks: 20 passed, 1 failed``, the same per marker, then each failed check."""
+    per_marker = [f"{m} {_counts(checks.by_marker[m])}" for m in markers if m in checks.by_marker]
+    lines = [f"checks: {_counts(checks.total) or 'none ran'}"]
+    if per_marker:
+        lines.append("  by marker: " + "; ".join(per_marker))
+    return lines + [f"  {failed}" for failed in sorted(checks.failed)]
+
+
+def user_property(stats: Mapping[str, Sequence[Any]], name: str) -> str | None:
+    """The last value a test recorded as ``name`` (reports carry it across xdist workers)."""
+    found = None
+    for outcome in OUTCOMES:
+        for report in stats.get(outcome, ()):
+            for key, value in getattr(report, "user_properties", ()):
+                if key == name:
+                    found = str(value)
+    return found
+
+
+def where_lines(junit: str | None, allure_dir: str | None) -> list[str]:
+    """Where a person finds the results and how to see the HTML report."""
+    lines = []
+    if junit:
+        lines.append(f"JUnit XML: {junit}")
+    if allure_dir:
+        lines.append(
+            f"Allure results: {allure_dir}; HTML report: `make report` (or scripts/report.sh "
+            f"{allure_dir}) builds {Path(allure_dir).parent / 'allure-report'}/index.html"
+        )
+    return lines

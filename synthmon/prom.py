@@ -22,6 +22,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from synthmon.errors import QueryError
+from synthmon.redact import hide_password
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Prometheus:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0, got {timeout}")
         self.url = url.rstrip("/")
+        self.shown_url = hide_password(self.url)  # for messages: never a basic-auth password
         self.timeout = timeout
         self._session = requests.Session()
         self._session.verify = verify
@@ -137,7 +139,7 @@ class Prometheus:
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         """Run one client call; every failure becomes a one-line QueryError."""
-        where = f"Prometheus {self.url}: {what}"
+        where = f"Prometheus {self.shown_url}: {what}"
         try:
             return fn()
         except PrometheusApiClientException as exc:
@@ -193,7 +195,7 @@ class Prometheus:
             ]
         except (KeyError, TypeError, ValueError, IndexError):
             raise QueryError(
-                f"Prometheus {self.url}: query {promql!r}: expected an instant vector, got "
+                f"Prometheus {self.shown_url}: query {promql!r}: expected an instant vector, got "
                 f"{_one_line(repr(result), 120)}"
             ) from None
 
@@ -233,7 +235,7 @@ class Prometheus:
             ]
         except (KeyError, TypeError, ValueError):
             raise QueryError(
-                f"Prometheus {self.url}: {promql!r}: expected a range vector, got "
+                f"Prometheus {self.shown_url}: {promql!r}: expected a range vector, got "
                 f"{_one_line(repr(result), 120)}"
             ) from None
 

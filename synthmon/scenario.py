@@ -5,16 +5,22 @@ notified, with the rule's labels and annotations → fault removed → resolved 
 steady state again. Every wait has a deadline derived from the rendered configs (scrape +
 evaluation + ``for:`` + window + group_wait, plus a margin), never a fixed sleep, and a
 timeout says what the rule's expression returned and what the sinks received.
+
+Each phase is an Allure step named as the runbook says it ("Wait for HighErrorRate to fire",
+"Verify PagerDuty + Slack notified (firing)") with the rule's PromQL and result or the
+notifications received attached, and a long wait announces itself on the terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthmon import evidence, progress
 from synthmon.alerting import AlertmanagerClient
 from synthmon.errors import QueryError
 from synthmon.prom import Alert, Prometheus, wait_until
@@ -32,6 +38,7 @@ ESCALATION: Mapping[str, frozenset[str]] = {
     "P4": frozenset({"email"}),
 }
 HEARTBEAT: frozenset[str] = frozenset({"webhook"})
+NAMES: Mapping[str, str] = {"pagerduty": "PagerDuty", "slack": "Slack", "webhook": "heartbeat"}
 # Compared exactly with what Prometheus fired; "description" quotes the changing $value, so
 # it only has to be there.
 EXACT_ANNOTATIONS = ("summary", "runbook_url")
@@ -43,6 +50,11 @@ def expected_receivers(rule: AlertRule) -> frozenset[str]:
     if rule.name == "Watchdog":
         return HEARTBEAT
     return ESCALATION[rule.labels["priority"]]
+
+
+def receivers_text(kinds: Iterable[str]) -> str:
+    """``PagerDuty + Slack``: receivers as the runbook names them."""
+    return " + ".join(NAMES.get(kind, kind) for kind in sorted(kinds))
 
 
 def production_alerts(
@@ -122,16 +134,29 @@ class AlertScenario:
         seen = self.sinks.notifications(since)
         return "; ".join(n.describe() for n in seen[-10:]) or "nothing"
 
+    def _show_state(self, rule: AlertRule) -> None:
+        """Evidence: the loaded PromQL with what it returns now, the alert in Prometheus."""
+        loaded, at = self._loaded_expr(rule.name), time.time()
+        evidence.attach_promql(f"PromQL of {rule.name}", loaded, self.prom.query(loaded), at)
+        evidence.attach_alerts(f"{rule.name} in Prometheus", self._active(rule.name))
+
+    def _show_received(self, rule: AlertRule, since: float) -> None:
+        """Evidence: every notification of the alert since ``since``, at any receiver."""
+        notes = [n for n in self.sinks.notifications(since) if n.alertname == rule.name]
+        evidence.attach_notifications(f"{rule.name} notifications received", notes)
+
     # -- phases ----------------------------------------------------------------------------
     def wait_inactive(self, rule: AlertRule, deadline_s: float) -> None:
-        wait_until(
-            lambda: not self._active(rule.name),
-            deadline_s,
-            lambda: (
-                f"{rule.name} still {[a.state for a in self._active(rule.name)]}; "
-                + self._expression_says(rule)
-            ),
-        )
+        with evidence.step(f"Wait for {rule.name} to be inactive", lambda: self._show_state(rule)):
+            progress.waiting(f"{rule.name} to be inactive", deadline_s)
+            wait_until(
+                lambda: not self._active(rule.name),
+                deadline_s,
+                lambda: (
+                    f"{rule.name} still {[a.state for a in self._active(rule.name)]}; "
+                    + self._expression_says(rule)
+                ),
+            )
 
     def settle(self, rule: AlertRule, deadlines: Deadlines) -> None:
         """Steady state: the alert inactive, and Alertmanager done with its last episode.
@@ -143,18 +168,24 @@ class AlertScenario:
         self.wait_inactive(rule, deadlines.resolve)
         last = [n for n in self.sinks.notifications() if n.alertname == rule.name][-1:]
         if last and last[0].status == "firing":
-            time.sleep(deadlines.group_interval + self.stack.evaluation_interval_s)
+            flush = deadlines.group_interval + self.stack.evaluation_interval_s
+            with evidence.step(f"Wait {flush:g} s: Alertmanager ends the last {rule.name} episode"):
+                evidence.attach_notifications("last notification: firing", last)
+                progress.waiting(f"Alertmanager to end the last {rule.name} episode", flush)
+                time.sleep(flush)
 
     def wait_firing(self, rule: AlertRule, deadline_s: float, since: float) -> Alert:
-        try:
-            wait_until(lambda: bool(self._firing(rule.name)), deadline_s, lambda: "")
-        except QueryError:
-            raise AssertionError(
-                f"{rule.name} did not fire within {deadline_s:g}s "
-                f"(state: {[a.state for a in self._active(rule.name)] or 'inactive'}); "
-                f"{self._expression_says(rule)}; sinks received: {self._received(since)}"
-            ) from None
-        return self._firing(rule.name)[0]
+        with evidence.step(f"Wait for {rule.name} to fire", lambda: self._show_state(rule)):
+            progress.waiting(f"{rule.name} to fire", deadline_s)
+            try:
+                wait_until(lambda: bool(self._firing(rule.name)), deadline_s, lambda: "")
+            except QueryError:
+                raise AssertionError(
+                    f"{rule.name} did not fire within {deadline_s:g}s "
+                    f"(state: {[a.state for a in self._active(rule.name)] or 'inactive'}); "
+                    f"{self._expression_says(rule)}; sinks received: {self._received(since)}"
+                ) from None
+            return self._firing(rule.name)[0]
 
     def check_notified(
         self, rule: AlertRule, fired: Alert, status: str, since: float, deadline_s: float
@@ -162,53 +193,61 @@ class AlertScenario:
         """Each expected receiver got ``status`` for this alert, with the rule's labels."""
         expected = expected_receivers(rule)
         got: list[Notification] = []
-        for kind in sorted(expected):
+        receivers, shown = receivers_text(expected), lambda: self._show_received(rule, since)
+        with evidence.step(f"Verify {receivers} notified ({status})", shown):
+            progress.waiting(f"{status} {rule.name} at {receivers}", deadline_s)
+            for kind in sorted(expected):
 
-            def arrived(n: Notification, kind: str = kind) -> bool:
-                return n.kind == kind and n.alertname == rule.name and n.status == status
+                def arrived(n: Notification, kind: str = kind) -> bool:
+                    return n.kind == kind and n.alertname == rule.name and n.status == status
 
-            got += self.sinks.wait_for(
-                arrived,
-                deadline_s,
-                f"{status} {rule.name} at {kind} (receivers: {', '.join(sorted(expected))})",
-                since=since,
-            )
-        for note in got:
-            wrong = {
-                k: note.labels.get(k) for k, v in rule.labels.items() if note.labels.get(k) != v
-            }
-            assert not wrong, (
-                f"{note.describe()}: labels {wrong}, the rule says {dict(rule.labels)}"
-            )
-            if rule.name == "Watchdog":
-                continue
-            for key in EXACT_ANNOTATIONS:
-                assert note.annotations.get(key) == fired.annotations.get(key), (
-                    f"{note.describe()}: annotation {key} is {note.annotations.get(key)!r}, "
-                    f"Prometheus fired {fired.annotations.get(key)!r}"
+                got += self.sinks.wait_for(
+                    arrived,
+                    deadline_s,
+                    f"{status} {rule.name} at {kind} (receivers: {', '.join(sorted(expected))})",
+                    since=since,
                 )
-            assert note.annotations.get("description"), f"{note.describe()}: no description"
+            for note in got:
+                wrong = {
+                    k: note.labels.get(k) for k, v in rule.labels.items() if note.labels.get(k) != v
+                }
+                assert not wrong, (
+                    f"{note.describe()}: labels {wrong}, the rule says {dict(rule.labels)}"
+                )
+                if rule.name == "Watchdog":
+                    continue
+                for key in EXACT_ANNOTATIONS:
+                    assert note.annotations.get(key) == fired.annotations.get(key), (
+                        f"{note.describe()}: annotation {key} is {note.annotations.get(key)!r}, "
+                        f"Prometheus fired {fired.annotations.get(key)!r}"
+                    )
+                assert note.annotations.get("description"), f"{note.describe()}: no description"
         return got
 
     def check_nobody_else(self, rule: AlertRule, since: float, window_s: float) -> None:
         expected = expected_receivers(rule)
-        self.sinks.expect_none(
-            lambda n: n.alertname == rule.name and n.kind not in expected,
-            window_s,
-            f"of {rule.name} outside its receivers {', '.join(sorted(expected))}",
-            since=since,
-        )
+        with evidence.step(f"Verify nobody but {receivers_text(expected)} is notified"):
+            self.sinks.expect_none(
+                lambda n: n.alertname == rule.name and n.kind not in expected,
+                window_s,
+                f"of {rule.name} outside its receivers {', '.join(sorted(expected))}",
+                since=since,
+            )
 
-    def run(self, name: str, fault: AbstractContextManager[object]) -> None:
-        """The whole scenario for alert ``name``, with ``fault`` as the cause."""
+    def run(self, name: str, fault: AbstractContextManager[object], cause: str = "") -> None:
+        """The whole scenario for alert ``name``, with ``fault`` (described by ``cause``)."""
         rule = self.alerts[name]
         deadlines = Deadlines.for_rule(rule, self.stack, self.alertmanager_yml)
         self.settle(rule, deadlines)
         started = time.time()
-        with fault:
+        with contextlib.ExitStack() as injected:
+            with evidence.step(f"Inject fault: {cause or name}"):
+                injected.enter_context(fault)
             fired = self.wait_firing(rule, deadlines.fire, started)
             self.check_notified(rule, fired, "firing", started, deadlines.notify)
             self.check_nobody_else(rule, started, self.stack.evaluation_interval_s * 2)
+            with evidence.step(f"Remove fault: {cause or name}"):
+                injected.close()
         removed = time.time()
         self.check_notified(rule, fired, "resolved", removed, deadlines.resolve + deadlines.notify)
         self.wait_inactive(rule, deadlines.resolve)
@@ -220,30 +259,39 @@ class AlertScenario:
         fault: AbstractContextManager[object],
         alertmanager: AlertmanagerClient,
         matchers: Mapping[str, str],
+        cause: str = "",
     ) -> None:
         """Planned maintenance: a silence holds back the notifications of a firing alert;
         once it is expired, they are delivered."""
         rule = self.alerts[name]
         deadlines = Deadlines.for_rule(rule, self.stack, self.alertmanager_yml)
         self.settle(rule, deadlines)
-        silence = alertmanager.create_silence(
-            matchers, duration_s=3600, created_by="synthmon", comment=f"maintenance drill: {name}"
-        )
+        with evidence.step(f"Create a maintenance silence for {dict(matchers)}"):
+            silence = alertmanager.create_silence(
+                matchers, duration_s=3600, created_by="synthmon",
+                comment=f"maintenance drill: {name}",
+            )  # fmt: skip
         started = time.time()
         try:
-            with fault:
+            with evidence.step(f"Inject fault: {cause or name}"), fault:
                 fired = self.wait_firing(rule, deadlines.fire, started)
-                self.sinks.expect_none(
-                    lambda n: n.alertname == rule.name and n.status == "firing",
-                    deadlines.notify,
-                    f"of {rule.name} while silence {silence} ({dict(matchers)}) is active",
-                    since=started,
-                )
-                states = [a["status"] for a in alertmanager.alerts({"alertname": name})]
-                assert any(silence in s.get("silencedBy", []) for s in states), (
-                    f"Alertmanager does not show {name} silenced by {silence}: {states}"
-                )
-                alertmanager.expire_silence(silence)
+                silenced = f"Verify nobody is notified of {name} while silenced"
+                with evidence.step(silenced, lambda: self._show_received(rule, started)):
+                    progress.waiting(f"no {name} notification (silenced)", deadlines.notify)
+                    self.sinks.expect_none(
+                        lambda n: n.alertname == rule.name and n.status == "firing",
+                        deadlines.notify,
+                        f"of {rule.name} while silence {silence} ({dict(matchers)}) is active",
+                        since=started,
+                    )
+                with evidence.step(f"Verify Alertmanager shows {name} silenced"):
+                    states = [a["status"] for a in alertmanager.alerts({"alertname": name})]
+                    evidence.attach_json(f"{name} in Alertmanager", states)
+                    assert any(silence in s.get("silencedBy", []) for s in states), (
+                        f"Alertmanager does not show {name} silenced by {silence}: {states}"
+                    )
+                with evidence.step(f"Expire silence {silence}: maintenance is over"):
+                    alertmanager.expire_silence(silence)
                 expired = time.time()
                 self.check_notified(rule, fired, "firing", expired, deadlines.notify)
         finally:

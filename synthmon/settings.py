@@ -15,9 +15,10 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from synthmon.errors import ConfigError
+from synthmon.external import Secret, check_auth, synthetic_settings
 
-StackKind = Literal["processes", "external"]
-STACK_KINDS: tuple[str, ...] = ("processes", "external")
+StackKind = Literal["auto", "processes", "containers", "external"]
+STACK_KINDS: tuple[str, ...] = ("auto", "processes", "containers", "external")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Option:
     name: str
     help: str
     default: str | None = None
+    switch: bool = False  # a flag that takes no value (--allow-load); env: 1/0, true/false
+    cli: bool = True  # False: env only (a secret on a command line shows in ps and CI logs)
 
     @property
     def flag(self) -> str:
@@ -38,7 +41,20 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("stack", "stack backend: processes (embedded, default) or external", "processes"),
+    Option(
+        "stack",
+        "stack backend: auto (containers when an engine answers and holds the images, "
+        "else processes), processes, containers or external",
+        "auto",
+    ),
+    # containers stack: one image per service; the defaults are the official images (images/
+    # builds Debian look-alikes under these names for machines without a registry)
+    Option("image_postgres", "container image of PostgreSQL", "postgres:15-bookworm"),
+    Option("image_redis", "container image of Redis", "redis:7.0-bookworm"),
+    Option("image_prometheus", "container image of Prometheus", "prom/prometheus:v2.42.0"),
+    Option("image_alertmanager", "container image of Alertmanager", "prom/alertmanager:v0.25.0"),
+    Option("image_pushgateway", "container image of the Pushgateway", "prom/pushgateway:v1.5.1"),
+    Option("image_app", "container image of the app (app/Containerfile)", "synthmon/app:latest"),
     Option("run_dir", "directory for run directories (logs, results)", ".synthmon/runs"),
     Option("time_scale", "divide rule for:/windows and Alertmanager intervals by this", "60"),
     Option("startup_timeout", "seconds each stack service gets to become ready", "60"),
@@ -52,7 +68,36 @@ OPTIONS: tuple[Option, ...] = (
     Option("slo_spec", "SLO spec file the gate evaluates", "slo/baseline.yaml"),
     Option("grafana_url", "Grafana base URL; its health check is skipped when unset"),
     Option("otel_url", "OpenTelemetry collector health URL; skipped when unset"),
+    # nightly synthetic mode: an external stack, its credentials, and where results go
+    Option("allow_destructive", "run checks marked destructive on an external stack", switch=True),
+    Option("allow_load", "external stack: allow load above the smoke profile's size", switch=True),
+    Option("slo_lookback", "external stack: the SLO gate evaluates the last DURATION", "24h"),
+    Option("pushgateway_url", "push the run's results to this Pushgateway at session end"),
+    Option("push_instance", "instance label of pushed results (default: the target's host:port)"),
+    Option("bearer_token", "bearer token for the external stack", cli=False),
+    Option("bearer_token_file", "file holding the bearer token for the external stack"),
+    Option("basic_auth_user", "basic-auth user name for the external stack"),
+    Option("basic_auth_password", "basic-auth password for the external stack", cli=False),
+    Option("basic_auth_password_file", "file holding the basic-auth password"),
+    Option("ca_file", "CA bundle (PEM) that verifies the external stack's certificates"),
+    Option("client_cert", "client certificate (PEM) for mutual TLS with the external stack"),
+    Option("client_key", "private key (PEM) of --client-cert when not in the same file"),
+    Option("dashboards", "Grafana dashboard JSON file or directory", "stack/grafana/dashboards"),
+    Option("dashboard_rate_interval", "what $__rate_interval means in dashboard queries", "1m"),
 )
+
+
+def _images(raw: Mapping[str, str | None], sources: Mapping[str, str]) -> dict[str, str]:
+    """service → image, from the ``image_*`` options; an image name has no spaces."""
+    images = {}
+    for opt in OPTIONS:
+        if opt.name.startswith("image_"):
+            value = (raw.get(opt.name, opt.default) or "").strip()
+            if not value or any(c.isspace() for c in value):
+                where = sources.get(opt.name, opt.flag)
+                raise ConfigError(f"{where}: expected an image name like redis:7, got {value!r}")
+            images[opt.name.removeprefix("image_")] = value
+    return images
 
 
 def _url(name: str, value: str | None) -> str | None:
@@ -84,7 +129,8 @@ def _count(name: str, value: str) -> int:
 class Settings:
     """What one run needs to know; validated on creation so bad values fail before any start."""
 
-    stack: StackKind = "processes"
+    stack: StackKind = "auto"
+    images: Mapping[str, str] = field(default_factory=lambda: _images({}, {}))
     run_dir: Path = Path(".synthmon/runs")
     time_scale: float = 60.0
     startup_timeout: float = 60.0
@@ -98,6 +144,20 @@ class Settings:
     alertmanager_url: str | None = None
     grafana_url: str | None = None
     otel_url: str | None = None
+    # nightly synthetic mode (parsed in synthmon.external); secrets are Secret, masked in repr
+    allow_destructive: bool = False
+    allow_load: bool = False
+    slo_lookback: float = 86400.0
+    pushgateway_url: str | None = None
+    push_instance: str | None = None
+    bearer_token: Secret | None = field(default=None, repr=False)
+    basic_auth_user: str | None = None
+    basic_auth_password: Secret | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    dashboards: Path = Path("stack/grafana/dashboards")
+    dashboard_rate_interval: str = "1m"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -112,6 +172,7 @@ class Settings:
                 raise ConfigError(
                     "--stack external needs " + " and ".join(f"{self.where(n)}" for n in missing)
                 )
+        check_auth(self)
 
     def where(self, name: str) -> str:
         """Where a setting came from, for error messages (``--time-scale`` or ``SYNTHMON_…``)."""
@@ -149,4 +210,7 @@ class Settings:
         }
         for name in ("target_url", "prometheus_url", "alertmanager_url", "grafana_url", "otel_url"):
             kwargs[name] = _url(sources[name], raw[name])
+        kwargs.update(synthetic_settings(raw, sources))
+        kwargs["images"] = _images(raw, sources)
+        kwargs["pushgateway_url"] = _url(sources["pushgateway_url"], raw["pushgateway_url"])
         return cls(**kwargs)

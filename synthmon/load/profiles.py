@@ -73,6 +73,8 @@ def load_profiles(path: str | Path) -> dict[str, LoadProfile]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -80,6 +82,8 @@ def load_profiles(path: str | Path) -> dict[str, LoadProfile]:
         line = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{where}: {line}invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: invalid YAML: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("profiles"), dict):
         raise ConfigError(f"{where}: profiles: expected a mapping of profile name to settings")
     if not doc["profiles"]:

@@ -253,4 +253,6 @@ def load_spec(path: str | Path) -> SLOSpec:
         raise ConfigError(f"{name}{line}: YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}: YAML error: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{name}: YAML nested too deeply (expected an SLO spec)") from None
     return parse_spec(doc, name)

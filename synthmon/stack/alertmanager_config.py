@@ -79,7 +79,7 @@ def render_alertmanager_config(
         route.setdefault(key, default)
     _scale_route(route, "route", factor, {})
 
-    for index, receiver in enumerate(config.get("receivers") or []):
+    for index, receiver in enumerate(_list(config.get("receivers"), "receivers")):
         _require_mapping(receiver, f"receivers[{index}]")
         name = str(receiver.get("name", index))
         for kind in receiver:
@@ -89,12 +89,12 @@ def render_alertmanager_config(
                     f"(the test stack has {', '.join(_REWRITERS)})"
                 )
         for kind, rewrite in _REWRITERS.items():
-            for number, entry in enumerate(receiver.get(kind) or []):
+            for number, entry in enumerate(_list(receiver.get(kind), f"receivers[{name}].{kind}")):
                 where = f"receivers[{name}].{kind}[{number}]"
                 _require_mapping(entry, where)
                 rewrite(entry, where, name, sinks)
 
-    templates = config.get("templates") or ["*.tmpl"]
+    templates = _list(config.get("templates"), "templates") or ["*.tmpl"]
     config["templates"] = [str(template_dir / Path(str(t)).name) for t in templates]
     return yaml.safe_dump(config, sort_keys=False)
 
@@ -138,6 +138,8 @@ def _load(text: str) -> dict[str, Any]:
         raise ConfigError(
             f"alertmanager config: not valid YAML: {' '.join(str(exc).split())}"
         ) from exc
+    except RecursionError:
+        raise ConfigError("alertmanager config: not valid YAML: nested too deeply") from None
     _require_mapping(config, "alertmanager config")
     _require_mapping(config.get("route"), "route")
     return dict(config)
@@ -146,6 +148,15 @@ def _load(text: str) -> dict[str, Any]:
 def _require_mapping(value: object, where: str) -> None:
     if not isinstance(value, dict):
         raise ConfigError(f"alertmanager config: {where} must be a mapping, got {value!r:.60}")
+
+
+def _list(value: object, where: str) -> list[Any]:
+    """A YAML list (absent or null: empty); anything else is one ConfigError line."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"alertmanager config: {where} must be a list, got {value!r:.60}")
+    return value
 
 
 def _seconds(value: object, where: str) -> float:
@@ -172,7 +183,7 @@ def _scale_route(
     if effective["repeat_interval"] < effective["group_interval"]:
         effective["repeat_interval"] = effective["group_interval"]
         route["repeat_interval"] = format_duration(effective["group_interval"])
-    for index, child in enumerate(route.get("routes") or []):
+    for index, child in enumerate(_list(route.get("routes"), f"{where}.routes")):
         _scale_route(child, f"{where}.routes[{index}]", factor, effective)
 
 
@@ -262,7 +273,10 @@ def _matches(route: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     checks += [(k, "=~", str(v)) for k, v in (route.get("match_re") or {}).items()]
     for name, op, value in checks:
         actual = labels.get(name, "")
-        hit = actual == value if op in ("=", "!=") else bool(re.fullmatch(value, actual))
+        try:
+            hit = actual == value if op in ("=", "!=") else bool(re.fullmatch(value, actual))
+        except re.error as exc:
+            raise ConfigError(f"alertmanager config: matcher {name}{op}{value!r}: {exc}") from None
         if hit != (op in ("=", "=~")):
             return False
     return True

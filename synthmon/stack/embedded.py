@@ -14,6 +14,7 @@ from string import Template
 
 from synthmon.durations import format_duration
 from synthmon.errors import StackError
+from synthmon.stack.containers import ContainerService
 from synthmon.stack.service import CommandProbe, HttpProbe, Service, TcpProbe
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,9 @@ SCRAPE_INTERVAL_S = 1.0
 EVALUATION_INTERVAL_S = 1.0
 DATABASE = "claude_manager"
 APP_MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
+NOBODY = 65534  # the user the prom/* images run as
+# a throwaway test database: durability is not what is under test here
+PG_FAST = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 PORT_NAMES = (
     "postgres", "redis", "github", "sinks_http", "sinks_smtp", "app", "alertmanager",
     "alertmanager_cluster", "prometheus", "pushgateway",
@@ -70,8 +74,7 @@ def postgres(ports: Ports) -> Service:
         name="postgres",
         argv=(
             postgres_bin("postgres"), "-D", "{data}", "-h", HOST, "-p", port, "-k", "{data}",
-            # a throwaway test database: durability is not what is under test here
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+            *PG_FAST,
         ),
         probe=CommandProbe((postgres_bin("pg_isready"), "-q", "-h", HOST, "-p", port)),
         user="postgres",
@@ -100,18 +103,22 @@ def fake_github(ports: Ports) -> Service:
     )  # fmt: skip
 
 
+def _app_env(ports: Ports, chaos_token: str) -> dict[str, str]:
+    return {
+        "APP_DATABASE_URL": f"postgresql://postgres@{HOST}:{ports.postgres}/{DATABASE}",
+        "APP_REDIS_URL": f"redis://{HOST}:{ports.redis}/0",
+        "APP_GITHUB_API_URL": f"http://{HOST}:{ports.github}",
+        "APP_CHAOS_TOKEN": chaos_token,
+        # the budget a container limit would give it: memory alerts and SLOs divide by it
+        "APP_MEMORY_LIMIT_BYTES": str(APP_MEMORY_LIMIT_BYTES),
+    }
+
+
 def app(ports: Ports, chaos_token: str) -> Service:
     return Service(
         name="app",
         argv=(sys.executable, "-m", "app", "--host", HOST, "--port", str(ports.app)),
-        env={
-            "APP_DATABASE_URL": f"postgresql://postgres@{HOST}:{ports.postgres}/{DATABASE}",
-            "APP_REDIS_URL": f"redis://{HOST}:{ports.redis}/0",
-            "APP_GITHUB_API_URL": f"http://{HOST}:{ports.github}",
-            "APP_CHAOS_TOKEN": chaos_token,
-            # the budget a container limit would give it: memory alerts and SLOs divide by it
-            "APP_MEMORY_LIMIT_BYTES": str(APP_MEMORY_LIMIT_BYTES),
-        },
+        env=_app_env(ports, chaos_token),
         secret_env=("APP_CHAOS_TOKEN",),
         probe=HttpProbe(f"http://{HOST}:{ports.app}/health"),
     )
@@ -129,8 +136,8 @@ def alertmanager(ports: Ports, config: str) -> Service:
     )  # fmt: skip
 
 
-def prometheus(ports: Ports, rules: dict[str, str], conf_dir: Path) -> Service:
-    config = Template((STACK_FILES / "prometheus" / "prometheus.yml").read_text()).substitute(
+def _prometheus_yml(ports: Ports, conf_dir: Path) -> str:
+    return Template((STACK_FILES / "prometheus" / "prometheus.yml").read_text()).substitute(
         scrape_interval=format_duration(SCRAPE_INTERVAL_S),
         evaluation_interval=format_duration(EVALUATION_INTERVAL_S),
         scrape_timeout=format_duration(SCRAPE_INTERVAL_S * 0.8),
@@ -140,6 +147,10 @@ def prometheus(ports: Ports, rules: dict[str, str], conf_dir: Path) -> Service:
         prometheus_address=f"{HOST}:{ports.prometheus}",
         pushgateway_address=f"{HOST}:{ports.pushgateway}",
     )
+
+
+def prometheus(ports: Ports, rules: dict[str, str], conf_dir: Path) -> Service:
+    config = _prometheus_yml(ports, conf_dir)
     return Service(
         name="prometheus",
         argv=(binary("prometheus"), "--config.file={conf}/prometheus.yml",
@@ -166,5 +177,73 @@ def pushgateway(ports: Ports) -> Service:
         name="pushgateway",
         argv=(binary("pushgateway", "prometheus-pushgateway"),
               f"--web.listen-address={HOST}:{ports.pushgateway}"),
+        probe=HttpProbe(f"http://{HOST}:{ports.pushgateway}/-/ready"),
+    )  # fmt: skip
+
+
+# -- the same stack from images, each following its official image's contract ---------------
+# The SaaS stand-ins (fake GitHub, sinks) stay processes: they play the internet, not the stack.
+
+
+def postgres_container(ports: Ports, image: str) -> ContainerService:
+    """postgres image: its entrypoint initialises PGDATA and creates POSTGRES_DB."""
+    port = str(ports.postgres)
+    return ContainerService(
+        name="postgres", image=image,
+        argv=("postgres", "-h", HOST, "-p", port, *PG_FAST),
+        env={"POSTGRES_HOST_AUTH_METHOD": "trust", "POSTGRES_DB": DATABASE},
+        probe=CommandProbe(("pg_isready", "-q", "-h", HOST, "-p", port)),
+    )  # fmt: skip
+
+
+def redis_container(ports: Ports, image: str) -> ContainerService:
+    return ContainerService(
+        name="redis", image=image,
+        argv=("redis-server", "--bind", HOST, "--port", str(ports.redis), "--save", "",
+              "--appendonly", "no"),
+        probe=TcpProbe(HOST, ports.redis),
+    )  # fmt: skip
+
+
+def app_container(ports: Ports, chaos_token: str, image: str) -> ContainerService:
+    return ContainerService(
+        name="app", image=image,
+        argv=("--host", HOST, "--port", str(ports.app)),
+        env=_app_env(ports, chaos_token), secret_env=("APP_CHAOS_TOKEN",),
+        probe=HttpProbe(f"http://{HOST}:{ports.app}/health"),
+    )  # fmt: skip
+
+
+def alertmanager_container(
+    ports: Ports, config: str, image: str, mounts: tuple[Path, ...]
+) -> ContainerService:
+    """``mounts``: the templates and secret files the rendered config names by path."""
+    return ContainerService(
+        name="alertmanager", image=image, mounts=mounts, readable_by=NOBODY,
+        argv=("--config.file={conf}/alertmanager.yml", "--storage.path=/alertmanager",
+              f"--web.listen-address={HOST}:{ports.alertmanager}", "--cluster.listen-address="),
+        configs={"alertmanager.yml": config},
+        probe=HttpProbe(f"http://{HOST}:{ports.alertmanager}/-/ready"),
+    )  # fmt: skip
+
+
+def prometheus_container(
+    ports: Ports, rules: dict[str, str], conf_dir: Path, image: str
+) -> ContainerService:
+    return ContainerService(
+        name="prometheus", image=image, readable_by=NOBODY,
+        argv=("--config.file={conf}/prometheus.yml", "--storage.tsdb.path=/prometheus",
+              f"--web.listen-address={HOST}:{ports.prometheus}",
+              "--storage.tsdb.retention.time=1d"),
+        configs={"prometheus.yml": _prometheus_yml(ports, conf_dir),
+                 **{f"rules/{n}": t for n, t in rules.items()}},
+        probe=HttpProbe(f"http://{HOST}:{ports.prometheus}/-/ready"),
+    )  # fmt: skip
+
+
+def pushgateway_container(ports: Ports, image: str) -> ContainerService:
+    return ContainerService(
+        name="pushgateway", image=image,
+        argv=(f"--web.listen-address={HOST}:{ports.pushgateway}",),
         probe=HttpProbe(f"http://{HOST}:{ports.pushgateway}/-/ready"),
     )  # fmt: skip

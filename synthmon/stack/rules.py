@@ -192,6 +192,8 @@ def read_alerts(path: Path) -> dict[str, AlertRule]:
             text = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{file}: cannot read rule file ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{file}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
         for name, alert in load_alerts(text, source=str(file)).items():
             if name in alerts:
                 raise ConfigError(
@@ -373,6 +375,8 @@ def _load(text: str, source: str) -> dict[str, Any] | None:
         problem = getattr(exc, "problem", None) or type(exc).__name__
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{source}: not valid YAML: {problem}{at}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid YAML: nested too deeply") from None
     if document is None:
         return None
     if not isinstance(document, dict) or not isinstance(document.get("groups"), list):

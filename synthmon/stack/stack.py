@@ -1,7 +1,8 @@
 """A running stack: every URL a check needs, plus the runner that controls it (if any).
 
-``open_stack`` is the seam between backends: ``processes`` starts the embedded stack here and
-``external`` only wraps given URLs; a containers backend slots in beside them.
+``open_stack`` is the seam between backends: ``processes`` and ``containers`` start the same
+embedded stack (local processes, or containers on a Docker/Podman API), ``external`` only wraps
+given URLs, and ``auto`` picks containers when an engine answers and holds every image.
 """
 
 from __future__ import annotations
@@ -12,21 +13,25 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from synthmon.errors import StackError
 from synthmon.settings import Settings
-from synthmon.stack import embedded
+from synthmon.stack import embedded, engine
 from synthmon.stack.cleanup import clean_stale_runs
+from synthmon.stack.containers import ContainerRunner
 from synthmon.stack.embedded import HOST, PORT_NAMES, Ports
 from synthmon.stack.processes import ProcessRunner
+from synthmon.stack.service import Service
 
 
 @dataclass(frozen=True)
 class Stack:
-    """Where everything is; ``runner`` is None for an external stack (no faults possible)."""
+    """Where everything is; ``runner`` is None for an external stack (no faults possible).
+    ``reason`` says why this backend was used (what ``--stack auto`` saw)."""
 
     kind: str
     run_dir: Path
@@ -43,6 +48,7 @@ class Stack:
     time_scale: float = 1.0
     scrape_interval_s: float = embedded.SCRAPE_INTERVAL_S
     evaluation_interval_s: float = embedded.EVALUATION_INTERVAL_S
+    reason: str = ""
 
 
 def free_ports(count: int) -> list[int]:
@@ -89,46 +95,96 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def embedded_stack(settings: Settings, run_dir: Path) -> Iterator[Stack]:
-    """Start the embedded stack as local processes; always stop all of it."""
-    from synthmon.stack.configs import render_alertmanager, render_rules
+def _services(
+    settings: Settings, ports: Ports, token: str, runner: ProcessRunner
+) -> list[Service]:
+    """The embedded stack in start order: as processes, or from images on a ContainerRunner."""
+    from synthmon.stack.configs import ALERTMANAGER_DIR, render_alertmanager, render_rules
 
-    ports = Ports(*free_ports(len(PORT_NAMES)))
-    token = secrets.token_urlsafe(24)
-    runner = ProcessRunner(run_dir, settings.startup_timeout)
-    sinks_url = f"http://{HOST}:{ports.sinks_http}"
-    services = [
-        embedded.postgres(ports),
-        embedded.redis(ports),
+    conf = runner.run_dir / "conf"
+    am_config = render_alertmanager(settings, ports, conf)
+    rules = render_rules(settings)
+    prom_conf = runner.conf_dir("prometheus")
+    if not isinstance(runner, ContainerRunner):
+        return [
+            embedded.postgres(ports),
+            embedded.redis(ports),
+            embedded.fake_github(ports),
+            embedded.sinks(ports),
+            embedded.pushgateway(ports),
+            embedded.app(ports, token),
+            embedded.alertmanager(ports, am_config),
+            embedded.prometheus(ports, rules, prom_conf),
+        ]
+    image = settings.images
+    am_mounts = (ALERTMANAGER_DIR / "templates", conf / "secrets")
+    return [
+        embedded.postgres_container(ports, image["postgres"]),
+        embedded.redis_container(ports, image["redis"]),
         embedded.fake_github(ports),
         embedded.sinks(ports),
-        embedded.pushgateway(ports),
-        embedded.app(ports, token),
-        embedded.alertmanager(ports, render_alertmanager(settings, ports, run_dir / "conf")),
-        embedded.prometheus(ports, render_rules(settings), runner.conf_dir("prometheus")),
+        embedded.pushgateway_container(ports, image["pushgateway"]),
+        embedded.app_container(ports, token, image["app"]),
+        embedded.alertmanager_container(ports, am_config, image["alertmanager"], am_mounts),
+        embedded.prometheus_container(ports, rules, prom_conf, image["prometheus"]),
     ]
+
+
+@contextlib.contextmanager
+def embedded_stack(
+    settings: Settings, run_dir: Path, found: engine.Engine | None = None, reason: str = ""
+) -> Iterator[Stack]:
+    """Start the embedded stack, as containers on ``found`` (an engine) or as local processes;
+    always stop all of it."""
+    ports = Ports(*free_ports(len(PORT_NAMES)))
+    token = secrets.token_urlsafe(24)
     with _sigterm_as_interrupt():
+        runner = (
+            ProcessRunner(run_dir, settings.startup_timeout)
+            if found is None
+            else ContainerRunner(run_dir, settings.startup_timeout, found)
+        )
+        if isinstance(runner, ContainerRunner) and runner.stale_removed:
+            reason += f"; removed {len(runner.stale_removed)} containers of dead runs"
         try:
+            services: Sequence[Service] = _services(settings, ports, token, runner)
             for service in services:
                 runner.start(service)
             yield Stack(
-                kind="processes",
+                kind=runner.kind,
                 run_dir=run_dir,
                 app_url=f"http://{HOST}:{ports.app}",
                 prometheus_url=f"http://{HOST}:{ports.prometheus}",
                 alertmanager_url=f"http://{HOST}:{ports.alertmanager}",
                 github_url=f"http://{HOST}:{ports.github}",
-                sinks_url=sinks_url,
+                sinks_url=f"http://{HOST}:{ports.sinks_http}",
                 pushgateway_url=f"http://{HOST}:{ports.pushgateway}",
                 database_url=f"postgresql://postgres@{HOST}:{ports.postgres}/{embedded.DATABASE}",
                 redis_url=f"redis://{HOST}:{ports.redis}/0",
                 chaos_token=token,
                 runner=runner,
                 time_scale=settings.time_scale,
+                reason=reason,
             )
         finally:
             runner.stop_all()
+
+
+def choose_backend(settings: Settings) -> tuple[engine.Engine | None, str]:
+    """The engine to run containers on (None: processes), and why."""
+    asked = f"asked for ({settings.where('stack')} {settings.stack})"
+    if settings.stack == "processes":
+        return None, asked
+    if settings.stack == "containers":
+        found, tried = engine.find_engine()
+        if found is None:
+            raise StackError(
+                f"{settings.where('stack')} containers: {tried}; start one "
+                "(scripts/podman.sh start prints a DOCKER_HOST) or use --stack processes"
+            )
+        return found, f"{asked}; {found.product} at {found.url}"
+    choice = engine.choose(settings.images)
+    return choice.engine, f"auto: {choice.reason}"
 
 
 @contextlib.contextmanager
@@ -146,7 +202,9 @@ def open_stack(settings: Settings) -> Iterator[Stack]:
             app_url=settings.target_url,
             prometheus_url=settings.prometheus_url,
             alertmanager_url=settings.alertmanager_url,
+            reason=f"asked for ({settings.where('stack')} external)",
         )
         return
-    with embedded_stack(settings, run_dir) as stack:
+    found, reason = choose_backend(settings)
+    with embedded_stack(settings, run_dir, found, reason) as stack:
         yield stack

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Air-gapped images for the containers backend, for machines without a registry: look-alikes of
+# the official images built from Debian packages on a debootstrap base, honouring the same
+# contracts (entrypoint, arguments, env), tagged under the names synthmon's settings point at
+# (SYNTHMON_IMAGE_* or the defaults), plus the reference app's image from app/Containerfile.
+#
+#   images/build.sh            build what is missing or out of date (idempotent, cached)
+#   images/build.sh app redis  only these
+#   images/build.sh --list     print "service image" for each
+#
+# An image is rebuilt only when its inputs change: each carries a label with the hash of its
+# Containerfile directory (and, for the app, app/ and its wheels) plus its base image's ID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ENGINE=${SYNTHMON_ENGINE:-podman}
+PY=${PYTHON:-.venv/bin/python}
+SUITE=bookworm
+BASE=localhost/synthmon/debian:$SUITE
+PYBASE=localhost/synthmon/python:$SUITE
+WORK=.synthmon/build
+LOGS=$WORK/logs
+mkdir -p "$LOGS"
+
+# service → image name, from the settings (one source of truth for the runner and this build)
+declare -A IMAGE
+while read -r service image; do IMAGE[$service]=$image; done < <("$PY" -c '
+from synthmon.settings import Settings
+for service, image in sorted(Settings.from_values(lambda option: None).images.items()):
+    print(service, image)')
+
+if [ "${1:-}" = --list ]; then
+  for service in "${!IMAGE[@]}"; do echo "$service ${IMAGE[$service]}"; done | sort
+  exit 0
+fi
+
+label() { "$ENGINE" image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true; }
+image_id() { "$ENGINE" image inspect --format '{{ .Id }}' "$1"; }
+hash_of() { { for path in "$@"; do
+    if [ -d "$path" ]; then find "$path" -type f -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
+    else echo "$path"; fi
+  done; } | sha256sum | cut -c1-16; }
+
+# The Debian base: debootstrap minbase from the host's own mirror, apt sources as on the host.
+mirror() {
+  local uri
+  uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+build_base() {
+  local inputs; inputs=$(hash_of "$SUITE" "$(mirror)" images/build.sh)
+  [ "$(label "$BASE" synthmon.inputs)" = "$inputs" ] && return 0
+  echo "images: debootstrap $SUITE from $(mirror) (about 30 s)" >&2
+  command -v debootstrap >/dev/null || { echo "images: debootstrap is missing (scripts/podman.sh install)" >&2; exit 1; }
+  local root=$WORK/rootfs
+  rm -rf "$root"
+  debootstrap --variant=minbase "$SUITE" "$root" "$(mirror)" >"$LOGS/base.log" 2>&1 || {
+    tail -20 "$LOGS/base.log" >&2; echo "images: debootstrap failed (log: $LOGS/base.log)" >&2; exit 1; }
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
+    rm -f "$root/etc/apt/sources.list"
+  fi
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" && chmod +x "$root/usr/sbin/policy-rc.d"
+  echo 'APT::Install-Recommends "false";' >"$root/etc/apt/apt.conf.d/90synthmon"
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | "$ENGINE" import --change 'CMD ["/bin/bash"]' \
+    --change "LABEL synthmon.inputs=$inputs" - "$BASE" >/dev/null
+  rm -rf "$root"
+}
+
+# The app's wheels, pinned to the versions in the project's venv, for CPython 3.11 on this arch.
+app_context() {
+  local context=$WORK/app-context wheels=$WORK/app-context/wheels
+  mkdir -p "$wheels"
+  "$PY" -m pip freeze --exclude-editable >"$WORK/constraints.txt"
+  local want; want=$(hash_of images/app-requirements.txt "$WORK/constraints.txt" "$(uname -m)")
+  if [ "$(cat "$wheels/.inputs" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$wheels" && mkdir -p "$wheels"
+    local arch; arch=$(uname -m)
+    "$PY" -m pip download -q -d "$wheels" -r images/app-requirements.txt -c "$WORK/constraints.txt" \
+      --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
+      --platform "manylinux_2_28_$arch" --platform "manylinux_2_17_$arch" \
+      --platform "manylinux2014_$arch" --platform any >"$LOGS/wheels.log" 2>&1 || {
+        tail -20 "$LOGS/wheels.log" >&2; echo "images: pip download failed (log: $LOGS/wheels.log)" >&2; exit 1; }
+    grep -v '^#' images/app-requirements.txt >"$wheels/requirements.txt"
+    echo "$want" >"$wheels/.inputs"
+  fi
+  rm -rf "$context/app" && cp -r app "$context/app" && find "$context/app" -name __pycache__ -prune -exec rm -rf {} +
+  cp app/Containerfile "$context/Containerfile"
+  echo "$context"
+}
+
+# build SERVICE CONTEXT BASE: build the image when its inputs changed; print what happened.
+build() {
+  local service=$1 context=$2 base=$3 tag=${IMAGE[$1]}
+  local inputs; inputs=$(hash_of "$context" "$(image_id "$base")")
+  if [ "$(label "$tag" synthmon.inputs)" = "$inputs" ]; then
+    echo "images: $service $tag up to date"
+    return 0
+  fi
+  if "$ENGINE" build --network host --build-arg "BASE=$base" --label "synthmon.inputs=$inputs" \
+      --label synthmon.lookalike="$([ "$service" = app ] && echo no || echo debian)" \
+      -t "$tag" "$context" >"$LOGS/$service.log" 2>&1; then
+    echo "images: $service $tag built"
+  else
+    tail -20 "$LOGS/$service.log" >&2
+    echo "images: $service: build failed (log: $LOGS/$service.log)" >&2
+    return 1
+  fi
+}
+
+IMAGE[python]=$PYBASE  # the app's base here; not a setting
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app)
+for service in "${wanted[@]}"; do
+  [ -n "${IMAGE[$service]:-}" ] || { echo "images: unknown service $service (have: ${!IMAGE[*]})" >&2; exit 2; }
+done
+
+start=$SECONDS
+build_base
+pids=()
+for service in "${wanted[@]}"; do
+  if [ "$service" = app ]; then
+    ( context=$(app_context) && build python images/python "$BASE" >/dev/null \
+        && build app "$context" "$PYBASE" ) &
+  else
+    build "$service" "images/$service" "$BASE" &
+  fi
+  pids+=($!)
+done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+[ $failed -eq 0 ] || { echo "images: some builds failed" >&2; exit 1; }
+echo "images: ready in $((SECONDS - start)) s"

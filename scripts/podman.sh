@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Podman as the container engine of synthmon's containers backend, on machines without Docker.
+#
+#   scripts/podman.sh install       install and configure podman + runc (idempotent)
+#   scripts/podman.sh start         start a Docker-compatible API service; prints DOCKER_HOST
+#   scripts/podman.sh stop          stop the service this script started (by its PID)
+#   scripts/podman.sh run -- CMD    install, start a private service, run CMD with DOCKER_HOST
+#                                   set, stop the service (also on failure or Ctrl-C)
+#
+# Each service listens on its own socket under .synthmon/podman/, so two runs on one machine
+# never stop each other's engine. runc, not crun: crun fails on these hosts (cgroups v1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATE=.synthmon/podman
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+install() {
+  local missing=()
+  command -v podman >/dev/null || missing+=(podman)
+  command -v runc >/dev/null || missing+=(runc)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "podman: installing Debian packages: ${missing[*]}" >&2
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" uidmap slirp4netns >/dev/null
+  fi
+  local conf=/etc/containers/containers.conf
+  if ! grep -qs '^# synthmon' "$conf"; then
+    [ -f "$conf" ] && $SUDO cp "$conf" "$conf.before-synthmon"
+    $SUDO mkdir -p /etc/containers
+    $SUDO tee "$conf" >/dev/null <<'EOF'
+# synthmon (scripts/podman.sh): runc and cgroupfs work on cgroups v1 hosts; nproc > 32768 fails
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+  fi
+}
+
+# The socket of the service this shell started; one per invocation.
+socket_path() { echo "$PWD/$STATE/podman-$1.sock"; }
+
+start() {
+  local id=${1:-$$}
+  mkdir -p "$STATE"
+  local sock; sock=$(socket_path "$id")
+  rm -f "$sock"
+  podman system service --time=0 "unix://$sock" >"$STATE/service-$id.log" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$STATE/service-$id.pid"
+  for _ in $(seq 100); do
+    if [ -S "$sock" ] && curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
+      echo "unix://$sock"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "podman: API service did not answer on $sock; its log:" >&2
+  cat "$STATE/service-$id.log" >&2
+  stop "$id"
+  return 1
+}
+
+stop() {
+  local id=${1:-}
+  local files=("$STATE"/service-"${id:-*}".pid)
+  for pidfile in "${files[@]}"; do
+    [ -f "$pidfile" ] || continue
+    local pid; pid=$(cat "$pidfile")
+    # only our own service: the PID must still be a `podman system service` on our socket
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "system service.*$PWD/$STATE"; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    local name; name=$(basename "$pidfile" .pid)
+    rm -f "$pidfile" "$(socket_path "${name#service-}")"
+  done
+}
+
+run() {
+  [ "${1:-}" = "--" ] && shift
+  install
+  local host
+  host=$(start "$$")
+  trap 'stop "$$"' EXIT
+  trap 'exit 130' INT TERM
+  DOCKER_HOST="$host" TESTCONTAINERS_RYUK_DISABLED=true "$@"
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) install; start "${2:-$$}" ;;
+  stop) stop "${2:-}" ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: $0 install | start [ID] | stop [ID] | run -- COMMAND..." >&2; exit 2 ;;
+esac

@@ -1,0 +1,212 @@
+"""A run's results, pushed to a Pushgateway: the synthetic runs are monitored like a service.
+
+Why push: a nightly run is a batch job, gone before any scrape. It leaves its verdict in the
+Pushgateway (one group per environment, replaced by every run: a check that is gone is gone),
+Prometheus scrapes it with ``honor_labels``, and stack/prometheus/rules/synthetic.yml alerts
+when the last run failed or when no run has reported for a day.
+
+Metrics (job ``synthmon``, grouping label ``instance``):
+
+* ``synthmon_check_success{check}`` 1/0 per check that ran (a skipped check has no sample:
+  it neither passed nor failed), ``synthmon_check_duration_seconds{check}`` its call time;
+* ``synthmon_run_checks{outcome}`` how many passed, failed, skipped;
+* ``synthmon_slo_measured_value{objective,type}`` (absent when nothing was measured: no data
+  is not zero), ``synthmon_slo_threshold{objective,type}``,
+  ``synthmon_slo_verdict{objective,verdict}`` 1 for the verdict, 0 for the others;
+* ``synthmon_run_success`` 1 only if checks ran, none failed and the SLOs held;
+* ``synthmon_last_run_timestamp_seconds`` and ``synthmon_run_duration_seconds``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+
+from synthmon.errors import SynthmonError
+from synthmon.external import ClientConfig
+from synthmon.slo.regression import ReportRow
+
+JOB = "synthmon"
+Outcome = Literal["passed", "failed", "skipped"]
+OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "skipped")
+VERDICTS = ("pass", "fail", "error")
+
+
+class PushError(SynthmonError):
+    """The Pushgateway did not take the results."""
+
+
+@dataclass
+class CheckResult:
+    """One check's outcome over its setup, call and teardown."""
+
+    outcome: Outcome = "passed"
+    duration_s: float = 0.0
+
+
+@dataclass
+class RunRecorder:
+    """Each check's outcome, from pytest's reports (setup, call, teardown), in run order."""
+
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+
+    def record(self, check: str, when: str, outcome: str, duration_s: float) -> None:
+        """A failed phase fails the check; a skipped setup or call skips it."""
+        result = self.checks.setdefault(check, CheckResult())
+        if when == "call":
+            result.duration_s = duration_s
+        if outcome == "failed":
+            result.outcome = "failed"
+        elif outcome == "skipped" and result.outcome != "failed":
+            result.outcome = "skipped"
+
+    def counts(self) -> dict[Outcome, int]:
+        return {o: sum(r.outcome == o for r in self.checks.values()) for o in OUTCOMES}
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What is pushed: the checks, the SLO rows (if a gate ran) and the run's verdict."""
+
+    checks: Mapping[str, CheckResult]
+    slo: tuple[ReportRow, ...]
+    exit_status: int
+    started: float
+    finished: float
+
+    @property
+    def success(self) -> bool:
+        """No data is never success: a run that passed nothing did not pass."""
+        outcomes = [r.outcome for r in self.checks.values()]
+        return (
+            self.exit_status == 0
+            and "passed" in outcomes
+            and "failed" not in outcomes
+            and all(row.verdict == "pass" for row in self.slo)
+        )
+
+
+def build_registry(summary: RunSummary) -> CollectorRegistry:
+    """The run as Prometheus metrics in a private registry (never the process-wide one)."""
+    registry = CollectorRegistry(auto_describe=True)
+
+    def gauge(name: str, doc: str, labels: Iterable[str] = ()) -> Gauge:
+        return Gauge(name, doc, list(labels), registry=registry)
+
+    success = gauge("synthmon_check_success", "1 if the check passed, 0 if it failed", ["check"])
+    duration = gauge("synthmon_check_duration_seconds", "the check's call time", ["check"])
+    for check, result in summary.checks.items():
+        if result.outcome == "skipped":
+            continue
+        success.labels(check).set(1 if result.outcome == "passed" else 0)
+        duration.labels(check).set(result.duration_s)
+    counts = gauge("synthmon_run_checks", "checks of the run by outcome", ["outcome"])
+    for outcome in OUTCOMES:
+        counts.labels(outcome).set(sum(r.outcome == outcome for r in summary.checks.values()))
+    measured = gauge(
+        "synthmon_slo_measured_value", "what the SLO gate measured", ["objective", "type"]
+    )
+    threshold = gauge("synthmon_slo_threshold", "the objective's threshold", ["objective", "type"])
+    verdict = gauge(
+        "synthmon_slo_verdict",
+        "1 for the objective's verdict, 0 otherwise",
+        ["objective", "verdict"],
+    )
+    for row in summary.slo:
+        if row.measured is not None and math.isfinite(row.measured):
+            measured.labels(row.name, row.type).set(row.measured)
+        threshold.labels(row.name, row.type).set(row.threshold)
+        for name in VERDICTS:
+            verdict.labels(row.name, name).set(1 if row.verdict == name else 0)
+    gauge("synthmon_run_success", "1 if the run passed").set(1 if summary.success else 0)
+    gauge("synthmon_last_run_timestamp_seconds", "when the run ended").set(summary.finished)
+    gauge("synthmon_run_duration_seconds", "how long the run took").set(
+        max(0.0, summary.finished - summary.started)
+    )
+    return registry
+
+
+def shown_url(url: str) -> str:
+    """``url`` without user:password (messages never carry credentials)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+Handler = Callable[[str, str, float | None, list[tuple[str, str]], bytes], Callable[[], None]]
+
+
+def _handler(config: ClientConfig, where: str) -> Handler:
+    """push_to_gateway's transport, over httpx with the stack's TLS trust, one-line errors."""
+
+    def handler(
+        url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
+    ) -> Callable[[], None]:
+        def send() -> None:
+            try:
+                with config.httpx_client(timeout or 30.0) as client:
+                    response = client.request(method, url, headers=headers, content=data)
+            except httpx.HTTPError as exc:
+                raise PushError(
+                    f"Pushgateway {where}: {method} failed: {type(exc).__name__}: {exc}"
+                ) from None
+            if response.status_code >= 400:
+                text = " ".join(response.text.split())[:300]
+                raise PushError(
+                    f"Pushgateway {where}: {method} answered HTTP {response.status_code}: {text}"
+                )
+
+        return send
+
+    return handler
+
+
+def push(
+    url: str,
+    registry: CollectorRegistry,
+    instance: str,
+    config: ClientConfig | None = None,
+    timeout: float = 10.0,
+) -> None:
+    """Replace the group ``job=synthmon, instance=<instance>`` with ``registry``'s metrics.
+
+    The Pushgateway gets the stack's TLS trust but never its credentials (another service).
+    """
+    transport = (config or ClientConfig()).without_auth()
+    push_to_gateway(
+        url,
+        job=JOB,
+        registry=registry,
+        grouping_key={"instance": instance},
+        timeout=timeout,
+        handler=_handler(transport, shown_url(url)),
+    )
+
+
+def delete(url: str, instance: str, config: ClientConfig | None = None) -> None:
+    """Remove a group (a test cleaning up after itself)."""
+    from prometheus_client import delete_from_gateway
+
+    transport = (config or ClientConfig()).without_auth()
+    delete_from_gateway(
+        url,
+        job=JOB,
+        grouping_key={"instance": instance},
+        handler=_handler(transport, shown_url(url)),
+    )
+
+
+def pushed_metrics(url: str, instance: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The metric families the Pushgateway holds for our group (``/api/v1/metrics``)."""
+    response = httpx.get(f"{url.rstrip('/')}/api/v1/metrics", timeout=timeout)
+    response.raise_for_status()
+    for group in response.json().get("data", []):
+        labels = group.get("labels", {})
+        if labels.get("job") == JOB and labels.get("instance") == instance:
+            return {k: v for k, v in group.items() if isinstance(v, dict) and "metrics" in v}
+    return {}
