@@ -101,9 +101,9 @@ def verdict(holds: bool, truth: bool) -> str:  # "X": differs from the truth
     return ("pass" if holds else "fail") + ("" if holds == truth else " X")
 
 
-def measure(data: dict[int, list[float]]) -> tuple[SLOReport, dict[int, float], int]:
+def measure(data: dict[int, list[float]], tmp: Path) -> tuple[SLOReport, dict[int, float], int]:
     """Observe every sample into both histograms; ask a real Prometheus over the window."""
-    tmp, prom_port = Path(tempfile.mkdtemp(prefix="verdict-accuracy-")), free_port()
+    prom_port = free_port()
     jobs = {"exact": exporter(LATENCY_BUCKETS, [*data])}
     jobs["default"] = exporter(Histogram.DEFAULT_BUCKETS, [*data])
     scrape = "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
@@ -112,10 +112,9 @@ def measure(data: dict[int, list[float]]) -> tuple[SLOReport, dict[int, float], 
         for job, (port, _, _) in jobs.items()
     )
     (tmp / "prometheus.yml").write_text(scrape)
-    argv = ["/usr/bin/prometheus", f"--config.file={tmp}/prometheus.yml", "--log.level=warn"]
+    argv = ["/usr/bin/prometheus", f"--config.file={tmp}/prometheus.yml", "--log.level=error"]
     argv += [f"--storage.tsdb.path={tmp}/data", f"--web.listen-address=127.0.0.1:{prom_port}"]
-    with (tmp / "prometheus.log").open("w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv)  # its warnings and errors go to our terminal
     prom = Prometheus(f"http://127.0.0.1:{prom_port}", timeout=5)
 
     def value(promql: str) -> float | None:
@@ -125,11 +124,9 @@ def measure(data: dict[int, list[float]]) -> tuple[SLOReport, dict[int, float], 
         wait_until(lambda: value("count(up == 1)") == 2, 30, lambda: f"up: {value('up')}", 0.2)
         start = math.ceil(time.time())
         time.sleep(start + 1.2 - time.time())  # one scrape of zeros inside the window
-        for t, xs in data.items():
-            for _, hist, _ in jobs.values():
-                child = hist.labels("GET", f"/t{t}")
-                for x in xs:
-                    child.observe(x / 1000)
+        for (t, xs), (_, hist, _) in ((d, j) for d in data.items() for j in jobs.values()):
+            for x in xs:
+                hist.labels("GET", f"/t{t}").observe(x / 1000)
         count, total = f"sum({DURATION}_count)", 2 * N * len(data)
         wait_until(lambda: value(count) == total, 15, lambda: f"{count} = {value(count)}", 0.2)
         time.sleep(1.1)  # a last scrape after the traffic, inside the window
@@ -169,8 +166,9 @@ def main() -> None:
     if out.returncode:
         raise SystemExit(f"running locust.stats failed: {out.stderr.strip()[-500:]}")
     real_p95 = [int(line) for line in out.stdout.split()]
-    report, quantiles, seconds = measure(data)
-    rows: list[tuple[str, ...]] = [(*HEAD.split("|")[:-1], "synthmon's Locust P95", "")]
+    with tempfile.TemporaryDirectory(prefix="verdict-accuracy-") as tmp:
+        report, quantiles, seconds = measure(data, Path(tmp))
+    rows: list[tuple[str, ...]] = [(*HEAD.split("|")[:-1], "synthmon's Locust P95", "verdict")]
     for (t, xs), row, locust_real in zip(data.items(), report.results, real_p95, strict=True):
         truth = sorted(xs)[RANK - 1] <= LIMIT_MS
         times = Counter(bucket_response_time(x) for x in xs)

@@ -15,9 +15,10 @@ from string import Template
 from synthmon.durations import format_duration
 from synthmon.errors import StackError
 from synthmon.stack.containers import ContainerService
-from synthmon.stack.service import CommandProbe, HttpProbe, Service, TcpProbe
+from synthmon.stack.service import CommandProbe, HttpProbe, ScrapedProbe, Service, TcpProbe
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCRAPE_JOBS = ("app", "prometheus", "alertmanager", "pushgateway")
 STACK_FILES = PROJECT_ROOT / "stack"
 HOST = "127.0.0.1"
 SCRAPE_INTERVAL_S = 1.0
@@ -157,7 +158,7 @@ def prometheus(ports: Ports, rules: dict[str, str], conf_dir: Path) -> Service:
               "--storage.tsdb.path={data}", f"--web.listen-address={HOST}:{ports.prometheus}",
               "--storage.tsdb.retention.time=1d"),
         configs={"prometheus.yml": config, **{f"rules/{n}": t for n, t in rules.items()}},
-        probe=HttpProbe(f"http://{HOST}:{ports.prometheus}/-/ready"),
+        probe=ScrapedProbe(f"http://{HOST}:{ports.prometheus}", SCRAPE_JOBS),
     )  # fmt: skip
 
 
@@ -237,7 +238,7 @@ def prometheus_container(
               "--storage.tsdb.retention.time=1d"),
         configs={"prometheus.yml": _prometheus_yml(ports, conf_dir),
                  **{f"rules/{n}": t for n, t in rules.items()}},
-        probe=HttpProbe(f"http://{HOST}:{ports.prometheus}/-/ready"),
+        probe=ScrapedProbe(f"http://{HOST}:{ports.prometheus}", SCRAPE_JOBS),
     )  # fmt: skip
 
 

@@ -72,7 +72,34 @@ class CommandProbe:
         return None
 
 
-Probe = HttpProbe | TcpProbe | CommandProbe
+@dataclass(frozen=True)
+class ScrapedProbe:
+    """Ready when Prometheus has scraped every target of ``jobs`` successfully.
+
+    /-/ready comes seconds before the first scrape (Prometheus applies new targets after a
+    ~5 s delay); checks and load windows must not start before there is data.
+    """
+
+    base_url: str
+    jobs: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"GET {self.base_url}/api/v1/targets → jobs {', '.join(self.jobs)} up"
+
+    def check(self, timeout: float) -> str | None:
+        try:
+            response = httpx.get(f"{self.base_url}/api/v1/targets", timeout=timeout)
+            targets = response.json()["data"]["activeTargets"]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        health = {t["labels"].get("job"): t.get("health") for t in targets}
+        waiting = [
+            f"{job}={health.get(job, 'absent')}" for job in self.jobs if health.get(job) != "up"
+        ]
+        return f"not yet scraped: {', '.join(waiting)}" if waiting else None
+
+
+Probe = HttpProbe | TcpProbe | CommandProbe | ScrapedProbe
 
 
 @dataclass(frozen=True)
