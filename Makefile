@@ -3,6 +3,9 @@ SHELL := /bin/bash
 VENV := .venv/bin
 RESULTS := .synthmon/results
 PYTEST_RUN_ARGS ?=
+# make run STACK=containers|processes|auto (default: the suite's own default, auto)
+STACK ?=
+RUN_PREFIX := $(if $(filter containers,$(STACK)),scripts/podman.sh run --)
 
 .PHONY: setup run test lint static clean
 
@@ -11,7 +14,7 @@ setup:
 
 run: setup
 	@mkdir -p $(RESULTS)
-	@$(VENV)/pytest checks load slo --junitxml=$(RESULTS)/junit.xml \
+	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
 		--alluredir=$(RESULTS)/allure-results $(PYTEST_RUN_ARGS); \
 	status=$$?; \
 	echo; \
@@ -25,7 +28,8 @@ lint: setup
 	$(VENV)/mypy
 
 test: lint
-	@$(VENV)/pytest tests -p no:cacheprovider; status=$$?; \
+	@SYNTHMON_STACK=processes SYNTHMON_REQUIRE_CONTAINERS=1 scripts/podman.sh run -- \
+		$(VENV)/pytest tests -p no:cacheprovider; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests collected" >&2; fi; exit $$status
 
 clean:
@@ -40,3 +44,12 @@ report:
 report-tools:
 	@scripts/setup-report.sh >/dev/null
 test: report-tools
+
+# The containers backend on these machines: Podman (no Docker engine) and the air-gapped images
+# (Debian look-alikes of the official ones + the app's); both idempotent and cached.
+.PHONY: containers
+containers: setup
+	@scripts/podman.sh install
+	@images/build.sh
+test: containers
+run: $(if $(filter containers,$(STACK)),containers)

@@ -19,25 +19,43 @@ SUITE=bookworm
 BASE=localhost/synthmon/debian:$SUITE
 PYBASE=localhost/synthmon/python:$SUITE
 WORK=.synthmon/build
+BASE_RECIPE="minbase, host apt sources, policy-rc.d 101, no recommends: v1"  # bump to rebuild
 LOGS=$WORK/logs
 mkdir -p "$LOGS"
+exec 9>"$WORK/lock" && flock 9  # one build at a time per checkout
 
 # service → image name, from the settings (one source of truth for the runner and this build)
-declare -A IMAGE
-while read -r service image; do IMAGE[$service]=$image; done < <("$PY" -c '
+names=$("$PY" -c '
+import sys
+from synthmon.errors import SynthmonError
 from synthmon.settings import Settings
-for service, image in sorted(Settings.from_values(lambda option: None).images.items()):
-    print(service, image)')
+try:
+    images = Settings.from_values(lambda option: None).images
+except SynthmonError as exc:
+    sys.exit(f"images: {exc}")
+for service, image in sorted(images.items()):
+    print(service, image)') || exit 1
+declare -A IMAGE
+while read -r service image; do IMAGE[$service]=$image; done <<<"$names"
 
 if [ "${1:-}" = --list ]; then
   for service in "${!IMAGE[@]}"; do echo "$service ${IMAGE[$service]}"; done | sort
   exit 0
 fi
 
+# The name a registry pull would store: look-alikes stand in for docker.io images exactly.
+qualified() {
+  local first=${1%%/*}
+  if [[ $1 != */* ]]; then echo "docker.io/library/$1"
+  elif [[ $first == *.* || $first == *:* || $first == localhost ]]; then echo "$1"
+  else echo "docker.io/$1"; fi
+}
+
 label() { "$ENGINE" image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true; }
 image_id() { "$ENGINE" image inspect --format '{{ .Id }}' "$1"; }
 hash_of() { { for path in "$@"; do
     if [ -d "$path" ]; then find "$path" -type f -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
+    elif [ -f "$path" ]; then sha256sum "$path"
     else echo "$path"; fi
   done; } | sha256sum | cut -c1-16; }
 
@@ -49,7 +67,7 @@ mirror() {
 }
 
 build_base() {
-  local inputs; inputs=$(hash_of "$SUITE" "$(mirror)" images/build.sh)
+  local inputs; inputs=$(hash_of "$SUITE" "$(mirror)" "$BASE_RECIPE")
   [ "$(label "$BASE" synthmon.inputs)" = "$inputs" ] && return 0
   echo "images: debootstrap $SUITE from $(mirror) (about 30 s)" >&2
   command -v debootstrap >/dev/null || { echo "images: debootstrap is missing (scripts/podman.sh install)" >&2; exit 1; }
@@ -64,7 +82,7 @@ build_base() {
   printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" && chmod +x "$root/usr/sbin/policy-rc.d"
   echo 'APT::Install-Recommends "false";' >"$root/etc/apt/apt.conf.d/90synthmon"
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-  tar -C "$root" -c . | "$ENGINE" import --change 'CMD ["/bin/bash"]' \
+  tar -C "$root" -c . | "$ENGINE" import --quiet --change 'CMD ["/bin/bash"]' \
     --change "LABEL synthmon.inputs=$inputs" - "$BASE" >/dev/null
   rm -rf "$root"
 }
@@ -94,6 +112,7 @@ app_context() {
 # build SERVICE CONTEXT BASE: build the image when its inputs changed; print what happened.
 build() {
   local service=$1 context=$2 base=$3 tag=${IMAGE[$1]}
+  [ "$service" = app ] || [ "$service" = python ] || tag=$(qualified "$tag")
   local inputs; inputs=$(hash_of "$context" "$(image_id "$base")")
   if [ "$(label "$tag" synthmon.inputs)" = "$inputs" ]; then
     echo "images: $service $tag up to date"

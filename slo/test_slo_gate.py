@@ -7,8 +7,6 @@ window's latency percentiles and error rate with the spec's thresholds drawn.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from synthmon import evidence
@@ -30,7 +28,7 @@ def test_performance_baselines_hold_under_load(
     load_run: LoadResult,
     synthmon_settings: Settings,
     pytestconfig: pytest.Config,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> None:
     spec = load_spec(synthmon_settings.slo_spec)
     # the window's last samples are in Prometheus after one more scrape and evaluation
@@ -40,7 +38,8 @@ def test_performance_baselines_hold_under_load(
         report.to_json(stack.run_dir / "slo-report.json")
         table = report.render_table(show_promql=True)
         pytestconfig.stash[slo_report_key] = table
-        record_property("synthmon_slo_table", table)  # reaches the summary under xdist too
+        # a report property reaches the controller's summary under xdist too
+        request.node.user_properties.append(("synthmon_slo_table", table))
         attach_objectives(report, table)
         evidence.attach_file(stack.run_dir / "slo-report.json", "slo-report.json", "json")
     with evidence.step("Plot latency percentiles and error rate against the thresholds"):

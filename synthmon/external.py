@@ -36,18 +36,29 @@ DESTRUCTIVE_SKIP = (
 LOAD_CAP_PROFILE = "smoke"
 
 
-@dataclass(frozen=True, repr=False)
 class Secret:
     """A credential; ``value`` is read only where it goes into a header. repr/str show where
-    it came from instead, so settings can be printed, logged and shown by ``pytest -l``."""
+    it came from instead, so settings can be printed, logged and shown by ``pytest -l``.
+    Not a dataclass on purpose: ``dataclasses.asdict(settings)`` must not unpack it."""
 
-    value: str
-    source: str
+    __slots__ = ("source", "value")
+
+    def __init__(self, value: str, source: str) -> None:
+        self.value, self.source = value, source
 
     def __repr__(self) -> str:
         return f"Secret(from {self.source})"
 
     __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and (self.value, self.source) == (
+            other.value,
+            other.source,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.source))
 
 
 # -- settings -----------------------------------------------------------------------------------
@@ -196,11 +207,8 @@ class ClientConfig:
 
     def httpx_client(self, timeout: float, base_url: str = "") -> httpx.Client:
         """An httpx client with the credentials and TLS of this config."""
-        if self.has_tls:
-            return httpx.Client(
-                base_url=base_url, timeout=timeout, headers=self.headers, verify=self.ssl_context()
-            )
-        return httpx.Client(base_url=base_url, timeout=timeout, headers=self.headers)
+        verify: ssl.SSLContext | bool = self.ssl_context() if self.has_tls else True
+        return httpx.Client(base_url=base_url, timeout=timeout, headers=self.headers, verify=verify)
 
 
 def client_config(settings: Settings) -> ClientConfig:

@@ -198,7 +198,7 @@ def error_rate_figure(seconds: list[Second], thresholds: Thresholds, title: str)
     traffic = axes.twinx()
     traffic.plot(t, [s.requests for s in seconds], color="tab:gray", alpha=0.5, label="req/s")
     traffic.set_ylabel("requests per second")
-    traffic.set_ylim(bottom=0)
+    traffic.set_ylim(bottom=0, top=max(s.requests for s in seconds) * 1.6)  # below the legend
     handles, labels = axes.get_legend_handles_labels()
     more, more_labels = traffic.get_legend_handles_labels()
     axes.legend(handles + more, labels + more_labels, loc="upper left")

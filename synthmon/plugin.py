@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -16,7 +15,6 @@ import pytest
 
 from synthmon import external
 from synthmon.errors import SynthmonError
-from synthmon.pushgateway import RunRecorder
 from synthmon.settings import OPTIONS, Settings
 from synthmon.stack import Stack, open_stack
 
@@ -46,8 +44,6 @@ _settings_key = pytest.StashKey[Settings]()
 _stack_key = pytest.StashKey[Stack]()
 _load_key = pytest.StashKey["LoadResult"]()
 slo_report_key = pytest.StashKey[str]()
-_recorder_key = pytest.StashKey[RunRecorder]()
-_started_key = pytest.StashKey[float]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,8 +71,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except SynthmonError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_settings_key] = settings
-    config.stash[_recorder_key] = RunRecorder()
-    config.stash[_started_key] = time.time()
+    if settings.pushgateway_url and not hasattr(config, "workerinput"):
+        from synthmon.pushgateway import PushResults
+
+        pusher = PushResults(config, settings, lambda: config.stash.get(_stack_key, None))
+        config.pluginmanager.register(pusher, "synthmon-pushgateway")
     _register_secrets(config, settings)
 
 
@@ -287,14 +286,3 @@ def slo_report(
     report.to_json(stack.run_dir / "slo-report.json")
     pytestconfig.stash[slo_report_key] = report.render_table(show_promql=True)
     return report
-
-
-# -- results to a Pushgateway -------------------------------------------------------------------
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    recorder = report.config.stash.get(_recorder_key, None) if hasattr(report, "config") else None
-    if recorder is None:
-        return
-    recorder.record(report.nodeid, report.when, report.outcome, report.duration)
-

@@ -71,14 +71,13 @@ def configure(config: pytest.Config) -> None:
                 sys.__stderr__.write(f"{tag}{text}\n")
                 sys.__stderr__.flush()
 
-    _writer = write
-    config.add_cleanup(unconfigure)
+    previous, _writer = _writer, write
+    config.add_cleanup(lambda: _restore(previous))  # an inner (pytester) session ends
 
 
-def unconfigure() -> None:
-    """Back to silent (the session's terminal is gone)."""
+def _restore(writer: Writer | None) -> None:
     global _writer
-    _writer = None
+    _writer = writer
 
 
 @contextlib.contextmanager
@@ -136,8 +135,10 @@ def _counts(counter: Counter[str]) -> str:
 
 def check_lines(checks: Checks, markers: Iterable[str]) -> list[str]:
     """``checks: 20 passed, 1 failed``, the same per marker, then each failed check."""
+    if not checks.count:
+        return []
     per_marker = [f"{m} {_counts(checks.by_marker[m])}" for m in markers if m in checks.by_marker]
-    lines = [f"checks: {_counts(checks.total) or 'none ran'}"]
+    lines = [f"checks: {_counts(checks.total)}"]
     if per_marker:
         lines.append("  by marker: " + "; ".join(per_marker))
     return lines + [f"  {failed}" for failed in sorted(checks.failed)]

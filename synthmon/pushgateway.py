@@ -20,17 +20,24 @@ Metrics (job ``synthmon``, grouping label ``instance``):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
 from synthmon.errors import SynthmonError
-from synthmon.external import ClientConfig
-from synthmon.slo.regression import ReportRow
+from synthmon.external import ClientConfig, client_config
+from synthmon.slo.regression import ReportRow, read_report
+
+if TYPE_CHECKING:
+    from synthmon.settings import Settings
+    from synthmon.stack import Stack
 
 JOB = "synthmon"
 Outcome = Literal["passed", "failed", "skipped"]
@@ -210,3 +217,77 @@ def pushed_metrics(url: str, instance: str, timeout: float = 5.0) -> dict[str, A
         if labels.get("job") == JOB and labels.get("instance") == instance:
             return {k: v for k, v in group.items() if isinstance(v, dict) and "metrics" in v}
     return {}
+
+
+# -- the pytest side ---------------------------------------------------------------------------
+
+
+class PushResults:
+    """Records each check's outcome; at session end pushes the run to ``--pushgateway-url``.
+
+    Registered only when a Pushgateway is configured, and not in xdist workers: the
+    controller sees every worker's reports and pushes once.
+    """
+
+    def __init__(
+        self, config: pytest.Config, settings: Settings, stack_of: Callable[[], Stack | None]
+    ) -> None:
+        self.config, self.settings, self.stack_of = config, settings, stack_of
+        self.recorder = RunRecorder()
+        self.started = time.time()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.recorder.record(report.nodeid, report.when, report.outcome, report.duration)
+
+    def _slo_report(self) -> Path | None:
+        """This session's slo-report.json: in its stack's run directory, or (xdist: the
+        stacks were the workers') the newest one written under --run-dir since the start."""
+        stack = self.stack_of()
+        if stack is not None:
+            path = stack.run_dir / "slo-report.json"
+            return path if path.is_file() else None
+        found = [
+            p
+            for p in self.settings.run_dir.glob("*/slo-report.json")
+            if p.stat().st_mtime >= self.started
+        ]
+        return max(found, key=lambda p: p.stat().st_mtime, default=None)
+
+    def _instance(self) -> str:
+        stack = self.stack_of()
+        target = self.settings.target_url or (stack.app_url if stack else None)
+        netloc = urlsplit(target).netloc.rpartition("@")[2] if target else ""
+        return self.settings.push_instance or netloc or "synthmon"
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        url = self.settings.pushgateway_url
+        assert url is not None  # registered only with one
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+
+        def write(text: str, **markup: bool) -> None:
+            if reporter is not None:
+                reporter.write_line(text, **markup)  # on a line of its own
+
+        try:
+            path = self._slo_report()
+            summary = RunSummary(
+                checks=self.recorder.checks,
+                slo=read_report(path).rows if path else (),
+                exit_status=int(session.exitstatus),
+                started=self.started,
+                finished=time.time(),
+            )
+            instance = self._instance()
+            push(url, build_registry(summary), instance, client_config(self.settings))
+        except SynthmonError as exc:
+            write(f"synthmon: results NOT pushed: {exc}", red=True)
+            if session.exitstatus == 0:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        counts = self.recorder.counts()
+        write(
+            f"synthmon: pushed {sum(counts.values())} checks ({counts['passed']} passed, "
+            f"{counts['failed']} failed, {counts['skipped']} skipped), {len(summary.slo)} SLO "
+            f"objectives and run_success={int(summary.success)} to {shown_url(url)} "
+            f"(job={JOB}, instance={instance})"
+        )

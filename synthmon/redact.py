@@ -69,7 +69,8 @@ class Redactor:
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Redactor:
         """A Redactor knowing the secrets of ``environ`` (default: this process's env)."""
         redactor = cls()
-        redactor.add_environ(os.environ if environ is None else environ)
+        for name, value in (os.environ if environ is None else environ).items():
+            redactor.add_setting(name, value)
         return redactor
 
     def add(self, secret: str | None) -> None:
@@ -94,16 +95,19 @@ class Redactor:
             for secret in (password, plain, base64.b64encode(pair).decode()):
                 self.add(secret)
 
-    def add_environ(self, environ: Mapping[str, str]) -> None:
-        """Secrets of an environment: sensitive names, ``SYNTHMON_*_FILE`` contents, URLs."""
-        for name, value in environ.items():
-            if SECRET_FILE_NAME.fullmatch(name):
-                with contextlib.suppress(OSError), open(value, "rb") as handle:
-                    self.add(handle.read(1 << 16).decode("utf-8", "replace"))
-            elif SENSITIVE_NAME.search(name):
-                self.add(value)
-            if "://" in value:
-                self.add_url(value)
+    def add_setting(self, name: str, value: str) -> None:
+        """An env var (or option, by its env name): a sensitive name's value, the contents of
+        a ``SYNTHMON_*_FILE`` or of a file a sensitive ``SYNTHMON_*`` names, a URL password."""
+        ours = SECRET_FILE_NAME.fullmatch(name) or (
+            name.startswith("SYNTHMON_") and SENSITIVE_NAME.search(name)
+        )
+        if ours and os.path.isfile(value):
+            with contextlib.suppress(OSError), open(value, "rb") as handle:
+                self.add(handle.read(1 << 16).decode("utf-8", "replace"))
+        elif SENSITIVE_NAME.search(name):
+            self.add(value)
+        if "://" in value:
+            self.add_url(value)
 
     def redact(self, text: str) -> str:
         """``text`` with every secret and URL password replaced by ``***``."""
@@ -178,12 +182,11 @@ class RedactingFilter(logging.Filter):
 
 def install_log_redaction(redactor: Redactor) -> Callable[[], None]:
     """Redact every log record at creation, whatever handler gets it; returns the undo."""
-    previous = logging.getLogRecordFactory()
-    record_filter = RedactingFilter(redactor)
+    previous, redact_record = logging.getLogRecordFactory(), RedactingFilter(redactor).filter
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        record_filter.filter(record)
+        redact_record(record)
         return record
 
     logging.setLogRecordFactory(factory)
@@ -257,10 +260,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from synthmon.settings import OPTIONS
 
     redactor = redactor_of(config)
-    for option in OPTIONS:  # a password given as --some-url http://user:pw@host
+    for option in OPTIONS:  # --some-url http://user:pw@host, --bearer-token-file PATH, ...
         value = config.getoption(f"synthmon_{option.name}", None)
         if isinstance(value, str):
-            redactor.add_url(value)
+            redactor.add_setting(option.env, value)
     undo = _undo.setdefault(config, [])
     undo.append(install_log_redaction(redactor))
     report_dir = getattr(config.option, "allure_report_dir", None)
@@ -273,9 +276,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    undo = _undo.get(config, [])
-    while undo:
-        undo.pop()()
+    for undo in reversed(_undo.pop(config, [])):
+        undo()
 
 
 @_hookimpl(wrapper=True, trylast=True)

@@ -2,8 +2,7 @@
 and costs nothing when Allure is not recording.
 
 Allure-active runs happen in a pytester subprocess: allure-commons keeps one plugin manager per
-interpreter, which an in-process inner run with --alluredir would share with this session.
-"""
+interpreter, which an in-process inner run with --alluredir would share with this session."""
 
 from __future__ import annotations
 
@@ -181,10 +180,9 @@ def test_without_records_the_stats_history_is_plotted(tmp_path: Path) -> None:
 
 
 def test_a_waiting_line_says_what_and_until_when() -> None:
-    assert progress.line("HighErrorRate to fire", 35, now=0.0).startswith(
-        "synthmon: waiting for HighErrorRate to fire until "
-    )
-    assert progress.line("x", 35, now=0.0).endswith(" (35 s)")
+    text = progress.line("HighErrorRate to fire", 35, now=0.0)
+    assert text.startswith("synthmon: waiting for HighErrorRate to fire until ")
+    assert text.endswith(" (35 s)")
 
 
 CONFTEST = """
@@ -218,7 +216,9 @@ def test_not_a_check():
 def test_long_waits_and_the_summary_reach_the_terminal(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_checks=CHECKS)
+    outer = progress._writer
     result = pytester.runpytest("-p", "no:cacheprovider")  # output captured, as by default
+    assert progress._writer is outer, "the inner session left its terminal writer behind"
     result.assert_outcomes(passed=2, failed=1, skipped=1)
     result.stdout.fnmatch_lines(
         [

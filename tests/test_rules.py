@@ -45,6 +45,8 @@ EXPECTED_ROUTING = {
     "HighCPUUsage": ("warning", "P3"),
     "HighMemoryUsage": ("info", "P4"),
     "Watchdog": ("none", None),
+    "SyntheticRunFailed": ("warning", "P2"),
+    "SyntheticRunMissing": ("warning", "P3"),
 }
 # How each alert is broken for the self-test: a misspelt metric (Watchdog: an empty vector).
 MUTATIONS = {
@@ -57,6 +59,8 @@ MUTATIONS = {
     "HighMemoryUsage": ("process_resident_memory_bytes", "process_memory_bytes"),
     "HighFailedLoginRate": ("login_failures_total", "login_failure_total"),
     "Watchdog": ("vector(1)", "absent(vector(1))"),
+    "SyntheticRunFailed": ("synthmon_run_success", "synthmon_run_succes"),
+    "SyntheticRunMissing": ("synthmon_last_run_timestamp_seconds", "synthmon_last_run_timestamp"),
 }
 
 

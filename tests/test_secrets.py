@@ -32,6 +32,10 @@ PYTEST = ROOT / ".venv" / "bin" / "pytest"
 def test_env_names_files_and_urls_are_registered(tmp_path: Path) -> None:
     key_file = tmp_path / "key"
     key_file.write_text("from-a-file-123\n")
+    pem = tmp_path / "client.key"
+    pem.write_text(
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END PRIVATE KEY-----\n"
+    )
     redactor = Redactor.from_environ(
         {
             "GITHUB_TOKEN": "ghp_abcdef",
@@ -39,6 +43,7 @@ def test_env_names_files_and_urls_are_registered(tmp_path: Path) -> None:
             "API_KEY": "k-12345",
             "MY_SECRET": "s-67890",
             "SYNTHMON_DB_PASSWORD_FILE": str(key_file),
+            "SYNTHMON_CLIENT_KEY": str(pem),  # a sensitive SYNTHMON_* naming a file: its lines
             "SYNTHMON_TARGET_URL": "http://svc:url%2Fpw@127.0.0.1:1/",
             "HOME": "/root-home",
             "EDITOR_KEY": "true",  # boolean-like: not a secret worth masking every "true"
@@ -48,6 +53,8 @@ def test_env_names_files_and_urls_are_registered(tmp_path: Path) -> None:
     assert redactor.redact(text) == f"{' '.join([MASK] * 7)} /root-home true"
     basic = base64.b64encode(b"svc:url/pw").decode()
     assert redactor.redact(f"Authorization: Basic {basic}") == f"Authorization: Basic {MASK}"
+    assert redactor.redact(pem.read_text()) == f"{MASK}\n"  # the whole file, and each line:
+    assert redactor.redact("key line MIIEvQIBADANBgkqhkiG9w0B") == f"key line {MASK}"
 
 
 def test_every_spelling_of_a_secret_is_masked() -> None:
@@ -196,12 +203,12 @@ def run_leaky_suite(tmp: Path, port: int, *, redacted: bool) -> Run:
     password_file.write_text(f"filepw-{hexes['file']}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNTHMON_", "PYTEST_"))}
     env.update(SYNTHMON_TEST_TOKEN=token, SYNTHMON_DB_PASSWORD_FILE=str(password_file))
+    plugin = "synthmon.redact" if redacted else "no:synthmon.redact"  # -p: load or block it
     done = subprocess.run(
-        [str(PYTEST), "test_leaky.py", "-p", "synthmon.redact" if redacted else "no:synthmon.redact",
-         "-p", "no:cacheprovider", "-ra", "-l", "-v", "-o", "log_cli=true",
-         "-o", "junit_logging=all", "-o", "junit_family=xunit1", "--log-file", str(out / "pytest.log"),
-         "--junitxml", str(out / "junit.xml"), "--alluredir", str(out / "allure"),
-         "--stack", "external", "--run-dir", str(out / "runs"),
+        [str(PYTEST), "test_leaky.py", "-p", plugin, "-p", "no:cacheprovider", "-ra", "-l", "-v",
+         "-o", "log_cli=true", "-o", "junit_logging=all", "-o", "junit_family=xunit1",
+         "--log-file", str(out / "pytest.log"), "--junitxml", str(out / "junit.xml"),
+         "--alluredir", str(out / "allure"), "--stack", "external", "--run-dir", str(out / "runs"),
          "--target-url", f"http://synth:{url_password}@127.0.0.1:{port}",
          "--prometheus-url", f"http://127.0.0.1:{port}"],
         cwd=suite, env=env, capture_output=True, text=True, timeout=120, check=False,

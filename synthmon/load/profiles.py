@@ -84,6 +84,8 @@ def load_profiles(path: str | Path) -> dict[str, LoadProfile]:
         raise ConfigError(f"{where}: {line}invalid YAML: {problem}") from None
     except RecursionError:
         raise ConfigError(f"{where}: invalid YAML: nested too deeply") from None
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:  # PyYAML constructors
+        raise ConfigError(f"{where}: invalid YAML value: {exc} (a bad date or !!tag?)") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("profiles"), dict):
         raise ConfigError(f"{where}: profiles: expected a mapping of profile name to settings")
     if not doc["profiles"]:

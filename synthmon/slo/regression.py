@@ -235,12 +235,9 @@ class RegressionResult:
         return EXIT_CODES[self.verdict]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "baseline": self.baseline,
-            "verdict": self.verdict,
-            "exit_code": self.exit_code,
-            "comparisons": [c.__dict__ for c in self.comparisons],
-        }
+        rows = [c.__dict__ for c in self.comparisons]
+        return {"baseline": self.baseline, "verdict": self.verdict, "exit_code": self.exit_code,
+                "comparisons": rows}  # fmt: skip
 
     def render(self) -> str:
         head = ("OBJECTIVE", "FIGURE", "BASELINE", "NOW", "CHANGE", "ALLOWED", "VERDICT")

@@ -255,4 +255,6 @@ def load_spec(path: str | Path) -> SLOSpec:
         raise ConfigError(f"{name}: YAML error: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise ConfigError(f"{name}: YAML nested too deeply (expected an SLO spec)") from None
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:  # PyYAML constructors
+        raise ConfigError(f"{name}: YAML value error: {exc} (a bad date or !!tag?)") from None
     return parse_spec(doc, name)

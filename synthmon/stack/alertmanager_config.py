@@ -140,6 +140,8 @@ def _load(text: str) -> dict[str, Any]:
         ) from exc
     except RecursionError:
         raise ConfigError("alertmanager config: not valid YAML: nested too deeply") from None
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:  # PyYAML constructors
+        raise ConfigError(f"alertmanager config: not valid YAML: {exc} (a bad date?)") from None
     _require_mapping(config, "alertmanager config")
     _require_mapping(config.get("route"), "route")
     return dict(config)

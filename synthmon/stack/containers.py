@@ -64,6 +64,11 @@ def _owner_start(pid: int) -> str:
         return ""
 
 
+def owner_labels(pid: int) -> dict[str, str]:
+    """Who made a container: a PID and that process's start time (PIDs get reused)."""
+    return {OWNER_LABEL: str(pid), OWNER_START_LABEL: _owner_start(pid)}
+
+
 def _owner_alive(labels: dict[str, str]) -> bool:
     """The run that made a container is still alive (same PID *and* start time)."""
     try:
@@ -84,7 +89,7 @@ def remove_stale(engine: Engine) -> list[str]:
                 continue
             with contextlib.suppress(NotFound, APIError):
                 container.remove(force=True, v=True)
-                removed.append(container.name)
+                removed.append(str(container.name))
     finally:
         client.close()
     return removed
@@ -123,11 +128,7 @@ class ContainerRunner(ProcessRunner):
         # Podman; our own labels do its job (see remove_stale and stop_all).
         testcontainers_config.ryuk_disabled = True
         self.engine = engine
-        self.labels = {
-            RUN_LABEL: run_dir.name,
-            OWNER_LABEL: str(os.getpid()),
-            OWNER_START_LABEL: _owner_start(os.getpid()),
-        }
+        self.labels = {RUN_LABEL: run_dir.name, **owner_labels(os.getpid())}
         self.stale_removed = remove_stale(engine)
         self._containers: dict[str, DockerContainer] = {}
         self._pumps: dict[str, _LogPump] = {}
@@ -232,7 +233,8 @@ class ContainerRunner(ProcessRunner):
         except DockerException as exc:
             return f"{type(exc).__name__}: {exc}"
         if code != 0:
-            return f"exit {code}: {output.decode(errors='replace').strip()[:200]}"
+            text = output.decode(errors="replace") if isinstance(output, bytes) else ""
+            return f"exit {code}: {text.strip()[:200]}"
         return None
 
     # -- control -----------------------------------------------------------------------------

@@ -193,7 +193,7 @@ def postgres_container(ports: Ports, image: str) -> ContainerService:
         name="postgres", image=image,
         argv=("postgres", "-h", HOST, "-p", port, *PG_FAST),
         env={"POSTGRES_HOST_AUTH_METHOD": "trust", "POSTGRES_DB": DATABASE},
-        probe=CommandProbe(("pg_isready", "-q", "-h", HOST, "-p", port)),
+        probe=CommandProbe(("pg_isready", "-q", "-h", HOST, "-p", port, "-U", "postgres")),
     )  # fmt: skip
 
 

@@ -377,6 +377,8 @@ def _load(text: str, source: str) -> dict[str, Any] | None:
         raise ConfigError(f"{source}: not valid YAML: {problem}{at}") from None
     except RecursionError:
         raise ConfigError(f"{source}: not valid YAML: nested too deeply") from None
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:  # PyYAML constructors
+        raise ConfigError(f"{source}: not valid YAML: {exc} (a bad date or !!tag?)") from None
     if document is None:
         return None
     if not isinstance(document, dict) or not isinstance(document.get("groups"), list):

@@ -95,9 +95,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _services(
-    settings: Settings, ports: Ports, token: str, runner: ProcessRunner
-) -> list[Service]:
+def _services(settings: Settings, ports: Ports, token: str, runner: ProcessRunner) -> list[Service]:
     """The embedded stack in start order: as processes, or from images on a ContainerRunner."""
     from synthmon.stack.configs import ALERTMANAGER_DIR, render_alertmanager, render_rules
 
