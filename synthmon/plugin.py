@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from synthmon import external
+from synthmon import external, progress
 from synthmon.errors import SynthmonError
 from synthmon.settings import OPTIONS, Settings
 from synthmon.stack import Stack, open_stack
@@ -21,7 +21,7 @@ from synthmon.stack import Stack, open_stack
 if TYPE_CHECKING:
     from synthmon.alerting import AlertmanagerClient
     from synthmon.faults import Faults
-    from synthmon.load import LoadResult
+    from synthmon.load import LoadProfile, LoadResult
     from synthmon.prom import Prometheus
     from synthmon.scenario import AlertScenario
     from synthmon.sinks import SinkClient
@@ -71,6 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except SynthmonError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_settings_key] = settings
+    progress.configure(config)
     if settings.pushgateway_url and not hasattr(config, "workerinput"):
         from synthmon.pushgateway import PushResults
 
@@ -82,16 +83,30 @@ def pytest_configure(config: pytest.Config) -> None:
 def _register_secrets(config: pytest.Config, settings: Settings) -> None:
     """Secrets read from --*-file options are masked in every output too (synthmon.redact
     finds env and SYNTHMON_*_FILE secrets itself, not files named on the command line)."""
-    try:
-        from synthmon.redact import redactor_of
-    except ImportError:  # pragma: no cover - redaction is another module's job
-        return
+    from synthmon.redact import redactor_of
+
     headers = external.client_config(settings).headers
     for secret in (settings.bearer_token, settings.basic_auth_password):
         if secret is not None:
             redactor_of(config).add(secret.value)
     for value in headers.values():
         redactor_of(config).add(value.partition(" ")[2])  # the base64 of user:password
+
+
+def _load_profile(settings: Settings) -> dict[str, LoadProfile]:
+    """The profiles file, with the chosen profile in it; else a one-line usage error."""
+    from synthmon.load import load_profiles
+
+    try:
+        profiles = load_profiles(settings.load_profiles)
+    except SynthmonError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if settings.load_profile not in profiles:
+        raise pytest.UsageError(
+            f"{settings.where('load_profile')}: no profile {settings.load_profile!r} in "
+            f"{settings.load_profiles} (have: {', '.join(profiles)})"
+        )
+    return profiles
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -111,6 +126,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:  # somebody else's environment: no faults unless allowed
             if item.get_closest_marker("destructive"):
                 item.add_marker(pytest.mark.skip(reason=external.DESTRUCTIVE_SKIP))
+    if settings is not None and any(
+        {"load_run", "slo_report"} & set(getattr(item, "fixturenames", ())) for item in items
+    ):
+        _load_profile(settings)  # a bad profiles file fails before any stack starts
     # Under pytest-xdist (--dist loadgroup, see pytest.ini) every worker has its own stack;
     # whatever changes a stack or measures it runs on one worker, in the order above, so a
     # fault never overlaps a measurement. Read-only checks spread over the other workers.
@@ -226,15 +245,9 @@ def alert_scenario(stack: Stack, prom: Prometheus, sinks: SinkClient) -> AlertSc
 @pytest.fixture(scope="session")
 def load_run(stack: Stack, synthmon_settings: Settings, pytestconfig: pytest.Config) -> LoadResult:
     """The session's Locust run (profile ``--load-profile``) against the stack, done once."""
-    from synthmon.load import load_profiles, run_load
+    from synthmon.load import run_load
 
-    profiles = load_profiles(synthmon_settings.load_profiles)
-    name = synthmon_settings.load_profile
-    if name not in profiles:
-        raise pytest.UsageError(
-            f"{synthmon_settings.where('load_profile')}: no profile {name!r} in "
-            f"{synthmon_settings.load_profiles} (have: {', '.join(profiles)})"
-        )
+    profiles, name = _load_profile(synthmon_settings), synthmon_settings.load_profile
     profile = profiles[name]
     cap = profiles.get(external.LOAD_CAP_PROFILE)
     if stack.kind == "external" and not synthmon_settings.allow_load:
@@ -250,6 +263,7 @@ def load_run(stack: Stack, synthmon_settings: Settings, pytestconfig: pytest.Con
                 f"above the cap; running {external.describe_load(cap)} (--allow-load lifts it)",
                 stacklevel=1,
             )
+    progress.waiting(f"load run {profile.name}", profile.ramp_s + profile.steady_s)
     result = run_load(
         stack.app_url,
         profile,

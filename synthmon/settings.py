@@ -8,6 +8,7 @@ environment at import time.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,8 @@ def _url(name: str, value: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{name}: expected an http(s) URL like http://host:port, got {value!r}")
+        shown = re.sub(r"(://[^/\s:@]*:)[^/\s@]+@", r"\1***@", value)  # never echo a password
+        raise ConfigError(f"{name}: expected an http(s) URL like http://host:port, got {shown!r}")
     return value.rstrip("/")
 
 
