@@ -114,10 +114,7 @@ build() {
   local service=$1 context=$2 base=$3 tag=${IMAGE[$1]}
   [ "$service" = app ] || [ "$service" = python ] || tag=$(qualified "$tag")
   local inputs; inputs=$(hash_of "$context" "$(image_id "$base")")
-  if [ "$(label "$tag" synthmon.inputs)" = "$inputs" ]; then
-    echo "images: $service $tag up to date"
-    return 0
-  fi
+  [ "$(label "$tag" synthmon.inputs)" = "$inputs" ] && return 0  # up to date
   if "$ENGINE" build --network host --build-arg "BASE=$base" --label "synthmon.inputs=$inputs" \
       --label synthmon.lookalike="$([ "$service" = app ] && echo no || echo debian)" \
       -t "$tag" "$context" >"$LOGS/$service.log" 2>&1; then
@@ -151,4 +148,4 @@ done
 failed=0
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 [ $failed -eq 0 ] || { echo "images: some builds failed" >&2; exit 1; }
-echo "images: ready in $((SECONDS - start)) s"
+echo "images: ${wanted[*]} ready in $((SECONDS - start)) s"

@@ -170,6 +170,21 @@ class Faults:
             yield
 
     @contextlib.contextmanager
+    def pushed(self, metrics: str, job: str, instance: str) -> Iterator[None]:
+        """``metrics`` (text format) pushed to the stack's Pushgateway as group job/instance,
+        as a synthetic run would; the group is deleted afterwards."""
+        if self.stack.pushgateway_url is None:
+            raise StackError(f"{self.stack.kind} stack: no Pushgateway to push to")
+        group = f"{self.stack.pushgateway_url}/metrics/job/{job}/instance/{instance}"
+        self.http.put(group, content=metrics.encode()).raise_for_status()
+
+        def delete() -> None:
+            self.http.delete(group).raise_for_status()
+
+        with self._active(delete):
+            yield
+
+    @contextlib.contextmanager
     def traffic(
         self,
         request: Callable[[httpx.Client], object],

@@ -15,6 +15,7 @@ import pytest
 
 from synthmon import external, progress
 from synthmon.errors import SynthmonError
+from synthmon.redact import redactor_of
 from synthmon.settings import OPTIONS, Settings
 from synthmon.stack import Stack, open_stack
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from synthmon.scenario import AlertScenario
     from synthmon.sinks import SinkClient
     from synthmon.slo import SLOReport
+
+# masks the run's secrets in reports, JUnit XML, Allure results and log records
+pytest_plugins = ["synthmon.redact"]
 
 MARKERS = {
     "health": "a runbook health check (read-only)",
@@ -126,8 +130,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:  # somebody else's environment: no faults unless allowed
             if item.get_closest_marker("destructive"):
                 item.add_marker(pytest.mark.skip(reason=external.DESTRUCTIVE_SKIP))
-    if settings is not None and any(
-        {"load_run", "slo_report"} & set(getattr(item, "fixturenames", ())) for item in items
+    if (
+        settings is not None
+        and not hasattr(config, "workerinput")  # the controller checks it once, cleanly
+        and any({"load_run", "slo_report"} & set(getattr(i, "fixturenames", ())) for i in items)
     ):
         _load_profile(settings)  # a bad profiles file fails before any stack starts
     # Under pytest-xdist (--dist loadgroup, see pytest.ini) every worker has its own stack;
@@ -185,6 +191,8 @@ def stack(synthmon_settings: Settings, pytestconfig: pytest.Config) -> Iterator[
     """The stack under test (started once per session, always torn down)."""
     try:
         with open_stack(synthmon_settings) as running:
+            if running.chaos_token:
+                redactor_of(pytestconfig).add(running.chaos_token)
             pytestconfig.stash[_stack_key] = running
             yield running
     except SynthmonError as exc:
@@ -247,7 +255,10 @@ def load_run(stack: Stack, synthmon_settings: Settings, pytestconfig: pytest.Con
     """The session's Locust run (profile ``--load-profile``) against the stack, done once."""
     from synthmon.load import run_load
 
-    profiles, name = _load_profile(synthmon_settings), synthmon_settings.load_profile
+    try:
+        profiles, name = _load_profile(synthmon_settings), synthmon_settings.load_profile
+    except pytest.UsageError as exc:  # on an xdist worker: a one-line failure, no INTERNALERROR
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
     profile = profiles[name]
     cap = profiles.get(external.LOAD_CAP_PROFILE)
     if stack.kind == "external" and not synthmon_settings.allow_load:

@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -304,19 +305,26 @@ class ContainerRunner(ProcessRunner):
             pump.flush()
 
     def stop_all(self) -> None:
-        """Remove every container of this run (ours by label too), then the processes."""
+        """Remove every container of this run (in parallel; then any left with our labels),
+        then stop the processes."""
         try:
-            for name in reversed(list(self._containers)):
-                with contextlib.suppress(StackError, DockerException):
-                    if self.is_running(name):
-                        self.stop(name, grace=5)
-                container = self._containers.pop(name)
-                with contextlib.suppress(DockerException):
-                    container.stop(force=True, delete_volume=True)
-                self._flush(name)
-            self._remove_labelled()
+            names = list(self._containers)
+            with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+                list(pool.map(self._remove, names))
         finally:
-            super().stop_all()
+            try:
+                self._remove_labelled()
+            finally:
+                super().stop_all()
+
+    def _remove(self, name: str) -> None:
+        with contextlib.suppress(StackError, DockerException):
+            if self.is_running(name):
+                self.stop(name, grace=5)
+        container = self._containers.pop(name)
+        with contextlib.suppress(DockerException):
+            container.stop(force=True, delete_volume=True)
+        self._flush(name)
 
     def _remove_labelled(self) -> None:
         client = self.engine.client()
