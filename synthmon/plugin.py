@@ -15,7 +15,6 @@ import pytest
 
 from synthmon import external, progress
 from synthmon.errors import SynthmonError
-from synthmon.redact import redactor_of
 from synthmon.settings import OPTIONS, Settings
 from synthmon.stack import Stack, open_stack
 
@@ -192,6 +191,8 @@ def stack(synthmon_settings: Settings, pytestconfig: pytest.Config) -> Iterator[
     try:
         with open_stack(synthmon_settings) as running:
             if running.chaos_token:
+                from synthmon.redact import redactor_of  # loaded as a plugin: import late
+
                 redactor_of(pytestconfig).add(running.chaos_token)
             pytestconfig.stash[_stack_key] = running
             yield running
