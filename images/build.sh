@@ -7,6 +7,8 @@
 #   images/build.sh            build what is missing or out of date (idempotent, cached)
 #   images/build.sh app redis  only these
 #   images/build.sh --list     print "service image" for each
+#   SYNTHMON_APP_BASE=python:3.11-slim-bookworm images/build.sh app
+#                              the app on the official Python image (with a registry)
 #
 # An image is rebuilt only when its inputs change: each carries a label with the hash of its
 # Containerfile directory (and, for the app, app/ and its wheels) plus its base image's ID.
@@ -52,7 +54,7 @@ qualified() {
 }
 
 label() { "$ENGINE" image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true; }
-image_id() { "$ENGINE" image inspect --format '{{ .Id }}' "$1"; }
+image_id() { "$ENGINE" image inspect --format '{{ .Id }}' "$1" 2>/dev/null || echo "$1"; }
 hash_of() { { for path in "$@"; do
     if [ -d "$path" ]; then find "$path" -type f -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
     elif [ -f "$path" ]; then sha256sum "$path"
@@ -134,10 +136,12 @@ for service in "${wanted[@]}"; do
 done
 
 start=$SECONDS
-build_base
+[ "${wanted[*]}" = app ] && [ -n "${SYNTHMON_APP_BASE:-}" ] || build_base
 pids=()
 for service in "${wanted[@]}"; do
-  if [ "$service" = app ]; then
+  if [ "$service" = app ] && [ -n "${SYNTHMON_APP_BASE:-}" ]; then
+    ( context=$(app_context) && build app "$context" "$SYNTHMON_APP_BASE" ) &
+  elif [ "$service" = app ]; then
     ( context=$(app_context) && build python images/python "$BASE" >/dev/null \
         && build app "$context" "$PYBASE" ) &
   else

@@ -2,8 +2,9 @@
 # Podman as the container engine of synthmon's containers backend, on machines without Docker.
 #
 #   scripts/podman.sh install       install and configure podman + runc (idempotent)
-#   scripts/podman.sh start         start a Docker-compatible API service; prints DOCKER_HOST
-#   scripts/podman.sh stop          stop the service this script started (by its PID)
+#   scripts/podman.sh start [ID]    start a Docker-compatible API service; prints DOCKER_HOST
+#   scripts/podman.sh stop ID       stop that service (by the PID recorded when it started)
+#   scripts/podman.sh stop --all    stop every service this checkout started
 #   scripts/podman.sh run -- CMD    install, start a private service, run CMD with DOCKER_HOST
 #                                   set, stop the service (also on failure or Ctrl-C)
 #
@@ -21,26 +22,26 @@ install() {
   command -v podman >/dev/null || missing+=(podman)
   command -v runc >/dev/null || missing+=(runc)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v curl >/dev/null || missing+=(curl)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "podman: installing Debian packages: ${missing[*]}" >&2
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" uidmap slirp4netns >/dev/null
   fi
-  local conf=/etc/containers/containers.conf
-  if ! grep -qs '^# synthmon' "$conf"; then
-    [ -f "$conf" ] && $SUDO cp "$conf" "$conf.before-synthmon"
-    $SUDO mkdir -p /etc/containers
-    $SUDO tee "$conf" >/dev/null <<'EOF'
-# synthmon (scripts/podman.sh): runc and cgroupfs work on cgroups v1 hosts; nproc > 32768 fails
+  # a drop-in, so a machine's own containers.conf stays as it is
+  local conf=/etc/containers/containers.conf.d/synthmon.conf
+  local want='# synthmon (scripts/podman.sh): runc + cgroupfs work on cgroups v1; nproc > 32768 fails
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
+events_logger = "file"'
+  if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
+    $SUDO mkdir -p "$(dirname "$conf")"
+    echo "$want" | $SUDO tee "$conf" >/dev/null
   fi
 }
 
@@ -70,8 +71,9 @@ start() {
 }
 
 stop() {
-  local id=${1:-}
-  local files=("$STATE"/service-"${id:-*}".pid)
+  local id=$1
+  [ "$id" = --all ] && id="*"
+  local files=("$STATE"/service-$id.pid)
   for pidfile in "${files[@]}"; do
     [ -f "$pidfile" ] || continue
     local pid; pid=$(cat "$pidfile")
@@ -82,7 +84,7 @@ stop() {
       kill -9 "$pid" 2>/dev/null || true
     fi
     local name; name=$(basename "$pidfile" .pid)
-    rm -f "$pidfile" "$(socket_path "${name#service-}")"
+    rm -f "$pidfile" "$STATE/$name.log" "$(socket_path "${name#service-}")"
   done
 }
 
@@ -99,7 +101,7 @@ run() {
 case "${1:-}" in
   install) install ;;
   start) install; start "${2:-$$}" ;;
-  stop) stop "${2:-}" ;;
+  stop) [ -n "${2:-}" ] || { echo "usage: $0 stop ID | stop --all" >&2; exit 2; }; stop "$2" ;;
   run) shift; run "$@" ;;
-  *) echo "usage: $0 install | start [ID] | stop [ID] | run -- COMMAND..." >&2; exit 2 ;;
+  *) echo "usage: $0 install | start [ID] | stop ID|--all | run -- COMMAND..." >&2; exit 2 ;;
 esac

@@ -23,15 +23,15 @@ import pytest
 from synthmon.errors import StackError
 from synthmon.settings import Settings
 from synthmon.stack import engine
-from synthmon.stack.containers import (
+from synthmon.stack.container_service import (
     OWNER_LABEL,
     OWNER_START_LABEL,
     RUN_LABEL,
-    ContainerRunner,
     ContainerService,
     owner_labels,
     remove_stale,
 )
+from synthmon.stack.containers import ContainerRunner
 from synthmon.stack.service import HttpProbe, TcpProbe
 from synthmon.stack.stack import free_ports
 

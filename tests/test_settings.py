@@ -17,7 +17,7 @@ def build(options: dict[str, str] | None = None, env: dict[str, str] | None = No
 
 def test_defaults() -> None:
     settings = build()
-    assert settings.stack == "processes"
+    assert settings.stack == "auto"
     assert settings.time_scale == 60.0
     assert settings.run_dir == Path(".synthmon/runs")
     assert settings.grafana_url is None
@@ -41,7 +41,7 @@ def test_option_names() -> None:
         (
             {"stack": "kubernetes"},
             {},
-            "--stack: expected one of processes, external, got 'kubernetes'",
+            "--stack: expected one of auto, processes, containers, external, got 'kubernetes'",
         ),
         (
             {},

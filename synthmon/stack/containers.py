@@ -20,80 +20,27 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import DockerException
 from docker.models.containers import Container
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from synthmon.errors import StackError
+from synthmon.stack.container_service import (
+    RUN_LABEL,
+    SERVICE_LABEL,
+    ContainerService,
+    owner_labels,
+    remove_labelled,
+    remove_stale,
+)
 from synthmon.stack.engine import Engine
 from synthmon.stack.processes import STOP_GRACE_S, ProcessRunner
 from synthmon.stack.service import CommandProbe, Service
 
-RUN_LABEL = "synthmon.run"
-OWNER_LABEL = "synthmon.owner"
-OWNER_START_LABEL = "synthmon.owner-start"
-SERVICE_LABEL = "synthmon.service"
 LOG_FLUSH_S = 2.0
-
-
-@dataclass(frozen=True)
-class ContainerService(Service):
-    """A Service run from ``image``: ``argv`` are the arguments to the image's own entrypoint
-    (its documented contract), ``env`` its environment. Configs and ``mounts`` are mounted
-    read-only at their host paths; ``readable_by`` is the uid the image runs as, handed those
-    files of the run (secrets are 0600). CommandProbes run inside the container."""
-
-    image: str = ""
-    mounts: tuple[Path, ...] = ()
-    readable_by: int | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.image:
-            raise ValueError(f"service {self.name}: no image")
-
-
-def _owner_start(pid: int) -> str:
-    try:
-        return f"{psutil.Process(pid).create_time():.2f}"
-    except psutil.Error:
-        return ""
-
-
-def owner_labels(pid: int) -> dict[str, str]:
-    """Who made a container: a PID and that process's start time (PIDs get reused)."""
-    return {OWNER_LABEL: str(pid), OWNER_START_LABEL: _owner_start(pid)}
-
-
-def _owner_alive(labels: dict[str, str]) -> bool:
-    """The run that made a container is still alive (same PID *and* start time)."""
-    try:
-        pid = int(labels.get(OWNER_LABEL, ""))
-    except ValueError:
-        return False
-    start = _owner_start(pid)
-    return bool(start) and start == labels.get(OWNER_START_LABEL)
-
-
-def remove_stale(engine: Engine) -> list[str]:
-    """Remove containers of synthmon runs whose owner process is gone; return their names."""
-    client = engine.client()
-    removed = []
-    try:
-        for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
-            if _owner_alive(container.labels):
-                continue
-            with contextlib.suppress(NotFound, APIError):
-                container.remove(force=True, v=True)
-                removed.append(str(container.name))
-    finally:
-        client.close()
-    return removed
 
 
 class _LogPump:
@@ -170,7 +117,7 @@ class ContainerRunner(ProcessRunner):
         container = DockerContainer(
             service.image, docker_client_kw={"environment": {"DOCKER_HOST": self.engine.url}}
         )
-        container.with_name(f"synthmon-{self.run_dir.name}-{service.name}")
+        container.with_name(f"synthmon-{os.getpid()}-{self.run_dir.name}-{service.name}")
         container.with_command([self._expand(service, a) for a in service.argv])
         for key, value in service.env.items():
             container.with_env(key, self._expand(service, value))
@@ -180,8 +127,26 @@ class ContainerRunner(ProcessRunner):
         labels = {**self.labels, SERVICE_LABEL: service.name}
         container.with_kwargs(network_mode="host", labels=labels)
         self._containers[service.name] = container  # before start: a failed start is removed too
-        with self._engine_errors(service.name, f"create from image {service.image}"):
-            container.start()
+        try:
+            with self._engine_errors(service.name, f"create from image {service.image}"):
+                container.start()
+        except StackError:
+            if self._has_image(service.image):
+                raise
+            raise StackError(
+                f"{service.name}: image {service.image} is not on {self.engine.product} and "
+                "could not be pulled: build it with images/build.sh, or give a registry"
+            ) from None
+
+    def _has_image(self, image: str) -> bool:
+        client = self.engine.client()
+        try:
+            client.images.get(image)
+            return True
+        except DockerException:
+            return False
+        finally:
+            client.close()
 
     @contextlib.contextmanager
     def _engine_errors(self, name: str, doing: str) -> Iterator[None]:
@@ -313,7 +278,7 @@ class ContainerRunner(ProcessRunner):
                 list(pool.map(self._remove, names))
         finally:
             try:
-                self._remove_labelled()
+                remove_labelled(self.engine, self.labels)
             finally:
                 super().stop_all()
 
@@ -325,13 +290,3 @@ class ContainerRunner(ProcessRunner):
         with contextlib.suppress(DockerException):
             container.stop(force=True, delete_volume=True)
         self._flush(name)
-
-    def _remove_labelled(self) -> None:
-        client = self.engine.client()
-        try:
-            mine = [f"{k}={v}" for k, v in self.labels.items() if k != OWNER_START_LABEL]
-            for container in client.containers.list(all=True, filters={"label": mine}):
-                with contextlib.suppress(NotFound, APIError):
-                    container.remove(force=True, v=True)
-        finally:
-            client.close()

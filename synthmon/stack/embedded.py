@@ -14,7 +14,7 @@ from string import Template
 
 from synthmon.durations import format_duration
 from synthmon.errors import StackError
-from synthmon.stack.containers import ContainerService
+from synthmon.stack.container_service import ContainerService
 from synthmon.stack.service import CommandProbe, HttpProbe, ScrapedProbe, Service, TcpProbe
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
