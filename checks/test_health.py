@@ -47,7 +47,7 @@ def test_alertmanager_is_healthy(stack: Stack, http: httpx.Client) -> None:
 
 
 def test_every_scrape_target_is_up(stack: Stack, prom: Prometheus) -> None:
-    jobs = SCRAPE_JOBS if stack.kind == "processes" else ()
+    jobs = SCRAPE_JOBS if stack.runner is not None else ()
 
     def targets() -> None:
         evidence.attach_json("scrape targets", [dataclasses.asdict(t) for t in prom.targets()])

@@ -174,7 +174,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in progress.where_lines(getattr(config.option, "xmlpath", None), allure_dir):
         write(line)
     if stack is not None:
-        write(f"stack: {stack.kind}; run directory: {stack.run_dir}")
+        reason = f" ({stack.reason})" if stack.reason else ""
+        write(f"stack: {stack.kind}{reason}; run directory: {stack.run_dir}")
         if stack.runner is not None:
             write(f"service logs: {stack.run_dir / 'logs'}")
 
@@ -197,7 +198,7 @@ def stack(synthmon_settings: Settings, pytestconfig: pytest.Config) -> Iterator[
             pytestconfig.stash[_stack_key] = running
             yield running
     except SynthmonError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
 @pytest.fixture(scope="session")

@@ -93,22 +93,24 @@ def port_free(port: int) -> bool:
     return True
 
 
-def test_ctrl_c_mid_scenario_stops_everything(run_base: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_mid_scenario_stops_everything(run_base: Path, signum: signal.Signals) -> None:
+    """Ctrl-C, or a CI runner's SIGTERM, in the middle of an alert scenario."""
     proc = start_scenario(run_base)
     try:
         pids = wait_for_stack(run_base, proc)
         ports = listening_ports(pids)
         assert ports, "expected the stack to listen on some ports"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         proc.wait(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 2, f"pytest should report an interrupted run, got {proc.returncode}"
     left = {name: pid for name, pid in pids.items() if alive(pid)}
-    assert not left, f"services still running after Ctrl-C: {left}"
+    assert not left, f"services still running after {signum.name}: {left}"
     taken = sorted(p for p in ports if not port_free(p))
-    assert not taken, f"ports still taken after Ctrl-C: {taken}"
+    assert not taken, f"ports still taken after {signum.name}: {taken}"
     assert not list(run_base.glob("*/pids.json")) and not list(run_base.glob("*/data"))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from synthmon.errors import ConfigError
 from synthmon.settings import Settings
 from synthmon.stack.alertmanager_config import render_alertmanager_config
 from synthmon.stack.embedded import HOST, SCRAPE_INTERVAL_S, STACK_FILES, Ports
@@ -22,15 +23,25 @@ MIN_WINDOW_S = 4 * SCRAPE_INTERVAL_S
 def render_rules(settings: Settings, rules_dir: Path = RULES_DIR) -> dict[str, str]:
     """Every rule file, time-scaled: file name → text."""
     return {
-        path.name: scale_rules(path.read_text(), settings.time_scale, MIN_WINDOW_S)
+        path.name: scale_rules(
+            path.read_text(), settings.time_scale, MIN_WINDOW_S, source=str(path)
+        )
         for path in sorted(rules_dir.glob("*.yml"))
     }
 
 
 def render_alertmanager(settings: Settings, ports: Ports, work_dir: Path) -> str:
     """alertmanager.yml, time-scaled, every receiver pointed at the local sinks."""
+    path = ALERTMANAGER_DIR / "alertmanager.yml"
+    try:
+        return _render(settings, ports, work_dir, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _render(settings: Settings, ports: Ports, work_dir: Path, path: Path) -> str:
     return render_alertmanager_config(
-        (ALERTMANAGER_DIR / "alertmanager.yml").read_text(),
+        path.read_text(),
         factor=settings.time_scale,
         sinks_http_url=f"http://{HOST}:{ports.sinks_http}",
         smtp_host=HOST,
