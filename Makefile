@@ -15,7 +15,7 @@ setup:
 run: setup
 	@mkdir -p $(RESULTS)
 	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
-		--alluredir=$(RESULTS)/allure-results $(PYTEST_RUN_ARGS); \
+		--alluredir=$(RESULTS)/allure-results --clean-alluredir $(PYTEST_RUN_ARGS); \
 	status=$$?; \
 	echo; \
 	if [ $$status -eq 0 ]; then echo "synthmon verdict: PASS"; else echo "synthmon verdict: FAIL (pytest exit $$status)"; fi; \
