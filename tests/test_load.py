@@ -197,7 +197,7 @@ def test_repo_profiles_file_is_valid() -> None:
             "profiles:\n  x: {users: 1, spawn_rate: 1, ramp_s: 1, steady: 5}\n",
             "profiles.x.steady: unknown field",
         ),
-        ("profiles: [1, 2\n", "line 2: invalid YAML"),
+        ("profiles: [1, 2\n", "line 2: not valid YAML"),
     ],
 )
 def test_bad_profiles_file_is_one_line_config_error(

@@ -329,7 +329,7 @@ _ALERT_A = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("groups: [", r"rules\.yml: not valid YAML: .* at line 1"),
+        ("groups: [", r"rules\.yml: line 1: not valid YAML: "),
         ("- a\n- b\n", r"rules\.yml: expected a mapping with a 'groups:' list"),
         ("groups:\n  - rules: []\n", r"groups\[0\] needs a 'name:'"),
         ("groups:\n  - name: g\n", r"group 'g' needs a 'rules:' list"),

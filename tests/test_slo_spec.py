@@ -110,10 +110,10 @@ CORPUS = [
     ("", ": top level: expected a mapping, got None"),
     ("- a\n- b\n", ": top level: expected a mapping, got ['a', 'b']"),
     (_replace("service: app", "service: app\nservice: other"), ":4: duplicate key 'service'"),
-    (_replace("{job: app}", "{job: app"), ":5: YAML syntax error: expected ',' or '}', but got "
-     "':'"),
-    ("a: [1, 2\nb: 3\n", ":2: YAML syntax error: expected ',' or ']', but got ':'"),
-    ("key: 'unterminated\n", ":2: YAML syntax error: found unexpected end of stream"),
+    (_replace("{job: app}", "{job: app"), ": line 5: not valid YAML: expected ',' or '}', but got "
+     "':' (column 11)"),
+    ("a: [1, 2\nb: 3\n", ": line 2: not valid YAML: expected ',' or ']', but got ':' (column 2)"),
+    ("key: 'unterminated\n", ": line 2: not valid YAML: found unexpected end of stream (column 1)"),
 ]  # fmt: skip
 
 

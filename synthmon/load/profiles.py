@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from synthmon.errors import ConfigError
+from synthmon.yamlfile import parse_yaml, read_text
 
 #: Seconds the shape waits past ``ramp_s`` for "all users spawned" before it starts the steady
 #: phase anyway and marks the run invalid (a loaded generator host can spawn late).
@@ -69,23 +68,7 @@ class LoadProfile:
 def load_profiles(path: str | Path) -> dict[str, LoadProfile]:
     """All profiles in ``path``; ConfigError (one line, file and field) on any bad value."""
     where = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{where}: {line}invalid YAML: {problem}") from None
-    except RecursionError:
-        raise ConfigError(f"{where}: invalid YAML: nested too deeply") from None
-    except (ValueError, TypeError, LookupError, AttributeError) as exc:  # PyYAML constructors
-        raise ConfigError(f"{where}: invalid YAML value: {exc} (a bad date or !!tag?)") from None
+    doc = parse_yaml(read_text(path, "load profiles"), where)
     if not isinstance(doc, dict) or not isinstance(doc.get("profiles"), dict):
         raise ConfigError(f"{where}: profiles: expected a mapping of profile name to settings")
     if not doc["profiles"]:

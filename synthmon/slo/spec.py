@@ -18,6 +18,7 @@ import yaml
 
 from synthmon.errors import ConfigError
 from synthmon.slo.promql import LABEL_NAME
+from synthmon.yamlfile import parse_yaml, read_text
 
 API_VERSION = "synthmon/v1"
 KIND = "SLOSpec"
@@ -236,25 +237,9 @@ def _parse(doc: object, path: str) -> SLOSpec:
 def load_spec(path: str | Path) -> SLOSpec:
     """Read and validate an SLO spec file; any problem is one ConfigError line."""
     name = str(path)
+    text = read_text(path, "SLO spec")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read SLO spec: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        doc = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        doc = parse_yaml(text, name, _StrictLoader)
     except _Bad as bad:
         raise ConfigError(f"{name}:{str(bad).removeprefix('line ')}") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        raise ConfigError(f"{name}{line}: YAML syntax error: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{name}: YAML error: {' '.join(str(exc).split())}") from None
-    except RecursionError:
-        raise ConfigError(f"{name}: YAML nested too deeply (expected an SLO spec)") from None
-    except (ValueError, TypeError, LookupError, AttributeError) as exc:  # PyYAML constructors
-        raise ConfigError(f"{name}: YAML value error: {exc} (a bad date or !!tag?)") from None
     return parse_spec(doc, name)

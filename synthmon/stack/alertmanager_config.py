@@ -18,6 +18,7 @@ import yaml
 
 from synthmon.durations import format_duration, parse_duration
 from synthmon.errors import ConfigError
+from synthmon.yamlfile import parse_yaml
 
 # Alertmanager's own defaults for a root route that leaves them unset.
 DEFAULT_TIMINGS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
@@ -132,16 +133,7 @@ def notification_delay(text: str, labels: Mapping[str, str] | None = None) -> fl
 
 
 def _load(text: str) -> dict[str, Any]:
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"alertmanager config: not valid YAML: {' '.join(str(exc).split())}"
-        ) from exc
-    except RecursionError:
-        raise ConfigError("alertmanager config: not valid YAML: nested too deeply") from None
-    except (ValueError, TypeError, LookupError, AttributeError) as exc:  # PyYAML constructors
-        raise ConfigError(f"alertmanager config: not valid YAML: {exc} (a bad date?)") from None
+    config = parse_yaml(text, "alertmanager config")
     _require_mapping(config, "alertmanager config")
     _require_mapping(config.get("route"), "route")
     return dict(config)

@@ -22,6 +22,7 @@ import yaml
 
 from synthmon.durations import format_duration, parse_duration
 from synthmon.errors import ConfigError
+from synthmon.yamlfile import parse_yaml, read_text
 
 __all__ = [
     "DEFAULT_MIN_WINDOW_S",
@@ -188,12 +189,7 @@ def read_alerts(path: Path) -> dict[str, AlertRule]:
     files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
     alerts: dict[str, AlertRule] = {}
     for file in files:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{file}: cannot read rule file ({exc.strerror})") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{file}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        text = read_text(file, "rule file")
         for name, alert in load_alerts(text, source=str(file)).items():
             if name in alerts:
                 raise ConfigError(
@@ -368,17 +364,7 @@ def _scale_timer(value: object, factor: float, where: str) -> str:
 
 def _load(text: str, source: str) -> dict[str, Any] | None:
     """The parsed rule file, its shape checked; None for an empty file (Prometheus allows it)."""
-    try:
-        document = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source}: not valid YAML: {problem}{at}") from None
-    except RecursionError:
-        raise ConfigError(f"{source}: not valid YAML: nested too deeply") from None
-    except (ValueError, TypeError, LookupError, AttributeError) as exc:  # PyYAML constructors
-        raise ConfigError(f"{source}: not valid YAML: {exc} (a bad date or !!tag?)") from None
+    document = parse_yaml(text, source, _Loader)
     if document is None:
         return None
     if not isinstance(document, dict) or not isinstance(document.get("groups"), list):
