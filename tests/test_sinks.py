@@ -116,7 +116,9 @@ def firing(labels: dict[str, str], notes: dict[str, str] | None = None) -> dict[
 
 
 def resolved(labels: dict[str, str], notes: dict[str, str] | None = None) -> dict[str, Any]:
-    return alert_payload(labels, notes, ends_at=datetime.now(UTC))
+    """An alert that ended now; it began earlier (startsAt after endsAt is a 400)."""
+    now = datetime.now(UTC)
+    return alert_payload(labels, notes, starts_at=now - timedelta(minutes=1), ends_at=now)
 
 
 def pd_event(**changes: object) -> dict[str, object]:
