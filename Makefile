@@ -7,7 +7,7 @@ PYTEST_RUN_ARGS ?=
 STACK ?=
 RUN_PREFIX := $(if $(filter containers,$(STACK)),scripts/podman.sh run --)
 
-.PHONY: setup run test lint static clean
+.PHONY: setup run test lint static clean test-tools bench-tools
 
 setup:
 	@scripts/setup.sh
@@ -31,6 +31,14 @@ test: lint
 	@SYNTHMON_STACK=processes SYNTHMON_REQUIRE_CONTAINERS=1 scripts/podman.sh run -- \
 		$(VENV)/pytest tests -p no:cacheprovider; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests collected" >&2; fi; exit $$status
+
+# What the tests run besides the stack (scripts/packages.txt "test": nginx, openssl), and the
+# benches' own needs ("bench": nginx, wrk).
+test-tools: setup
+	@scripts/apt.sh test
+test: test-tools
+bench-tools: setup
+	@scripts/apt.sh bench
 
 clean:
 	rm -rf .synthmon .mypy_cache .ruff_cache .pytest_cache

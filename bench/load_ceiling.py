@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from synthmon.load import LoadProfile, run_load  # noqa: E402
 from synthmon.load.runner import DEFAULT_LOCUSTFILE  # noqa: E402
-from synthmon.load.stub import nginx_stub  # noqa: E402
+from tests._stubs import nginx_stub  # noqa: E402
 
 USERS = 50
 BARE = '''\

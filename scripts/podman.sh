@@ -18,17 +18,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 install() {
-  local missing=()
-  command -v podman >/dev/null || missing+=(podman)
-  command -v runc >/dev/null || missing+=(runc)
-  command -v debootstrap >/dev/null || missing+=(debootstrap)
-  command -v curl >/dev/null || missing+=(curl)
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "podman: installing Debian packages: ${missing[*]}" >&2
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}" uidmap slirp4netns >/dev/null
-  fi
+  scripts/apt.sh containers
   # a drop-in, so a machine's own containers.conf stays as it is
   local conf=/etc/containers/containers.conf.d/synthmon.conf
   local want='# synthmon (scripts/podman.sh): runc + cgroupfs work on cgroups v1; nproc > 32768 fails

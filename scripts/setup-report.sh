@@ -12,26 +12,14 @@ ALLURE=$TOOLS/node_modules/allure-commandline/dist/bin/allure
 what=("$@")
 [ ${#what[@]} -gt 0 ] || what=(allure chromium)
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-apt_install() {
-  echo "setup-report: installing Debian packages: $*" >&2
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-missing=()
 for part in "${what[@]}"; do
   case "$part" in
-    allure)
-      command -v java >/dev/null || missing+=(default-jre-headless)
-      command -v npm >/dev/null || missing+=(npm) ;;
-    chromium)
-      command -v chromium >/dev/null || missing+=(chromium) ;;
+    allure|chromium) ;;
     *) echo "setup-report: unknown part '$part' (expected allure or chromium)" >&2; exit 2 ;;
   esac
 done
-if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+# Java and npm for Allure's release, Debian's chromium for the report's browser test
+scripts/apt.sh report
 
 for part in "${what[@]}"; do
   if [ "$part" = allure ]; then

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -25,12 +24,6 @@ from tests._app_stack import (
     Stack,
     free_port,
     make_root,
-    pg_tool,
-)
-
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("redis-server") and shutil.which(pg_tool("initdb"))),
-    reason="needs redis-server and PostgreSQL server binaries",
 )
 
 CHAOS = {"X-Chaos-Token": CHAOS_TOKEN}

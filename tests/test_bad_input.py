@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -117,7 +116,7 @@ def test_the_checks_have_teeth() -> None:
         one_line("password=hunter22", [], ["hunter22"])
     marker = uuid.uuid4().hex
     try:
-        with pytest.raises(AssertionError, match="left running after sh: sleep"):
+        with pytest.raises(AssertionError, match=r"left running after sh: (setsid|sleep)"):
             run_command(["sh", "-c", "setsid sleep 30 >/dev/null 2>&1 &"], marker=marker)
     finally:
         for process in leftovers(marker):
@@ -257,7 +256,6 @@ def test_wrong_url_is_one_line_and_exit_2(
     assert done.seconds < 15, f"took {done.seconds:.1f} s: a timeout did not hit"
 
 
-@pytest.mark.skipif(shutil.which("prometheus") is None, reason="no prometheus binary")
 def test_promql_syntax_error_from_a_real_prometheus(tmp_path: Path) -> None:
     port = free_port()
     (tmp_path / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")

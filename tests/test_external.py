@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
 import ssl
 import subprocess
 import threading
@@ -24,6 +23,7 @@ from synthmon import external
 from synthmon.errors import ConfigError, QueryError
 from synthmon.load import LoadProfile
 from synthmon.settings import OPTIONS, Settings
+from tests._programs import require
 
 TOKEN = "tok-3f9a1c7e5b2d"
 PASSWORD = "pw-8d2e6b1a9c4f"
@@ -157,8 +157,7 @@ def _openssl(*args: str | Path, cwd: Path) -> None:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not on PATH")
+    require("openssl")
     d = tmp_path_factory.mktemp("pki")
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
              "ca.pem", "-days", "1", "-subj", "/CN=synthmon test CA", cwd=d)  # fmt: skip

@@ -20,7 +20,7 @@ import pytest
 from synthmon.errors import ConfigError
 from synthmon.load import LoadError, LoadProfile, LoadResult, load_profiles, run_load
 from synthmon.load.results import Window, csv_totals, from_history
-from synthmon.load.stub import nginx_stub, slow_stub
+from tests._stubs import nginx_stub, slow_stub
 
 REPO = Path(__file__).resolve().parents[1]
 RAMPED = LoadProfile(

@@ -11,7 +11,6 @@ Skipped only when a program it needs is not installed (``make test`` installs th
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests._programs import require as require_program
 
 pytest_plugins = ["pytester"]
 
@@ -70,10 +71,7 @@ def test_slo_gate(tmp_path):
 
 
 def require(program: str) -> str:
-    path = shutil.which(program)
-    if path is None:
-        pytest.skip(f"{program} is not installed: `{NEEDED[program]}` installs it (make test does)")
-    return path
+    return require_program(program, f"`{NEEDED[program]}` (make test runs it)")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ renderer scales timings without touching anything else."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from synthmon.stack.rules import (
     scale_expr,
     scale_rules,
 )
+from tests._programs import require
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES_DIR = ROOT / "stack" / "prometheus" / "rules"
@@ -31,8 +31,6 @@ TESTS_DIR = ROOT / "stack" / "prometheus" / "tests"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 RULE_FILES = sorted(RULES_DIR.glob("*.yml"))
 TEST_FILES = sorted(TESTS_DIR.glob("*.yml"))
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not on PATH")
 
 # The escalation contract (docs/runbook.md#escalation): severity, priority.
 EXPECTED_ROUTING = {
@@ -65,9 +63,8 @@ MUTATIONS = {
 
 
 def _promtool(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None
     return subprocess.run(
-        [PROMTOOL, *map(str, args)],
+        [require("promtool"), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -120,14 +117,12 @@ def test_rule_and_test_files_exist() -> None:
     assert set(EXPECTED_ROUTING) == {alert.name for _, alert in ALERTS}
 
 
-@needs_promtool
 @pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.name)
 def test_promtool_check_rules(rule_file: Path) -> None:
     result = _promtool("check", "rules", rule_file)
     assert result.returncode == 0, _output(result)
 
 
-@needs_promtool
 @pytest.mark.parametrize("test_file", TEST_FILES, ids=lambda p: p.name)
 def test_promtool_unit_tests_pass(test_file: Path) -> None:
     result = _promtool("test", "rules", test_file.name, cwd=test_file.parent)
@@ -147,7 +142,6 @@ def test_every_alert_is_unit_tested_firing_and_silent() -> None:
     assert names - {"Watchdog"} <= silent, f"never tested silent: {sorted(names - silent)}"
 
 
-@needs_promtool
 @pytest.mark.parametrize(("rule_file", "alert"), ALERTS, ids=[alert.name for _, alert in ALERTS])
 def test_broken_rule_fails_its_unit_test(rule_file: Path, alert: AlertRule, tmp_path: Path) -> None:
     """Self-test: a misspelt metric in one alert's expr makes promtool's unit test fail."""
@@ -296,7 +290,6 @@ def test_range_windows() -> None:
     assert range_windows("max_over_time(rate(x[5m])[1h:1m]) + y offset 1d") == (300.0, 3600.0)
 
 
-@needs_promtool
 def test_scaled_production_rules_pass_promtool(tmp_path: Path) -> None:
     for rule_file in RULE_FILES:
         scaled = tmp_path / rule_file.name

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import socket
 import subprocess
 import threading
@@ -35,7 +34,6 @@ from synthmon.slo.spec import parse_spec
 
 pytestmark = [
     pytest.mark.selftest,
-    pytest.mark.skipif(shutil.which("prometheus") is None, reason="no prometheus binary"),
 ]
 
 BUCKETS = (

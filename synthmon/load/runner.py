@@ -22,7 +22,7 @@ from synthmon.errors import ConfigError, SynthmonError
 from synthmon.load import results
 from synthmon.load.process import ProcessGroup
 from synthmon.load.profiles import LoadProfile
-from synthmon.load.stub import free_port
+from synthmon.ports import free_ports
 
 DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
 _WORKER_CONNECT_S = 30  # --expect-workers-max-wait
@@ -96,7 +96,7 @@ def run_load(
         "--exit-code-on-error",
         "0",  # failures are data here; a non-zero exit means Locust itself broke
     ]
-    port = free_port() if workers else 0
+    port = free_ports(1)[0] if workers else 0
     if workers:
         main += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
         main += ["--expect-workers", str(workers), "--expect-workers-max-wait"]

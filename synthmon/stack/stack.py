@@ -11,7 +11,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from synthmon.errors import StackError
+from synthmon.ports import free_ports
 from synthmon.settings import Settings
 from synthmon.stack import embedded, engine
 from synthmon.stack.cleanup import clean_stale_runs
@@ -49,20 +49,6 @@ class Stack:
     scrape_interval_s: float = embedded.SCRAPE_INTERVAL_S
     evaluation_interval_s: float = embedded.EVALUATION_INTERVAL_S
     reason: str = ""
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports on 127.0.0.1 (all held open together, then released)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def new_run_dir(base: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Local stand-ins for the app's API, for testing and benchmarking the load generator itself.
+"""Local stand-ins for the app's API, for testing and benchmarking the load generator itself
+(test and bench code, not the library: nginx comes from scripts/packages.txt "test"/"bench").
 
 ``nginx_stub`` answers every app route with static JSON (fast: measures the generator, not a
 server); ``slow_stub`` sleeps per request (a server too slow for the offered rate, to prove the
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from synthmon.load.process import ProcessGroup
+from synthmon.ports import free_ports
 
 _TASK = '{"id": 1, "title": "synthetic", "completed": false}'
 _NGINX_CONF = """\
@@ -73,13 +75,6 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 """
 
 
-def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
     """Return once 127.0.0.1:port accepts connections; TimeoutError after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
@@ -95,12 +90,12 @@ def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
 @contextmanager
 def nginx_stub(workdir: Path) -> Iterator[str]:
     """nginx serving static JSON for the app's routes (and /static.json); yields its base URL."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"  # root's PATH may lack sbin
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)
     (workdir / "www").mkdir(exist_ok=True)
     (workdir / "www" / "static.json").write_text(f"[{_TASK}]\n", encoding="utf-8")
-    port = free_port()
+    port = free_ports(1)[0]
     user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read a 0700 tmp dir
     conf = _NGINX_CONF.format(user=user, dir=workdir, port=port, task=_TASK)
     (workdir / "nginx.conf").write_text(conf, encoding="utf-8")
@@ -115,7 +110,7 @@ def nginx_stub(workdir: Path) -> Iterator[str]:
 def slow_stub(workdir: Path, delay_s: float) -> Iterator[str]:
     """A threaded HTTP server that sleeps ``delay_s`` per request; yields its base URL."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = free_ports(1)[0]
     argv = [sys.executable, "-c", _SLOW_SERVER, str(port), str(delay_s)]
     with ProcessGroup() as group:
         group.spawn(argv, workdir / "slow.out", dict(os.environ), workdir)
