@@ -7,6 +7,7 @@
 #   images/build.sh            build what is missing or out of date (idempotent, cached)
 #   images/build.sh app redis  only these
 #   images/build.sh --list     print "service image" for each
+#   images/build.sh --base     only the Debian base (prints its name)
 #   SYNTHMON_APP_BASE=python:3.11-slim-bookworm images/build.sh app
 #                              the app on the official Python image (with a registry)
 #
@@ -129,6 +130,7 @@ build() {
 }
 
 IMAGE[python]=$PYBASE  # the app's base here; not a setting
+if [ "${1:-}" = --base ]; then build_base; echo "$BASE"; exit 0; fi  # scripts/fresh-check.sh
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app)
 for service in "${wanted[@]}"; do

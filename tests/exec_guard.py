@@ -30,6 +30,7 @@ LOG_ENV = "EXEC_GUARD_LOG"
 TEST_ENV = "EXEC_GUARD_TEST"
 FRESH_ENV = "EXEC_GUARD_FRESH_IMAGE"  # a fresh-image list to use instead of the shared one
 KIND = "polyglot"
+USED = ROOT / ".synthmon" / "exec-guard" / "fresh-packages.txt"  # read by scripts/fresh-check.sh
 DPKG = Path("/var/lib/dpkg")
 # Toolchains a new machine of the kind brings outside Debian (Go, pyenv's Python).
 HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)  # not $HOME: pytester's inner runs move it
@@ -347,8 +348,10 @@ class Judge:
         own = (root, *TOOLCHAINS, Path(tempfile.gettempdir()), HOME / ".cache" / "synthmon")
         return cls(allowed, named, dpkg, own)
 
-    def check(self, use: Use) -> Violation | None:
+    def check(self, use: Use, expected_missing: frozenset[Use] = frozenset()) -> Violation | None:
         program = use.program
+        if use in expected_missing:
+            return None  # a test of what happens when a program is missing
         if "/" not in program:
             found = shutil.which(program)
             if found is None:
@@ -371,15 +374,28 @@ class Judge:
             "not on a new machine and installed by no file of the project (scripts/packages.txt)",
         )  # fmt: skip
 
-    def violations(self, uses: Iterable[Use]) -> list[Violation]:
-        """One violation per program (the first place that ran it)."""
+    def fresh_packages(self, uses: Iterable[Use]) -> set[str]:
+        """The Debian packages owning the programs used (what scripts/fresh-check.sh installs)."""
+        found = set()
+        for use in uses:
+            program = use.program if "/" in use.program else shutil.which(use.program)
+            package = self.dpkg.owner(Path(program)) if program else None
+            if package is not None:
+                found.add(package)
+        return found
+
+    def violations(
+        self, uses: Iterable[Use], expected_missing: frozenset[Use] = frozenset()
+    ) -> list[Violation]:
+        """One violation per program (the first place that ran it); ``expected_missing``: the
+        programs tests marked ``runs_missing_program`` run on purpose."""
         checked: set[str] = set()
         found = []
         for use in uses:
             if use.program in checked:
                 continue
             checked.add(use.program)
-            violation = self.check(use)
+            violation = self.check(use, expected_missing)
             if violation is not None:
                 found.append(violation)
         return found
@@ -394,16 +410,22 @@ class ExecGuard:
     def __init__(self, log: Path) -> None:
         self.log = log
         self.found: list[Violation] = []
+        self.expected_missing: set[Use] = set()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
+        for marker in item.iter_markers("runs_missing_program"):
+            self.expected_missing.update(Use(program, item.nodeid) for program in marker.args)
         os.environ[TEST_ENV] = item.nodeid
         yield
         os.environ.pop(TEST_ENV, None)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         uses = recorded_uses(self.log) + scanned_uses()
-        self.found = Judge.here().violations(uses)
+        judge = Judge.here()
+        self.found = judge.violations(uses, frozenset(self.expected_missing))
+        USED.parent.mkdir(parents=True, exist_ok=True)
+        USED.write_text("".join(f"{name}\n" for name in sorted(judge.fresh_packages(uses))))
         if self.found and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -420,6 +442,9 @@ class ExecGuard:
 
 def start(config: pytest.Config) -> None:
     """Turn recording on for this process and its children; register the end-of-run judge."""
+    config.addinivalue_line(
+        "markers", "runs_missing_program(*programs): the test runs these on purpose (exec guard)"
+    )
     if hasattr(config, "workerinput") or os.environ.get(LOG_ENV):
         return  # an xdist worker or an inner pytester run: the outer session judges
     fresh_image_list()  # no list: a usage error now, not after the run

@@ -102,6 +102,7 @@ def test_early_exit_is_reported_at_once(tmp_path: Path) -> None:
     assert "bad config line 3" in runner.tail("crashy")
 
 
+@pytest.mark.runs_missing_program("/nonexistent/binary")
 def test_missing_binary(tmp_path: Path) -> None:
     runner = ProcessRunner(tmp_path, startup_timeout=5)
     service = Service(name="ghost", argv=("/nonexistent/binary",), probe=CommandProbe(("true",)))

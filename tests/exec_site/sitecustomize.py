@@ -4,7 +4,7 @@ tests/conftest.py puts this directory on PYTHONPATH, so the test process and eac
 (the stack's services, Locust, the CLI under test, pytester's inner runs) import it at start-up
 and append one JSON line per program they execute to the file in ``EXEC_GUARD_LOG``. It is
 standalone (no imports from the checkout) and never raises: an audit hook's exception would
-break the program it watches.
+break the program it watches (only a KeyboardInterrupt passes through, as anywhere).
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def _shell_words(argv: list[str]) -> list[str]:
     if len(argv) < 3 or os.path.basename(argv[0]) not in SHELLS or argv[1] != "-c":
         return []
     words = []
-    for segment in re.split(r"&&|\|\||[|;&()]", argv[2]):
+    script = re.sub(r"\d*(>>|>&|&>|>|<)\d*", " ", argv[2])  # redirections: 2>&1
+    for segment in re.split(r"&&|\|\||[|;&()]", script):
         try:
             tokens = shlex.split(segment)
         except ValueError:
@@ -107,7 +108,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         argv = [os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in argv]
         program = os.fsdecode(executable) if executable else argv[0]
         _record([program, *_shell_words(argv)], argv, cwd, env)
-    except BaseException:  # never break the watched program
+    except Exception:  # never break the watched program (Ctrl-C still propagates)
         pass
 
 
