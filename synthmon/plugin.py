@@ -169,12 +169,8 @@ def _register_secrets(config: pytest.Config, settings: Settings) -> None:
     finds env and SYNTHMON_*_FILE secrets itself, not files named on the command line)."""
     from synthmon.redact import redactor_of
 
-    headers = external.client_config(settings).headers
-    for secret in (settings.bearer_token, settings.basic_auth_password):
-        if secret is not None:
-            redactor_of(config).add(secret.value)
-    for value in headers.values():
-        redactor_of(config).add(value.partition(" ")[2])  # the base64 of user:password
+    for secret in external.secrets_of(settings):
+        redactor_of(config).add(secret)
 
 
 def _load_profile(settings: Settings) -> dict[str, LoadProfile]:
