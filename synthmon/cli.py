@@ -15,18 +15,25 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from synthmon import external
 from synthmon.durations import parse_duration
 from synthmon.errors import ConfigError, SynthmonError
-from synthmon.prom import Prometheus
+from synthmon.redact import Redactor
+from synthmon.settings import OPTIONS, Settings
 from synthmon.slo import evaluate, load_client_stats, load_spec
 from synthmon.slo.regression import compare, parse_margins, parse_report, read_report
 
-DEFAULT_SPEC = "slo/baseline.yaml"
 DEFAULT_TIMEOUT = 30.0  # a 24 h window over many series is a heavy query
+#: The settings (of the plugin's OPTIONS table) the gate reads: where Prometheus is, the spec,
+#: and its credentials and TLS. Other SYNTHMON_* variables are not the gate's business.
+GATE_SETTINGS = ("prometheus_url", "slo_spec", "bearer_token", "bearer_token_file",
+                 "basic_auth_user", "basic_auth_password", "basic_auth_password_file",
+                 "ca_file", "client_cert", "client_key")  # fmt: skip
+_OWN_FLAGS = {"slo_spec": "--spec"}  # the gate's name since before the table
 
 
 def parse_time(text: object, what: str) -> float:
@@ -103,17 +110,42 @@ def _timeout(text: str) -> float:
     return value
 
 
-def cmd_gate(args: argparse.Namespace) -> int:
-    if not args.prometheus_url:
+def gate_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """The gate's settings, built like the plugin's (``Settings.from_values``): options, then
+    ``SYNTHMON_*`` env, then defaults; the timeout is the gate's own ``--timeout``."""
+    env = os.environ if environ is None else environ
+    names = {o.env for o in OPTIONS if o.name in GATE_SETTINGS}
+    given = {name: getattr(args, name, None) for name in GATE_SETTINGS}
+    given["http_timeout"] = str(_timeout(args.timeout))
+    settings = Settings.from_values(
+        lambda option: given.get(option.name), {k: v for k, v in env.items() if k in names}
+    )
+    if settings.prometheus_url is None:
         raise ConfigError("--prometheus-url (or SYNTHMON_PROMETHEUS_URL) is required")
-    spec = load_spec(args.spec)
+    return settings
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    settings = gate_settings(args)
+    redactor = Redactor.from_environ()  # a proxy's error page may echo the credentials
+    for secret in external.secrets_of(settings):
+        redactor.add(secret)
+    try:
+        return _gate(args, settings, redactor)
+    except SynthmonError as exc:
+        raise type(exc)(redactor.redact(str(exc))) from None
+
+
+def _gate(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
+    url = str(settings.prometheus_url)  # gate_settings made sure there is one
+    spec = load_spec(settings.slo_spec)
     window = _window(args)
     client = load_client_stats(args.locust_stats) if args.locust_stats else None
     if args.max_regression and not args.baseline:
         raise ConfigError("--max-regression needs --baseline FILE (the report to compare with)")
     margins = parse_margins(args.max_regression)
     baseline = read_report(args.baseline) if args.baseline else None  # bad input fails first
-    with Prometheus(args.prometheus_url, timeout=_timeout(args.timeout)) as prom:
+    with external.prometheus(settings, url, remote=True) as prom:
         report = evaluate(spec, prom, window, client)
     doc = report.to_dict()
     regression = None
@@ -126,10 +158,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
             Path(args.report).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{args.report}: cannot write report: {exc.strerror}") from None
-    sys.stdout.write(report.render_table(show_promql=args.show_promql))
+    sys.stdout.write(redactor.redact(report.render_table(show_promql=args.show_promql)))
     if regression is None:
         return report.exit_code
-    sys.stdout.write("\n" + regression.render())
+    sys.stdout.write("\n" + redactor.redact(regression.render()))
     return max(report.exit_code, regression.exit_code)  # 2 beats 1 beats 0, as in the report
 
 
@@ -142,16 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate an SLO spec over a window (exit 0 pass, 1 violated, 2 not evaluated)",
         description="Evaluate an SLO spec against Prometheus over exactly one window.",
     )
-    gate.add_argument(
-        "--prometheus-url",
-        default=env("SYNTHMON_PROMETHEUS_URL"),
-        help="Prometheus base URL (env SYNTHMON_PROMETHEUS_URL)",
-    )
-    gate.add_argument(
-        "--spec",
-        default=env("SYNTHMON_SLO_SPEC", DEFAULT_SPEC),
-        help=f"SLO spec file (env SYNTHMON_SLO_SPEC; default {DEFAULT_SPEC})",
-    )
+    for option in OPTIONS:  # the plugin's table: same names, env variables and meaning
+        if option.name in GATE_SETTINGS and option.cli:
+            default = f"; default {option.default}" if option.default else ""
+            gate.add_argument(
+                _OWN_FLAGS.get(option.name, option.flag),
+                dest=option.name,
+                metavar={"url": "URL", "user": "USER"}.get(option.name.rpartition("_")[2], "FILE"),
+                help=f"{option.help} (env {option.env}{default})",
+            )
     gate.add_argument("--start", help="window start: unix seconds or ISO 8601")
     gate.add_argument("--end", help="window end: unix seconds or ISO 8601")
     gate.add_argument("--last", metavar="DURATION", help="window = the last DURATION (24h, 90m)")

@@ -211,10 +211,11 @@ class ClientConfig:
         return httpx.Client(base_url=base_url, timeout=timeout, headers=self.headers, verify=verify)
 
 
-def client_config(settings: Settings) -> ClientConfig:
+def client_config(settings: Settings, *, remote: bool = False) -> ClientConfig:
     """The ClientConfig of ``settings``: credentials and TLS apply to an external stack only,
-    so a token meant for a deployed environment is never sent to local processes."""
-    if settings.stack != "external":
+    so a token meant for a deployed environment is never sent to local processes. ``remote``:
+    the caller talks only to a URL the user named (``synthmon gate``), whatever the stack."""
+    if settings.stack != "external" and not remote:
         return ClientConfig()
     authorization = None
     if settings.bearer_token is not None:
@@ -236,11 +237,18 @@ def client_config(settings: Settings) -> ClientConfig:
     )
 
 
-def prometheus(settings: Settings, url: str) -> Prometheus:
-    """A Prometheus client with the stack's credentials and TLS."""
+def secrets_of(settings: Settings) -> list[str]:
+    """What outputs must mask: each credential, raw and as its Authorization header value."""
+    found = [s.value for s in (settings.bearer_token, settings.basic_auth_password) if s]
+    headers = client_config(settings, remote=True).headers
+    return found + [value.partition(" ")[2] for value in headers.values()]  # base64 user:pw
+
+
+def prometheus(settings: Settings, url: str, *, remote: bool = False) -> Prometheus:
+    """A Prometheus client with the stack's credentials and TLS (see :func:`client_config`)."""
     from synthmon.prom import Prometheus
 
-    config = client_config(settings)
+    config = client_config(settings, remote=remote)
     client = Prometheus(url, timeout=settings.http_timeout, headers=config.headers)
     if config.has_tls:
         # Prometheus takes verify as a bool only; its requests session takes a CA path and a

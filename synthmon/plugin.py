@@ -5,6 +5,7 @@ Fixtures are few and named for what they give; override any of them in a conftes
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -43,7 +44,20 @@ MARKERS = {
 ORDER = ("health", "load", "slo", "dashboards", "alert", "destructive")
 SERIAL_MARKERS = ("load", "slo", "alert", "destructive")
 
+#: The fixtures of this plugin: an item requesting one (and getting ours, not a conftest's
+#: same-named fixture) is a synthmon check.
+FIXTURES = frozenset(
+    {"synthmon_settings", "stack", "http", "prom", "alertmanager", "sinks", "faults",
+     "alert_scenario", "load_run", "slo_report"}
+)  # fmt: skip
+#: Set on each synthmon item's keywords, so its reports tell an xdist controller (which
+#: collects nothing) that the workers run synthmon checks.
+CHECK_KEYWORD = "synthmon_check"
+
+_markers_key = pytest.StashKey[tuple[str, ...]]()
 _settings_key = pytest.StashKey[Settings]()
+_error_key = pytest.StashKey[str]()
+_active_key = pytest.StashKey[bool]()
 _stack_key = pytest.StashKey[Stack]()
 _load_key = pytest.StashKey["LoadResult"]()
 slo_report_key = pytest.StashKey[str]()
@@ -63,24 +77,91 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, meaning in MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {meaning}")
-    try:
-        settings = Settings.from_values(
-            lambda option: config.getoption(f"synthmon_{option.name}", None)
-        )
-        if external.client_config(settings).has_tls:
-            external.client_config(settings).ssl_context()  # bad PEM: fail before any start
-    except SynthmonError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    config.stash[_settings_key] = settings
+    """Markers only, unless a synthmon option was given: the plugin is installed in venvs
+    whose other projects must see no change (order, logging, a bad ``SYNTHMON_*`` value)."""
+    config.stash[_markers_key] = ours = _our_markers(config)
+    for name in ours:
+        config.addinivalue_line("markers", f"{name}: {MARKERS[name]}")
+    if any(config.getoption(f"synthmon_{o.name}", None) is not None for o in OPTIONS if o.cli):
+        activate(config)  # a bad option fails here (exit 4), before any collection
+    elif not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_ControllerWatch(config), "synthmon-controller-watch")
+
+
+def _our_markers(config: pytest.Config) -> tuple[str, ...]:
+    """Our marker names, less those the project registers itself (its own ``load`` marker
+    means something else: such a test is not a synthmon check)."""
+    theirs = {re.split(r"[(:]", line, maxsplit=1)[0].strip() for line in config.getini("markers")}
+    return tuple(name for name in MARKERS if name not in theirs)
+
+
+def markers_of(config: pytest.Config) -> tuple[str, ...]:
+    """The synthmon markers of this session (see :func:`_our_markers`)."""
+    return config.stash.get(_markers_key, tuple(MARKERS))
+
+
+def is_active(config: pytest.Config) -> bool:
+    """Whether this session uses synthmon (an option given, a synthmon check collected)."""
+    return config.stash.get(_active_key, False)
+
+
+def _settings(config: pytest.Config) -> Settings:
+    """The run's settings, built and validated once; a bad value is a one-line UsageError."""
+    if _settings_key in config.stash:
+        return config.stash[_settings_key]
+    if _error_key not in config.stash:
+        try:
+            settings = Settings.from_values(
+                lambda option: config.getoption(f"synthmon_{option.name}", None)
+            )
+            if external.client_config(settings).has_tls:
+                external.client_config(settings).ssl_context()  # bad PEM: fail before a start
+        except SynthmonError as exc:
+            config.stash[_error_key] = str(exc)
+        else:
+            config.stash[_settings_key] = settings
+            return settings
+    raise pytest.UsageError(config.stash[_error_key])
+
+
+def activate(config: pytest.Config) -> Settings:
+    """Synthmon is used in this session: validate the settings, then (once) turn on progress
+    lines, redaction, the Pushgateway push and the summary. Raises ``pytest.UsageError``."""
+    settings = _settings(config)
+    if is_active(config):
+        return settings
+    config.stash[_active_key] = True
     progress.configure(config)
+    redaction = config.pluginmanager.get_plugin("synthmon.redact")  # None if -p no:
+    if redaction is not None:
+        redaction.activate(config)
     if settings.pushgateway_url and not hasattr(config, "workerinput"):
         from synthmon.pushgateway import PushResults
 
         pusher = PushResults(config, settings, lambda: config.stash.get(_stack_key, None))
         config.pluginmanager.register(pusher, "synthmon-pushgateway")
     _register_secrets(config, settings)
+    return settings
+
+
+class _ControllerWatch:
+    """An xdist controller collects nothing: it learns that synthmon is used from the first
+    report of a synthmon check a worker sends (a worker fails each check on bad settings)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if CHECK_KEYWORD not in report.keywords or is_active(self.config):
+            return
+        try:
+            activate(self.config)
+        except pytest.UsageError:
+            return
+        pusher = self.config.pluginmanager.get_plugin("synthmon-pushgateway")
+        if pusher is not None:  # registered during this hook call: it missed this report
+            pusher.pytest_runtest_logreport(report)
 
 
 def _register_secrets(config: pytest.Config, settings: Settings) -> None:
@@ -88,12 +169,8 @@ def _register_secrets(config: pytest.Config, settings: Settings) -> None:
     finds env and SYNTHMON_*_FILE secrets itself, not files named on the command line)."""
     from synthmon.redact import redactor_of
 
-    headers = external.client_config(settings).headers
-    for secret in (settings.bearer_token, settings.basic_auth_password):
-        if secret is not None:
-            redactor_of(config).add(secret.value)
-    for value in headers.values():
-        redactor_of(config).add(value.partition(" ")[2])  # the base64 of user:password
+    for secret in external.secrets_of(settings):
+        redactor_of(config).add(secret)
 
 
 def _load_profile(settings: Settings) -> dict[str, LoadProfile]:
@@ -113,34 +190,74 @@ def _load_profile(settings: Settings) -> dict[str, LoadProfile]:
 
 
 def settings_of(config: pytest.Config) -> Settings:
-    """The run's settings, for hooks that run before fixtures (pytest_generate_tests)."""
-    return config.stash[_settings_key]
+    """The run's settings, for hooks that run before fixtures (pytest_generate_tests); using
+    them makes the session a synthmon one. Bad settings fail the collecting module in one
+    line; the session then ends with the usage error (pytest_collection_modifyitems)."""
+    try:
+        return activate(config)
+    except pytest.UsageError as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
 def _rank(item: pytest.Item) -> int:
-    ranks = [i for i, name in enumerate(ORDER) if item.get_closest_marker(name)]
+    ours = markers_of(item.config)
+    ranks = [i for i, name in enumerate(ORDER) if name in ours and item.get_closest_marker(name)]
     return max(ranks, default=0)
 
 
+def _gets_our_fixture(item: pytest.Item) -> bool:
+    """Whether the item gets one of our fixtures: a conftest's same-named fixture replaces
+    ours unless it requests the name itself (an override that builds on ours)."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs_by_name = getattr(info, "name2fixturedefs", {})
+    for name in FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        for fixturedef in reversed(defs_by_name.get(name, ())):
+            if getattr(fixturedef.func, "__module__", None) == __name__:
+                return True
+            if name not in fixturedef.argnames:
+                break
+    return False
+
+
+def is_check(item: pytest.Item) -> bool:
+    """A synthmon check: it carries a synthmon marker or gets a synthmon fixture."""
+    ours = markers_of(item.config)
+    return any(item.get_closest_marker(m) for m in ours) or _gets_our_fixture(item)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=_rank)  # stable: file order is kept within a rank
-    settings = config.stash.get(_settings_key, None)
-    if settings is not None and settings.stack == "external" and not settings.allow_destructive:
-        for item in items:  # somebody else's environment: no faults unless allowed
-            if item.get_closest_marker("destructive"):
-                item.add_marker(pytest.mark.skip(reason=external.DESTRUCTIVE_SKIP))
-    if (
-        settings is not None
-        and not hasattr(config, "workerinput")  # the controller checks it once, cleanly
-        and any({"load_run", "slo_report"} & set(getattr(i, "fixturenames", ())) for i in items)
+    checks = [item for item in items if is_check(item)]
+    if not checks and not is_active(config) and _error_key not in config.stash:
+        return  # not a synthmon session: the items, logging and settings stay untouched
+    # Only checks move, among the places checks hold; any other test keeps its place.
+    chosen = set(checks)
+    for place, item in zip(
+        [i for i, item in enumerate(items) if item in chosen],
+        sorted(checks, key=_rank),  # stable: file order is kept within a rank
+        strict=True,
     ):
-        _load_profile(settings)  # a bad profiles file fails before any stack starts
+        items[place] = item
     # Under pytest-xdist (--dist loadgroup, see pytest.ini) every worker has its own stack;
     # whatever changes a stack or measures it runs on one worker, in the order above, so a
     # fault never overlaps a measurement. Read-only checks spread over the other workers.
-    for item in items:
-        if any(item.get_closest_marker(m) for m in SERIAL_MARKERS):
+    for item in checks:
+        item.keywords[CHECK_KEYWORD] = True
+        if any(item.get_closest_marker(m) for m in SERIAL_MARKERS if m in markers_of(config)):
             item.add_marker(pytest.mark.xdist_group("stack-mutating"))
+    try:
+        settings = activate(config)
+    except pytest.UsageError:
+        if hasattr(config, "workerinput"):
+            return  # a worker: each check fails with the message (synthmon_settings)
+        raise
+    if settings.stack == "external" and not settings.allow_destructive:
+        for item in checks:  # somebody else's environment: no faults unless allowed
+            if item.get_closest_marker("destructive"):
+                item.add_marker(pytest.mark.skip(reason=external.DESTRUCTIVE_SKIP))
+    if not hasattr(config, "workerinput") and any(  # the controller checks it once, cleanly
+        {"load_run", "slo_report"} & set(getattr(i, "fixturenames", ())) for i in checks
+    ):
+        _load_profile(settings)  # a bad profiles file fails before any stack starts
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -152,12 +269,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from synthmon import progress
 
     config, write = terminalreporter.config, terminalreporter.write_line
+    if not is_active(config):
+        return
     stack = config.stash.get(_stack_key, None)
-    checks = progress.count_checks(terminalreporter.stats, MARKERS)
+    markers = markers_of(config)
+    checks = progress.count_checks(terminalreporter.stats, markers)
     if stack is None and not checks.count:
         return
     terminalreporter.write_sep("-", "synthmon")
-    for line in progress.check_lines(checks, MARKERS):
+    for line in progress.check_lines(checks, markers):
         write(line, red=bool(checks.failed), green=not checks.failed)
     table = config.stash.get(slo_report_key, None)
     table = table or progress.user_property(terminalreporter.stats, "synthmon_slo_table")
@@ -183,7 +303,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def synthmon_settings(pytestconfig: pytest.Config) -> Settings:
     """The run's settings (options, SYNTHMON_* env, defaults), validated."""
-    return pytestconfig.stash[_settings_key]
+    try:
+        return activate(pytestconfig)
+    except pytest.UsageError as exc:  # on an xdist worker: a one-line failure per check
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
 @pytest.fixture(scope="session")

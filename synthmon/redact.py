@@ -212,6 +212,7 @@ _hookimpl = pluggy.HookimplMarker("pytest")  # pytest.hookimpl, without importin
 _allure_hookimpl = pluggy.HookimplMarker("allure")
 _redactors: weakref.WeakKeyDictionary[pytest.Config, Redactor] = weakref.WeakKeyDictionary()
 _undo: weakref.WeakKeyDictionary[Any, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
+_active: weakref.WeakSet[pytest.Config] = weakref.WeakSet()
 
 
 def redactor_of(config: pytest.Config) -> Redactor:
@@ -255,10 +256,15 @@ class _AllureRedaction:
                 os.replace(path.with_name(path.name + ".tmp"), path)
 
 
-@_hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
+def activate(config: pytest.Config) -> None:
+    """Redact this session's log records, reports and Allure results from now on. The synthmon
+    plugin calls it once the session uses synthmon: other projects in the venv keep pytest's
+    logging and their own output."""
     from synthmon.settings import OPTIONS
 
+    if config in _active:
+        return
+    _active.add(config)
     redactor = redactor_of(config)
     for option in OPTIONS:  # --some-url http://user:pw@host, --bearer-token-file PATH, ...
         value = config.getoption(f"synthmon_{option.name}", None)
@@ -275,7 +281,15 @@ def pytest_configure(config: pytest.Config) -> None:
         undo.append(lambda: allure_commons.plugin_manager.unregister(hooks))
 
 
+@_hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """On its own (``-p synthmon.redact`` without the synthmon plugin) it is always on."""
+    if not any(config.pluginmanager.has_plugin(n) for n in ("synthmon", "synthmon.plugin")):
+        activate(config)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _active.discard(config)
     for undo in reversed(_undo.pop(config, [])):
         undo()
 
@@ -286,7 +300,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Innermost wrapper: the report is clean before skipping, Allure or JUnit read it."""
     report = yield
-    scrub_report(redactor_of(item.config), report)
+    if item.config in _active:
+        scrub_report(redactor_of(item.config), report)
     return report
 
 
@@ -295,5 +310,6 @@ def pytest_make_collect_report(
     collector: pytest.Collector,
 ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
     report = yield
-    scrub_report(redactor_of(collector.config), report)
+    if collector.config in _active:
+        scrub_report(redactor_of(collector.config), report)
     return report
