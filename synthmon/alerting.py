@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 import httpx
 
 from synthmon.errors import QueryError
-from synthmon.redact import hide_password
+from synthmon.http_errors import json_of, send
 
 
 class Matcher(TypedDict):
@@ -62,7 +62,7 @@ def _quote(value: str) -> str:
 
 
 class AlertmanagerClient:
-    """Alertmanager API v2 over httpx; every failure is a one-line QueryError."""
+    """Alertmanager API v2 over httpx; every failure is a one-line HttpError (a QueryError)."""
 
     def __init__(
         self, base_url: str, timeout: float = 5.0, headers: Mapping[str, str] | None = None
@@ -85,7 +85,7 @@ class AlertmanagerClient:
 
     def status(self) -> dict[str, Any]:
         """Cluster, version and the loaded config (``config.original``)."""
-        data: dict[str, Any] = self._request("GET", "/status").json()
+        data: dict[str, Any] = self._json(self._request("GET", "/status"))
         return data
 
     def alerts(
@@ -104,7 +104,7 @@ class AlertmanagerClient:
         ]
         params += [("filter", f"{k}={_quote(v)}") for k, v in (labels or {}).items()]
         query = httpx.QueryParams(params)
-        data: list[dict[str, Any]] = self._request("GET", "/alerts", params=query).json()
+        data: list[dict[str, Any]] = self._json(self._request("GET", "/alerts", params=query))
         return data
 
     def post_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> None:
@@ -113,7 +113,7 @@ class AlertmanagerClient:
 
     def silences(self) -> list[dict[str, Any]]:
         """All silences, including expired ones (``status.state``)."""
-        data: list[dict[str, Any]] = self._request("GET", "/silences").json()
+        data: list[dict[str, Any]] = self._json(self._request("GET", "/silences"))
         return data
 
     def create_silence(
@@ -138,7 +138,7 @@ class AlertmanagerClient:
             "createdBy": created_by,
             "comment": comment,
         }
-        return str(self._request("POST", "/silences", json=body).json()["silenceID"])
+        return str(self._json(self._request("POST", "/silences", json=body))["silenceID"])
 
     def expire_silence(self, silence_id: str) -> None:
         self._request("DELETE", f"/silence/{silence_id}")
@@ -151,16 +151,15 @@ class AlertmanagerClient:
         params: httpx.QueryParams | None = None,
         json: object = None,
     ) -> httpx.Response:
-        url = hide_password(f"{self.base_url}/api/v2{path}")  # for messages only
-        try:
-            response = self._http.request(method, path, params=params, json=json)
-        except httpx.HTTPError as exc:
-            raise QueryError(
-                f"Alertmanager {method} {url} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        if response.status_code >= 400:
-            text = " ".join(response.text.split())[:300]
-            raise QueryError(
-                f"Alertmanager {method} {url} failed: HTTP {response.status_code}: {text}"
-            )
-        return response
+        return send(
+            self._http,
+            "Alertmanager",
+            method,
+            path,
+            base_url=f"{self.base_url}/api/v2",
+            params=params,
+            json=json,
+        )
+
+    def _json(self, response: httpx.Response) -> Any:
+        return json_of("Alertmanager", f"{self.base_url}/api/v2", response)

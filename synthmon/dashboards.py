@@ -12,7 +12,6 @@ point is a problem that names the panel.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -22,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from synthmon.durations import format_duration, parse_duration
-from synthmon.errors import ConfigError, QueryError
+from synthmon.errors import ConfigError, QueryError, WaitTimeout
+from synthmon.jsonfile import read_json
 from synthmon.prom import Prometheus
+from synthmon.waiting import NotYet, wait_until
 
 DEFAULT_RANGE_S = 3600.0
 POINTS = 120  # points per range query: Grafana asks for about one per pixel column; enough
@@ -52,12 +53,7 @@ class PanelQuery:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read dashboard: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not a JSON dashboard: {exc}") from None
+    doc = read_json(path, "dashboard")
     if not isinstance(doc, dict) or not isinstance(doc.get("panels"), list):
         raise ConfigError(f"{path}: panels: expected a Grafana dashboard with a 'panels' list")
     return doc
@@ -156,12 +152,18 @@ def problem(prom: Prometheus, query: PanelQuery, settle_s: float = 0.0) -> str |
     "No data" is asked again for up to ``settle_s``: a stack started seconds ago may not have
     the two samples ``rate()`` needs yet. A query error is final at once.
     """
-    deadline = time.monotonic() + settle_s
-    while True:
+
+    def settled() -> tuple[str | None] | NotYet:
         found = _problem(prom, query)
-        if found is None or "no data" not in found or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.5)
+        if found is not None and "no data" in found:
+            return NotYet(found)
+        return (found,)  # a 1-tuple: truthy even when the answer is None (it shows data)
+
+    try:
+        [found] = wait_until(settled, timeout_s=settle_s, interval_s=0.5, what=query.id)
+    except WaitTimeout as exc:
+        return exc.seen  # still no data: that is the problem
+    return found
 
 
 def _problem(prom: Prometheus, query: PanelQuery) -> str | None:

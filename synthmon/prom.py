@@ -1,16 +1,15 @@
 """Prometheus HTTP API through prometheus-api-client, with typed results and loud failures.
 
 Every call has a timeout, every failure (unreachable, HTTP error, PromQL error, a body that
-is not Prometheus's) becomes one :class:`~synthmon.errors.QueryError` line naming the URL, the
-PromQL and Prometheus's own error text, and nothing ever turns into a silent empty result.
+is not Prometheus's) becomes one :class:`~synthmon.errors.HttpError` line (a QueryError) in the
+format of synthmon.http_errors, naming the URL, the PromQL and Prometheus's own error text, and
+nothing ever turns into a silent empty result.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +21,9 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from synthmon.errors import QueryError
-from synthmon.redact import hide_password
+from synthmon.http_errors import body_excerpt, http_error, one_line, transport_problem
+from synthmon.masking import hide_password
+from synthmon.waiting import wait_until as _wait_until
 
 
 @dataclass(frozen=True)
@@ -65,31 +66,6 @@ class Alert:
 
 
 _CLIENT_ERROR = re.compile(r"HTTP Status Code (\d+) \((b(?:'.*'|\".*\"))\)\Z", re.S)
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^\"')]+)")
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def _root_cause(exc: BaseException) -> str:
-    """``Connection refused`` rather than urllib3's three nested reprs."""
-    match = _ERRNO.search(str(exc))
-    return match.group(1).strip() if match else _one_line(str(exc))
-
-
-def _error_text(body: bytes | str) -> str:
-    """Prometheus's ``error`` field of an error body, else the body itself."""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return _one_line(body) or "(empty body)"
-    if isinstance(doc, dict) and "error" in doc:
-        return _one_line(f"{doc.get('errorType', 'error')}: {doc['error']}")
-    return _one_line(body)
 
 
 class Prometheus:
@@ -137,25 +113,34 @@ class Prometheus:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
-        """Run one client call; every failure becomes a one-line QueryError."""
-        where = f"Prometheus {self.shown_url}: {what}"
+    def _call(self, what: str, path: str, fn: Callable[[], Any]) -> Any:
+        """Run one client call (a GET of ``path``); every failure is a one-line HttpError."""
+
+        def failed(seen: str, status: int | None = None) -> QueryError:
+            return http_error(
+                "Prometheus",
+                self.shown_url,
+                what,
+                method="GET",
+                url=f"{self.url}{path}",
+                status=status,
+                seen=seen,
+            )
+
         try:
             return fn()
         except PrometheusApiClientException as exc:
             match = _CLIENT_ERROR.match(str(exc))
             if match is None:
-                raise QueryError(f"{where}: {_one_line(str(exc))}") from None
-            status, body = match.group(1), ast.literal_eval(match.group(2))
-            raise QueryError(f"{where}: HTTP {status}: {_error_text(body)}") from None
+                raise failed(one_line(str(exc))) from None
+            status, body = int(match.group(1)), ast.literal_eval(match.group(2))
+            raise failed(body_excerpt(body), status) from None
         except requests.JSONDecodeError as exc:
-            raise QueryError(f"{where}: not a Prometheus API answer ({exc})") from None
-        except requests.Timeout:
-            raise QueryError(f"{where}: no answer within {self.timeout:g} s") from None
+            raise failed(f"not a Prometheus API answer ({exc})", 200) from None
         except requests.RequestException as exc:
-            raise QueryError(f"{where}: unreachable: {_root_cause(exc)}") from None
+            raise failed(transport_problem(exc, self.timeout)) from None
         except (ValueError, KeyError, TypeError) as exc:
-            raise QueryError(f"{where}: not a Prometheus API answer ({exc!r})") from None
+            raise failed(f"not a Prometheus API answer ({exc!r})") from None
 
     def _get(self, path: str) -> Any:
         """GET an /api/v1 path the client has no method for; returns ``data``."""
@@ -170,11 +155,13 @@ class Prometheus:
                 )
             return resp.json()["data"]
 
-        return self._call(f"GET {path}", fetch)
+        return self._call(f"GET {path}", path, fetch)
 
     def _instant(self, promql: str, at: float | None) -> Any:
         params = {} if at is None else {"time": repr(float(at))}
-        return self._call(f"query {promql!r}", lambda: self._client.custom_query(promql, params))
+        return self._call(
+            f"query {promql!r}", "/api/v1/query", lambda: self._client.custom_query(promql, params)
+        )
 
     def query(self, promql: str, at: float | None = None) -> list[Sample]:
         """Instant query at ``at`` (unix seconds; None = server's now)."""
@@ -196,7 +183,7 @@ class Prometheus:
         except (KeyError, TypeError, ValueError, IndexError):
             raise QueryError(
                 f"Prometheus {self.shown_url}: query {promql!r}: expected an instant vector, got "
-                f"{_one_line(repr(result), 120)}"
+                f"{one_line(repr(result), 120)}"
             ) from None
 
     def query_one(self, promql: str, at: float | None = None, what: str = "") -> Sample:
@@ -218,6 +205,7 @@ class Prometheus:
         """Range query evaluated every ``step`` seconds from ``start`` to ``end``."""
         result = self._call(
             f"query_range {promql!r}",
+            "/api/v1/query_range",
             lambda: self._client.custom_query_range(
                 promql,
                 start_time=datetime.fromtimestamp(start, UTC),
@@ -236,12 +224,14 @@ class Prometheus:
         except (KeyError, TypeError, ValueError):
             raise QueryError(
                 f"Prometheus {self.shown_url}: {promql!r}: expected a range vector, got "
-                f"{_one_line(repr(result), 120)}"
+                f"{one_line(repr(result), 120)}"
             ) from None
 
     def targets(self) -> list[Target]:
         """Active scrape targets with their health and last scrape error."""
-        data = self._call("GET /api/v1/targets", lambda: self._client.get_targets("active"))
+        data = self._call(
+            "GET /api/v1/targets", "/api/v1/targets", lambda: self._client.get_targets("active")
+        )
         return [
             Target(
                 job=str(t.get("labels", {}).get("job", t.get("scrapePool", ""))),
@@ -278,21 +268,18 @@ def wait_until(
     deadline_s: float,
     describe_fn: Callable[[], str],
     interval: float = 0.5,
+    *,
+    what: str = "the condition",
 ) -> None:
-    """Poll ``predicate_fn`` until true; on timeout QueryError with ``describe_fn()``'s state.
-
-    A QueryError inside the predicate counts as "not yet" (e.g. Prometheus still starting);
-    the last one is included in the timeout message.
+    """Poll ``predicate_fn`` until true: :func:`synthmon.waiting.wait_until` with a QueryError
+    inside the predicate counted as "not yet" (e.g. Prometheus still starting). On timeout a
+    WaitTimeout (a QueryError) with ``describe_fn()``'s state and the last such error.
     """
-    end = time.monotonic() + deadline_s
-    last_error = ""
-    while True:
-        try:
-            if predicate_fn():
-                return
-            last_error = ""
-        except QueryError as exc:
-            last_error = f" (last error: {exc})"
-        if time.monotonic() >= end:
-            raise QueryError(f"timed out after {deadline_s:g} s: {describe_fn()}{last_error}")
-        time.sleep(interval)
+    _wait_until(
+        predicate_fn,
+        timeout_s=deadline_s,
+        interval_s=interval,
+        what=what,
+        retry_on=(QueryError,),
+        describe=describe_fn,
+    )

@@ -31,8 +31,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
-from synthmon.errors import SynthmonError
-from synthmon.external import ClientConfig, client_config
+from synthmon.clients import ClientConfig, client_config
+from synthmon.errors import PushError, SynthmonError
+from synthmon.http_errors import json_of, send
+from synthmon.masking import hide_password
 from synthmon.slo.regression import ReportRow, read_report
 
 if TYPE_CHECKING:
@@ -43,10 +45,6 @@ JOB = "synthmon"
 Outcome = Literal["passed", "failed", "skipped"]
 OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "skipped")
 VERDICTS = ("pass", "fail", "error")
-
-
-class PushError(SynthmonError):
-    """The Pushgateway did not take the results."""
 
 
 @dataclass
@@ -139,36 +137,30 @@ def build_registry(summary: RunSummary) -> CollectorRegistry:
     return registry
 
 
-def shown_url(url: str) -> str:
-    """``url`` without user:password (messages never carry credentials)."""
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-
-
 Handler = Callable[[str, str, float | None, list[tuple[str, str]], bytes], Callable[[], None]]
 
 
-def _handler(config: ClientConfig, where: str) -> Handler:
-    """push_to_gateway's transport, over httpx with the stack's TLS trust, one-line errors."""
+def _handler(config: ClientConfig, gateway: str) -> Handler:
+    """push_to_gateway's transport, over httpx with the stack's TLS trust, one-line errors
+    naming the ``gateway`` URL (PushError)."""
 
     def handler(
         url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
     ) -> Callable[[], None]:
-        def send() -> None:
-            try:
-                with config.httpx_client(timeout or 30.0) as client:
-                    response = client.request(method, url, headers=headers, content=data)
-            except httpx.HTTPError as exc:
-                raise PushError(
-                    f"Pushgateway {where}: {method} failed: {type(exc).__name__}: {exc}"
-                ) from None
-            if response.status_code >= 400:
-                text = " ".join(response.text.split())[:300]
-                raise PushError(
-                    f"Pushgateway {where}: {method} answered HTTP {response.status_code}: {text}"
+        def send_push() -> None:
+            with config.httpx_client(timeout or 30.0) as client:
+                send(
+                    client,
+                    "Pushgateway",
+                    method,
+                    url,
+                    base_url=gateway,
+                    error=PushError,
+                    headers=headers,
+                    content=data,
                 )
 
-        return send
+        return send_push
 
     return handler
 
@@ -191,7 +183,7 @@ def push(
         registry=registry,
         grouping_key={"instance": instance},
         timeout=timeout,
-        handler=_handler(transport, shown_url(url)),
+        handler=_handler(transport, url),
     )
 
 
@@ -204,15 +196,16 @@ def delete(url: str, instance: str, config: ClientConfig | None = None) -> None:
         url,
         job=JOB,
         grouping_key={"instance": instance},
-        handler=_handler(transport, shown_url(url)),
+        handler=_handler(transport, url),
     )
 
 
 def pushed_metrics(url: str, instance: str, timeout: float = 5.0) -> dict[str, Any]:
     """The metric families the Pushgateway holds for our group (``/api/v1/metrics``)."""
-    response = httpx.get(f"{url.rstrip('/')}/api/v1/metrics", timeout=timeout)
-    response.raise_for_status()
-    for group in response.json().get("data", []):
+    base = url.rstrip("/")
+    with httpx.Client(timeout=timeout) as client:
+        response = send(client, "Pushgateway", "GET", f"{base}/api/v1/metrics", base_url=base)
+    for group in json_of("Pushgateway", base, response).get("data", []):
         labels = group.get("labels", {})
         if labels.get("job") == JOB and labels.get("instance") == instance:
             return {k: v for k, v in group.items() if isinstance(v, dict) and "metrics" in v}
@@ -288,6 +281,6 @@ class PushResults:
         write(
             f"synthmon: pushed {sum(counts.values())} checks ({counts['passed']} passed, "
             f"{counts['failed']} failed, {counts['skipped']} skipped), {len(summary.slo)} SLO "
-            f"objectives and run_success={int(summary.success)} to {shown_url(url)} "
+            f"objectives and run_success={int(summary.success)} to {hide_password(url)} "
             f"(job={JOB}, instance={instance})"
         )

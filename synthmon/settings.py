@@ -1,22 +1,25 @@
 """One typed, frozen settings object built from pytest options, ``SYNTHMON_*`` env and defaults.
 
 Every option is declared once in :data:`OPTIONS`; the plugin turns that table into pytest
-options and this module turns the parsed values into :class:`Settings`. Nothing reads the
-environment at import time.
+options and this module turns the parsed values into :class:`Settings`, credentials included
+(as :class:`~synthmon.secrets.Secret`). Nothing reads the environment at import time, and this
+module imports only leaves (errors, durations, secrets, masking): every other module may
+import settings, settings imports none of them.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from synthmon.durations import parse_duration
 from synthmon.errors import ConfigError
-from synthmon.external import Secret, check_auth, synthetic_settings
+from synthmon.masking import hide_password
+from synthmon.secrets import Secret, read_secret
 
 StackKind = Literal["auto", "processes", "containers", "external"]
 STACK_KINDS: tuple[str, ...] = ("auto", "processes", "containers", "external")
@@ -106,7 +109,7 @@ def _url(name: str, value: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        shown = re.sub(r"(://[^/\s:@]*:)[^/\s@]+@", r"\1***@", value)  # never echo a password
+        shown = hide_password(value)  # never echo a password
         raise ConfigError(f"{name}: expected an http(s) URL like http://host:port, got {shown!r}")
     return value.rstrip("/")
 
@@ -125,6 +128,57 @@ def _count(name: str, value: str) -> int:
     if not value.isdigit():
         raise ConfigError(f"{name}: expected a whole number >= 0, got {value!r}")
     return int(value)
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def _switch(name: str, value: str | None) -> bool:
+    text = (value or "").strip().lower()
+    if text not in _TRUE + _FALSE:
+        raise ConfigError(f"{name}: expected 1/0, true/false, yes/no or on/off, got {value!r}")
+    return text in _TRUE
+
+
+def _file(name: str, value: str | None) -> Path | None:
+    """A readable file, tried once here so that a typo fails before anything starts."""
+    if not value:
+        return None
+    try:
+        with open(value, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {value}: {exc.strerror or exc}") from None
+    return Path(value)
+
+
+def _duration(name: str, text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    if seconds <= 0:
+        raise ConfigError(f"{name}: expected a duration > 0, got {text!r}")
+    return seconds
+
+
+def _synthetic(raw: Mapping[str, str | None], sources: Mapping[str, str]) -> dict[str, Any]:
+    """The Settings fields of the nightly synthetic mode (an external stack), from raw values."""
+    _duration(sources["dashboard_rate_interval"], str(raw["dashboard_rate_interval"]))
+    return {
+        "allow_destructive": _switch(sources["allow_destructive"], raw["allow_destructive"]),
+        "allow_load": _switch(sources["allow_load"], raw["allow_load"]),
+        "slo_lookback": _duration(sources["slo_lookback"], str(raw["slo_lookback"])),
+        "push_instance": raw["push_instance"] or None,
+        "bearer_token": read_secret(raw, sources, "bearer_token"),
+        "basic_auth_user": raw["basic_auth_user"] or None,
+        "basic_auth_password": read_secret(raw, sources, "basic_auth_password"),
+        "ca_file": _file(sources["ca_file"], raw["ca_file"]),
+        "client_cert": _file(sources["client_cert"], raw["client_cert"]),
+        "client_key": _file(sources["client_key"], raw["client_key"]),
+        "dashboards": Path(str(raw["dashboards"])),
+        "dashboard_rate_interval": str(raw["dashboard_rate_interval"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -146,7 +200,7 @@ class Settings:
     alertmanager_url: str | None = None
     grafana_url: str | None = None
     otel_url: str | None = None
-    # nightly synthetic mode (parsed in synthmon.external); secrets are Secret, masked in repr
+    # nightly synthetic mode (an external stack); secrets are Secret, masked in repr
     allow_destructive: bool = False
     allow_load: bool = False
     slo_lookback: float = 86400.0
@@ -174,7 +228,23 @@ class Settings:
                 raise ConfigError(
                     "--stack external needs " + " and ".join(f"{self.where(n)}" for n in missing)
                 )
-        check_auth(self)
+        self._check_auth()
+
+    def _check_auth(self) -> None:
+        """One way to authenticate, and TLS files that belong together."""
+        where = self.where
+        if self.bearer_token and (self.basic_auth_user or self.basic_auth_password):
+            raise ConfigError(
+                f"give bearer auth ({where('bearer_token')}) or basic auth "
+                f"({where('basic_auth_user')}), not both"
+            )
+        if bool(self.basic_auth_user) != bool(self.basic_auth_password):
+            given, missing = ("basic_auth_user", "basic_auth_password")
+            if not self.basic_auth_user:
+                given, missing = missing, given
+            raise ConfigError(f"{where(given)} needs {where(missing)} too")
+        if self.client_key and not self.client_cert:
+            raise ConfigError(f"{where('client_key')} needs {where('client_cert')} too")
 
     def where(self, name: str) -> str:
         """Where a setting came from, for error messages (``--time-scale`` or ``SYNTHMON_…``)."""
@@ -212,7 +282,7 @@ class Settings:
         }
         for name in ("target_url", "prometheus_url", "alertmanager_url", "grafana_url", "otel_url"):
             kwargs[name] = _url(sources[name], raw[name])
-        kwargs.update(synthetic_settings(raw, sources))
+        kwargs.update(_synthetic(raw, sources))
         kwargs["images"] = _images(raw, sources)
         kwargs["pushgateway_url"] = _url(sources["pushgateway_url"], raw["pushgateway_url"])
         return cls(**kwargs)

@@ -176,6 +176,7 @@ def test_wait_until() -> None:
 
     with pytest.raises(
         QueryError,
-        match=r"^timed out after 0.05 s: state 7 \(last error: Prometheus x: unreachable\)$",
+        match=r"^timed out after 0.05 s waiting for the condition; last seen: state 7; "
+        r"last error: Prometheus x: unreachable$",
     ):
         wait_until(broken, 0.05, lambda: "state 7", interval=0.01)

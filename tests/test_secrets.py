@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from synthmon.redact import MASK, RedactingFilter, Redactor, hide_password
+from synthmon.masking import MASK, RedactingFilter, Redactor, hide_password
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST = ROOT / ".venv" / "bin" / "pytest"

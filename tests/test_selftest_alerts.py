@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from synthmon.alerting import AlertmanagerClient
+from synthmon.errors import UnexpectedEvent
 from synthmon.faults import Faults
 from synthmon.scenario import AlertScenario
 
@@ -60,7 +61,7 @@ def test_route_to_the_wrong_receiver_fails_the_routing_assertion(
 ) -> None:
     with (
         faults.reconfigured("alertmanager", "alertmanager.yml", route_p3_to_p2),
-        pytest.raises(AssertionError) as caught,
+        pytest.raises(UnexpectedEvent) as caught,
     ):
         alert_scenario.run("GitHubAPIRateLimitLow", faults.github_quota(remaining=10))
     message = str(caught.value)
@@ -71,7 +72,7 @@ def test_route_to_the_wrong_receiver_fails_the_routing_assertion(
 def test_silence_that_does_not_match_fails_the_maintenance_check(
     alert_scenario: AlertScenario, alertmanager: AlertmanagerClient, faults: Faults
 ) -> None:
-    with pytest.raises(AssertionError) as caught:
+    with pytest.raises(UnexpectedEvent) as caught:
         alert_scenario.run_silenced(
             "GitHubAPIRateLimitLow",
             faults.github_quota(remaining=10),

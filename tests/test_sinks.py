@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from synthmon.alerting import AlertmanagerClient, alert_payload
-from synthmon.errors import QueryError
+from synthmon.errors import QueryError, UnexpectedEvent, WaitTimeout
 from synthmon.sinks import Notification, SinkClient
 from synthmon.sinks._parse import BEGIN, END, slack_alerts
 from synthmon.stack.alertmanager_config import render_alertmanager_config, route_timings
@@ -204,10 +204,26 @@ def test_read_api_and_json_log(sinks: SinkClient, sinks_log: Path) -> None:
 def test_wait_for_timeout_lists_what_arrived(sinks: SinkClient) -> None:
     since = time.time()
     httpx.post(f"{sinks.base_url}/slack/ops", json={"text": "[FIRING:1] Other"})
-    with pytest.raises(AssertionError) as caught:
+    with pytest.raises(WaitTimeout) as caught:
         sinks.wait_for(lambda n: n.alertname == "Never", 0.3, "for Never", since=since)
     message = str(caught.value)
-    assert "for Never within 0.3s" in message and "slack:ops firing Other" in message
+    assert message.startswith("timed out after 0.3 s waiting for a notification for Never; ")
+    assert "received 1:" in message and "slack:ops firing Other" in message
+    assert (caught.value.what, caught.value.timeout_s) == ("a notification for Never", 0.3)
+    assert "slack:ops firing Other" in caught.value.seen
+
+
+def test_expect_none_fails_at_the_first_unwanted_notification(sinks: SinkClient) -> None:
+    since = time.time()
+    httpx.post(f"{sinks.base_url}/slack/ops", json={"text": "[FIRING:1] Other"})
+    started = time.monotonic()
+    with pytest.raises(UnexpectedEvent) as caught:
+        sinks.expect_none(lambda n: n.alertname == "Other", 30, "of Other", since=since)
+    assert time.monotonic() - started < 10  # at once, not after the window
+    message = str(caught.value)
+    assert message.startswith("expected no notification of Other (watched 30 s), after ")
+    assert "got 1:" in message and "slack:ops firing Other" in message
+    sinks.expect_none(lambda n: n.alertname == "Never", 0.2, "of Never", since=since)  # control
 
 
 def test_go_quoted_json_with_non_json_escapes_is_parsed() -> None:
@@ -296,5 +312,5 @@ def test_client_errors_are_one_line_query_errors(alertmanager: AlertmanagerClien
     assert "\n" not in str(caught.value)
     assert alertmanager.status()["config"]["original"]
     nowhere = AlertmanagerClient(f"http://{HOST}:{free_port()}", timeout=1)
-    with nowhere, pytest.raises(QueryError, match="ConnectError"):
+    with nowhere, pytest.raises(QueryError, match="GET /silences: unreachable: Connection refused"):
         nowhere.silences()

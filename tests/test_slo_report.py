@@ -116,5 +116,5 @@ def test_unreadable_client_stats(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read Locust stats"):
         load_client_stats(tmp_path / "none.json")
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(ConfigError, match=r"bad\.json: not JSON"):
+    with pytest.raises(ConfigError, match=r"bad\.json: not a JSON Locust stats: Expecting"):
         load_client_stats(tmp_path / "bad.json")

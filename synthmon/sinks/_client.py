@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from types import TracebackType
 
 import httpx
 
-from synthmon.errors import QueryError
+from synthmon.http_errors import json_of, send
 from synthmon.sinks._model import Notification
+from synthmon.waiting import NotYet, never_during, wait_until
 
 Predicate = Callable[[Notification], bool]
 _SHOWN = 25  # notifications listed in a timeout message
@@ -42,7 +42,7 @@ class SinkClient:
     def notifications(self, since: float | None = None) -> list[Notification]:
         """Everything recorded (at or after ``since``, a Unix time), oldest first."""
         params = {"since": repr(since)} if since is not None else {}
-        data = self._request("GET", "/notifications", params).json()
+        data = json_of("sinks", self.base_url, self._request("GET", "/notifications", params))
         return [Notification.from_json(item) for item in data]
 
     def clear(self) -> None:
@@ -59,20 +59,17 @@ class SinkClient:
     ) -> list[Notification]:
         """The notifications matching ``predicate`` once there is at least one.
 
-        On timeout: AssertionError naming ``describe`` and listing what did arrive.
+        On timeout: WaitTimeout naming ``describe`` and listing what did arrive.
         """
-        end = time.monotonic() + deadline_s
-        while True:
+
+        def matching() -> list[Notification] | NotYet:
             seen = self.notifications(since)
             matched = [n for n in seen if predicate(n)]
-            if matched:
-                return matched
-            if time.monotonic() >= end:
-                raise AssertionError(
-                    f"no notification {describe} within {deadline_s:g}s; "
-                    f"received {len(seen)}:{_listing(seen)}"
-                )
-            time.sleep(poll_s)
+            return matched or NotYet(f"received {len(seen)}:{_listing(seen)}")
+
+        return wait_until(
+            matching, timeout_s=deadline_s, interval_s=poll_s, what=f"a notification {describe}"
+        )
 
     def expect_none(
         self,
@@ -83,31 +80,20 @@ class SinkClient:
         since: float | None = None,
         poll_s: float = 0.1,
     ) -> None:
-        """Watch for ``window_s`` seconds; AssertionError as soon as a match arrives."""
-        end = time.monotonic() + window_s
-        while True:
+        """Watch for ``window_s`` seconds; UnexpectedEvent as soon as a match arrives."""
+
+        def unwanted() -> str:
             matched = [n for n in self.notifications(since) if predicate(n)]
-            if matched:
-                raise AssertionError(
-                    f"expected no notification {describe}, got {len(matched)}:{_listing(matched)}"
-                )
-            if time.monotonic() >= end:
-                return
-            time.sleep(poll_s)
+            return f"{len(matched)}:{_listing(matched)}" if matched else ""
+
+        never_during(
+            unwanted, window_s=window_s, interval_s=poll_s, what=f"no notification {describe}"
+        )
 
     def _request(
         self, method: str, path: str, params: dict[str, str] | None = None
     ) -> httpx.Response:
-        url = f"{self.base_url}{path}"
-        try:
-            response = self._http.request(method, path, params=params)
-        except httpx.HTTPError as exc:
-            raise QueryError(f"sinks {method} {url} failed: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
-            raise QueryError(
-                f"sinks {method} {url} failed: HTTP {response.status_code}: {response.text[:200]}"
-            )
-        return response
+        return send(self._http, "sinks", method, path, base_url=self.base_url, params=params)
 
 
 def _listing(items: list[Notification]) -> str:

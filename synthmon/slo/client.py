@@ -8,13 +8,13 @@ Locust counts 4xx and connection errors as failures too; the cross-check compare
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from synthmon.errors import ConfigError
+from synthmon.jsonfile import read_json
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,4 @@ def client_stats_from(doc: Any, where: str = "<locust stats>") -> ClientStats:
 
 def load_client_stats(path: str | Path) -> ClientStats:
     """Read a Locust stats file; problems are one ConfigError line."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read Locust stats: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not JSON: {exc}") from None
-    return client_stats_from(doc, str(path))
+    return client_stats_from(read_json(path, "Locust stats"), str(path))

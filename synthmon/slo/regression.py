@@ -16,7 +16,6 @@ vouch, exit 2), ``new``/``dropped`` (only in one report: shown, not judged).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from synthmon.errors import ConfigError
+from synthmon.jsonfile import read_json
 from synthmon.slo.decide import ms, pct
 
 Unit = Literal["%", "pp", "s"]
@@ -111,13 +111,7 @@ def parse_report(doc: object, where: str) -> Report:
 
 
 def read_report(path: str | Path) -> Report:
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read SLO report: {exc.strerror or exc}") from None
-    except ValueError as exc:  # also UnicodeDecodeError
-        raise ConfigError(f"{path}: not a JSON SLO report: {exc}") from None
-    return parse_report(doc, str(path))
+    return parse_report(read_json(path, "SLO report"), str(path))
 
 
 @dataclass(frozen=True)
