@@ -5,6 +5,8 @@ RESULTS := .synthmon/results
 PYTEST_RUN_ARGS ?=
 # make run STACK=containers|processes|auto (default: the suite's own default, auto)
 STACK ?=
+# the example whose service the suite tests; its own checks run with the generic suite
+EXAMPLE ?= examples/manager-app
 RUN_PREFIX := $(if $(filter containers,$(STACK)),scripts/podman.sh run --)
 
 .PHONY: setup run test lint static clean
@@ -14,7 +16,7 @@ setup:
 
 run: setup
 	@mkdir -p $(RESULTS)
-	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
+	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(EXAMPLE)/checks $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
 		--alluredir=$(RESULTS)/allure-results --clean-alluredir $(PYTEST_RUN_ARGS); \
 	status=$$?; \
 	echo; \

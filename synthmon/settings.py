@@ -64,9 +64,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("prometheus_url", "Prometheus base URL (external stack)"),
     Option("alertmanager_url", "Alertmanager base URL (external stack)"),
     Option("load_profile", "load profile of the SLO gate's Locust run", "baseline"),
-    Option("load_profiles", "load profiles file", "load/profiles.yaml"),
+    Option("load_profiles", "load profiles file", "examples/manager-app/load/profiles.yaml"),
     Option("load_workers", "Locust worker processes (0: one local process)", "0"),
-    Option("slo_spec", "SLO spec file the gate evaluates", "slo/baseline.yaml"),
+    Option(
+        "slo_spec", "SLO spec file the gate evaluates", "examples/manager-app/slo/baseline.yaml"
+    ),
     Option("grafana_url", "Grafana base URL; its health check is skipped when unset"),
     Option("otel_url", "OpenTelemetry collector health URL; skipped when unset"),
     # nightly synthetic mode: an external stack, its credentials, and where results go
@@ -83,7 +85,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("ca_file", "CA bundle (PEM) that verifies the external stack's certificates"),
     Option("client_cert", "client certificate (PEM) for mutual TLS with the external stack"),
     Option("client_key", "private key (PEM) of --client-cert when not in the same file"),
-    Option("dashboards", "Grafana dashboard JSON file or directory", "stack/grafana/dashboards"),
+    Option(
+        "dashboards",
+        "Grafana dashboard JSON file or directory",
+        "examples/manager-app/monitoring/grafana/dashboards",
+    ),
     Option("dashboard_rate_interval", "what $__rate_interval means in dashboard queries", "1m"),
 )
 
@@ -138,9 +144,9 @@ class Settings:
     startup_timeout: float = 60.0
     http_timeout: float = 5.0
     load_profile: str = "baseline"
-    load_profiles: Path = Path("load/profiles.yaml")
+    load_profiles: Path = Path("examples/manager-app/load/profiles.yaml")
     load_workers: int = 0
-    slo_spec: Path = Path("slo/baseline.yaml")
+    slo_spec: Path = Path("examples/manager-app/slo/baseline.yaml")
     target_url: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
@@ -158,7 +164,7 @@ class Settings:
     ca_file: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
-    dashboards: Path = Path("stack/grafana/dashboards")
+    dashboards: Path = Path("examples/manager-app/monitoring/grafana/dashboards")
     dashboard_rate_interval: str = "1m"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 

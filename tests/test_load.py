@@ -165,7 +165,7 @@ def test_keyboard_interrupt_tears_down_master_and_workers(nginx: str, tmp_path: 
 
 
 def test_repo_profiles_file_is_valid() -> None:
-    profiles = load_profiles(REPO / "load" / "profiles.yaml")
+    profiles = load_profiles(REPO / "examples/manager-app/load/profiles.yaml")
     assert {"smoke", "baseline", "stress", "constant_rate"} <= set(profiles)
     smoke = profiles["smoke"]
     assert smoke.max_run_s - 5 <= 20, "smoke must fit CI: ramp + steady ≤ ~20 s"

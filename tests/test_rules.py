@@ -26,8 +26,8 @@ from synthmon.stack.rules import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-RULES_DIR = ROOT / "stack" / "prometheus" / "rules"
-TESTS_DIR = ROOT / "stack" / "prometheus" / "tests"
+RULES_DIR = ROOT / "examples/manager-app/monitoring/prometheus" / "rules"
+TESTS_DIR = ROOT / "examples/manager-app/monitoring/prometheus" / "tests"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 RULE_FILES = sorted(RULES_DIR.glob("*.yml"))
 TEST_FILES = sorted(TESTS_DIR.glob("*.yml"))

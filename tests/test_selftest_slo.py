@@ -20,7 +20,7 @@ from synthmon.stack import Stack
 
 pytestmark = [pytest.mark.selftest, pytest.mark.slo]
 
-SPEC = Path(__file__).resolve().parents[1] / "slo" / "baseline.yaml"
+SPEC = Path(__file__).resolve().parents[1] / "examples/manager-app/slo/baseline.yaml"
 # ~400 requests: enough that 5% injected errors can't pass by luck (P(<= 1%) ~ 1e-5)
 PROFILE = LoadProfile(
     name="selftest", users=10, spawn_rate=10, ramp_s=1, steady_s=10, target_rps=40,

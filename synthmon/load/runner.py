@@ -24,7 +24,7 @@ from synthmon.load.process import ProcessGroup
 from synthmon.load.profiles import LoadProfile
 from synthmon.load.stub import free_port
 
-DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
+DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "examples/manager-app/load/locustfile.py"
 _WORKER_CONNECT_S = 30  # --expect-workers-max-wait
 _WORKER_EXIT_S = 15.0  # after the master is done, workers get "quit" and should follow
 

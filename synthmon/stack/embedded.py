@@ -19,7 +19,8 @@ from synthmon.stack.service import CommandProbe, HttpProbe, ScrapedProbe, Servic
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCRAPE_JOBS = ("app", "prometheus", "alertmanager", "pushgateway")
-STACK_FILES = PROJECT_ROOT / "stack"
+EXAMPLE = PROJECT_ROOT / "examples" / "manager-app"
+STACK_FILES = EXAMPLE / "monitoring"
 HOST = "127.0.0.1"
 SCRAPE_INTERVAL_S = 1.0
 EVALUATION_INTERVAL_S = 1.0
@@ -100,6 +101,7 @@ def fake_github(ports: Ports) -> Service:
         name="github",
         argv=(sys.executable, "-m", "app.fake_github", "--host", HOST,
               "--port", str(ports.github)),
+        env={"PYTHONPATH": str(EXAMPLE)},
         probe=HttpProbe(f"http://{HOST}:{ports.github}/rate_limit"),
     )  # fmt: skip
 
@@ -119,7 +121,7 @@ def app(ports: Ports, chaos_token: str) -> Service:
     return Service(
         name="app",
         argv=(sys.executable, "-m", "app", "--host", HOST, "--port", str(ports.app)),
-        env=_app_env(ports, chaos_token),
+        env={**_app_env(ports, chaos_token), "PYTHONPATH": str(EXAMPLE)},
         secret_env=("APP_CHAOS_TOKEN",),
         probe=HttpProbe(f"http://{HOST}:{ports.app}/health"),
     )

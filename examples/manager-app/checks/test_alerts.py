@@ -68,7 +68,8 @@ def test_alert_fires_reaches_its_receivers_and_resolves(
 
 
 # Watchdog has a test of its own below; SyntheticRunMissing waits 26 h (26 min scaled) of
-# silence, so its timing is proven by promtool's unit tests (stack/prometheus/tests/).
+# silence, so its timing is proven by promtool's unit tests
+# (monitoring/prometheus/tests/ of this example).
 NO_SCENARIO = {"Watchdog", "SyntheticRunMissing"}
 
 
