@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from synthmon.errors import ConfigError
 from synthmon.external import Secret, check_auth, synthetic_settings
+from synthmon.project import Project, load_project
 
 StackKind = Literal["auto", "processes", "containers", "external"]
 STACK_KINDS: tuple[str, ...] = ("auto", "processes", "containers", "external")
@@ -43,6 +44,11 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option(
+        "project",
+        "the project under test: a directory holding synthmon_project.py, or that file "
+        "(its load profiles, SLO spec and dashboards are the defaults of the options below)",
+    ),
+    Option(
         "stack",
         "stack backend: auto (containers when an engine answers and holds the images, "
         "else processes), processes, containers or external",
@@ -55,7 +61,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("image_prometheus", "container image of Prometheus", "prom/prometheus:v2.42.0"),
     Option("image_alertmanager", "container image of Alertmanager", "prom/alertmanager:v0.25.0"),
     Option("image_pushgateway", "container image of the Pushgateway", "prom/pushgateway:v1.5.1"),
-    Option("image_app", "container image of the app (app/Containerfile)", "synthmon/app:latest"),
+    Option("image_app", "container image of the service under test", "synthmon/app:latest"),
     Option("run_dir", "directory for run directories (logs, results)", ".synthmon/runs"),
     Option("time_scale", "divide rule for:/windows and Alertmanager intervals by this", "60"),
     Option("startup_timeout", "seconds each stack service gets to become ready", "60"),
@@ -64,11 +70,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("prometheus_url", "Prometheus base URL (external stack)"),
     Option("alertmanager_url", "Alertmanager base URL (external stack)"),
     Option("load_profile", "load profile of the SLO gate's Locust run", "baseline"),
-    Option("load_profiles", "load profiles file", "examples/manager-app/load/profiles.yaml"),
+    Option("load_profiles", "load profiles file", "load/profiles.yaml"),
     Option("load_workers", "Locust worker processes (0: one local process)", "0"),
-    Option(
-        "slo_spec", "SLO spec file the gate evaluates", "examples/manager-app/slo/baseline.yaml"
-    ),
+    Option("slo_spec", "SLO spec file the gate evaluates", "slo/baseline.yaml"),
     Option("grafana_url", "Grafana base URL; its health check is skipped when unset"),
     Option("otel_url", "OpenTelemetry collector health URL; skipped when unset"),
     # nightly synthetic mode: an external stack, its credentials, and where results go
@@ -88,7 +92,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "dashboards",
         "Grafana dashboard JSON file or directory",
-        "examples/manager-app/monitoring/grafana/dashboards",
+        "monitoring/grafana/dashboards",
     ),
     Option("dashboard_rate_interval", "what $__rate_interval means in dashboard queries", "1m"),
 )
@@ -138,15 +142,16 @@ class Settings:
     """What one run needs to know; validated on creation so bad values fail before any start."""
 
     stack: StackKind = "auto"
+    project: Project | None = None
     images: Mapping[str, str] = field(default_factory=lambda: _images({}, {}))
     run_dir: Path = Path(".synthmon/runs")
     time_scale: float = 60.0
     startup_timeout: float = 60.0
     http_timeout: float = 5.0
     load_profile: str = "baseline"
-    load_profiles: Path = Path("examples/manager-app/load/profiles.yaml")
+    load_profiles: Path = Path("load/profiles.yaml")
     load_workers: int = 0
-    slo_spec: Path = Path("examples/manager-app/slo/baseline.yaml")
+    slo_spec: Path = Path("slo/baseline.yaml")
     target_url: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
@@ -164,7 +169,7 @@ class Settings:
     ca_file: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
-    dashboards: Path = Path("examples/manager-app/monitoring/grafana/dashboards")
+    dashboards: Path = Path("monitoring/grafana/dashboards")
     dashboard_rate_interval: str = "1m"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -188,24 +193,45 @@ class Settings:
 
     @classmethod
     def from_values(
-        cls, lookup: Callable[[Option], str | None], environ: Mapping[str, str] | None = None
+        cls,
+        lookup: Callable[[Option], str | None],
+        environ: Mapping[str, str] | None = None,
+        ini: Mapping[str, tuple[str, str]] | None = None,
     ) -> Settings:
-        """Build from option values (``lookup``), falling back to ``SYNTHMON_*`` then defaults."""
+        """Build from option values (``lookup``), falling back to ``SYNTHMON_*``, then to
+        ``ini`` (name → value, where it was set), then to the project's files and defaults."""
         env = os.environ if environ is None else environ
         raw: dict[str, str | None] = {}
         sources: dict[str, str] = {}
+        given = set()
         for opt in OPTIONS:
             value = lookup(opt)
             sources[opt.name] = opt.flag
             if value is None and env.get(opt.env):
                 value, sources[opt.name] = env[opt.env], opt.env
+            if value is None and opt.name in (ini or {}):
+                value, sources[opt.name] = (ini or {})[opt.name]
+            if value is not None:
+                given.add(opt.name)
             raw[opt.name] = value if value is not None else opt.default
+        try:
+            project = load_project(str(raw["project"])) if raw["project"] else None
+        except ConfigError as exc:
+            raise ConfigError(f"{sources['project']}: {exc}") from None
+        if project is not None:
+            defaults = {
+                "load_profiles": project.load_profiles,
+                "slo_spec": project.slo_spec,
+                "dashboards": project.monitoring.dashboards,
+            }
+            raw.update({k: str(v) for k, v in defaults.items() if k not in given})
 
         def num(name: str) -> float:
             return _positive(sources[name], str(raw[name]))
 
         kwargs: dict[str, Any] = {
             "stack": raw["stack"],
+            "project": project,
             "run_dir": Path(str(raw["run_dir"])),
             "time_scale": num("time_scale"),
             "startup_timeout": num("startup_timeout"),
