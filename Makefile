@@ -28,6 +28,9 @@ lint: setup
 	$(VENV)/ruff format --check .
 	$(VENV)/ruff check .
 	$(VENV)/mypy
+	$(VENV)/deptry synthmon
+	@rm -rf .synthmon/dist && $(VENV)/python -m pip wheel -q --no-deps -w .synthmon/dist . >/dev/null
+	$(VENV)/check-wheel-contents .synthmon/dist/synthmon-*.whl
 
 test: lint
 	@SYNTHMON_STACK=processes SYNTHMON_REQUIRE_CONTAINERS=1 scripts/podman.sh run -- \

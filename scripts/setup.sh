@@ -36,5 +36,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1
   .venv/bin/python -m pip install -q -e '.[dev]' >.venv/pip-install.log 2>&1 || {
     cat .venv/pip-install.log >&2; echo "setup: pip install failed (log above)" >&2; exit 1; }
+  # the reference example's own dependencies (its app), which synthmon does not declare
+  .venv/bin/python -m pip install -q -r examples/manager-app/requirements.txt >>.venv/pip-install.log 2>&1 || {
+    cat .venv/pip-install.log >&2; echo "setup: pip install failed (log above)" >&2; exit 1; }
   touch "$stamp"
 fi
