@@ -5,6 +5,8 @@ RESULTS := .synthmon/results
 PYTEST_RUN_ARGS ?=
 # make run STACK=containers|processes|auto (default: the suite's own default, auto)
 STACK ?=
+# the example whose service the suite tests; its own checks run with the generic suite
+EXAMPLE ?= examples/manager-app
 RUN_PREFIX := $(if $(filter containers,$(STACK)),scripts/podman.sh run --)
 
 .PHONY: setup run test lint static clean test-tools bench-tools
@@ -14,7 +16,7 @@ setup:
 
 run: setup
 	@mkdir -p $(RESULTS)
-	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
+	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(EXAMPLE)/checks $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
 		--alluredir=$(RESULTS)/allure-results --clean-alluredir $(PYTEST_RUN_ARGS); \
 	status=$$?; \
 	echo; \
@@ -26,10 +28,13 @@ lint: setup
 	$(VENV)/ruff format --check .
 	$(VENV)/ruff check .
 	$(VENV)/mypy
+	$(VENV)/deptry synthmon
+	@rm -rf .synthmon/dist && $(VENV)/python -m pip wheel -q --no-deps -w .synthmon/dist . >/dev/null
+	$(VENV)/check-wheel-contents .synthmon/dist/synthmon-*.whl
 
 test: lint
 	@SYNTHMON_STACK=processes SYNTHMON_REQUIRE_CONTAINERS=1 scripts/podman.sh run -- \
-		$(VENV)/pytest tests -p no:cacheprovider; status=$$?; \
+		$(VENV)/pytest tests examples/linkcheck/tests -p no:cacheprovider; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests collected" >&2; fi; exit $$status
 
 # What the tests run besides the stack (scripts/packages.txt "test": nginx, openssl), and the

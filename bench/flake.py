@@ -3,10 +3,11 @@ per check (prints figures; exits 1 when any check failed in any run).
 
     .venv/bin/python bench/flake.py [--runs 10] [--pytest-args "-n 2"] [--out DIR]
 
-Each run is ``.venv/bin/pytest checks load slo --load-profile smoke -p no:cacheprovider
---junitxml=DIR/run-N/junit.xml --run-dir DIR/run-N/runs`` and is judged from its JUnit XML only:
-a run without a readable JUnit file, or with no test in it, counts as a failed run (no data is
-never success). Service logs of every run stay under DIR for the post-mortem of a failure.
+Each run is ``.venv/bin/pytest checks load slo examples/manager-app/checks --load-profile smoke
+-p no:cacheprovider --junitxml=DIR/run-N/junit.xml --run-dir DIR/run-N/runs`` and is judged from
+its JUnit XML only: a run without a readable JUnit file, or with no test in it, counts as a
+failed run (no data is never success). Service logs of every run stay under DIR for the
+post-mortem of a failure.
 A check that both passed and failed across runs is flaky; the target is none, with no retries.
 """
 
@@ -25,7 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST = ROOT / ".venv" / "bin" / "pytest"
-SUITE = ("checks", "load", "slo", "--load-profile", "smoke", "-p", "no:cacheprovider")
+SUITE = ("checks", "load", "slo", "examples/manager-app/checks")
+SUITE += ("--load-profile", "smoke", "-p", "no:cacheprovider")
 OUTCOMES = ("passed", "failed", "error", "skipped")
 
 

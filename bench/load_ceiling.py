@@ -31,8 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from synthmon.load import LoadProfile, run_load  # noqa: E402
-from synthmon.load.runner import DEFAULT_LOCUSTFILE  # noqa: E402
 from tests._stubs import nginx_stub  # noqa: E402
+
+LOAD_DIR = REPO / "examples" / "manager-app" / "load"  # the reference example's locustfile
 
 USERS = 50
 BARE = '''\
@@ -90,7 +91,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="load-ceiling-") as tmp:
         work = Path(tmp)
         bare = work / "bare_locustfile.py"
-        bare.write_text(BARE.format(load_dir=str(REPO / "load")), encoding="utf-8")
+        bare.write_text(BARE.format(load_dir=str(LOAD_DIR)), encoding="utf-8")
         print(f"CPUs: {os.cpu_count()}  users/connections: {USERS}  window: {args.seconds} s")
         with nginx_stub(work / "nginx") as url:
 
@@ -115,7 +116,7 @@ def main() -> None:
             mix = median_of(
                 args.runs,
                 "locust 1 process, synthmon SynthmonUser",
-                locust(DEFAULT_LOCUSTFILE, 0, "mix"),
+                locust(LOAD_DIR / "locustfile.py", 0, "mix"),
             )
             dist = median_of(args.runs, "locust master + 2 workers, bare", locust(bare, 2, "dist"))
 

@@ -19,12 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from synthmon.settings import Settings
 from synthmon.stack import open_stack
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "manager-app"
+
 
 def once(backend: str, run_dir: Path) -> tuple[float, float]:
     """Seconds to a ready stack, and seconds to tear it down."""
-    settings = Settings.from_values(
-        lambda o: {"stack": backend, "run_dir": str(run_dir)}.get(o.name), {}
-    )
+    given = {"stack": backend, "run_dir": str(run_dir), "project": str(EXAMPLE)}
+    settings = Settings.from_values(lambda o: given.get(o.name), {})
     began = time.perf_counter()
     with open_stack(settings):
         ready = time.perf_counter()

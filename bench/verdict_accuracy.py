@@ -29,8 +29,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "manager-app"))
 
 from app.metrics import LATENCY_BUCKETS
+
 from synthmon.prom import Prometheus, wait_until
 from synthmon.slo import SLOReport, evaluate
 from synthmon.slo.client import client_stats_from

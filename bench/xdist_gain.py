@@ -24,7 +24,8 @@ def one_run(workers: int, extra: list[str]) -> tuple[float, int]:
         Path(base).chmod(0o755)
         argv = [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers),
-            "checks", "load", "slo", "--load-profile", "smoke", "--run-dir", base, *extra,
+            "checks", "load", "slo", "examples/manager-app/checks", "--load-profile", "smoke",
+            "--run-dir", base, *extra,
         ]  # fmt: skip
         started = time.monotonic()
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)

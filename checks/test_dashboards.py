@@ -1,5 +1,5 @@
-"""Dashboards as code (stack/grafana/dashboards/, ``--dashboards``): every panel's PromQL runs
-against the live Prometheus over the dashboard's time range and must show data. One check per
+"""Dashboards as code (the project's Grafana dashboards, ``--dashboards``): every panel's PromQL
+runs against the live Prometheus over the dashboard's time range and must show data. One check per
 panel query, named after the panel, so a broken panel is found before an incident needs it."""
 
 from __future__ import annotations

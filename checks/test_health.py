@@ -12,21 +12,22 @@ import pytest
 
 from synthmon import evidence
 from synthmon.health import app_health_problems, fetch, log_problems, target_problems
+from synthmon.project import Project
 from synthmon.prom import Prometheus, wait_until
 from synthmon.settings import Settings
 from synthmon.stack import Stack
 
 pytestmark = pytest.mark.health
 
-SCRAPE_JOBS = ("app", "prometheus", "alertmanager", "pushgateway")
 
-
-def test_app_health_reports_every_dependency_healthy(stack: Stack, http: httpx.Client) -> None:
-    with evidence.step("Check application health: GET /health"):
-        response = fetch(http, f"{stack.app_url}/health", "app")
+def test_app_health_reports_every_dependency_healthy(
+    stack: Stack, project: Project, http: httpx.Client
+) -> None:
+    with evidence.step(f"Check application health: GET {project.health_path}"):
+        response = fetch(http, f"{stack.app_url}{project.health_path}", project.target)
         evidence.attach_exchange(response)
-        problems = app_health_problems(response.status_code, response.json())
-        assert not problems, f"{stack.app_url}/health: " + "; ".join(problems)
+        problems = app_health_problems(response.status_code, response.json(), project.health_checks)
+        assert not problems, f"{stack.app_url}{project.health_path}: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("path", ["/-/healthy", "/-/ready"])
@@ -46,8 +47,8 @@ def test_alertmanager_is_healthy(stack: Stack, http: httpx.Client) -> None:
         assert response.status_code == 200, f"Alertmanager /-/healthy: HTTP {response.status_code}"
 
 
-def test_every_scrape_target_is_up(stack: Stack, prom: Prometheus) -> None:
-    jobs = SCRAPE_JOBS if stack.runner is not None else ()
+def test_every_scrape_target_is_up(stack: Stack, project: Project, prom: Prometheus) -> None:
+    jobs = project.scrape_jobs if stack.runner is not None else ()
 
     def targets() -> None:
         evidence.attach_json("scrape targets", [dataclasses.asdict(t) for t in prom.targets()])
@@ -74,10 +75,10 @@ def test_optional_component_is_healthy(
         assert response.status_code == 200, f"{base}{path}: HTTP {response.status_code}"
 
 
-def test_app_log_has_no_errors_or_memory_trouble(stack: Stack) -> None:
+def test_app_log_has_no_errors_or_memory_trouble(stack: Stack, project: Project) -> None:
     if stack.runner is None:
         pytest.skip("no log access on an external stack")
-    log = stack.runner.log_path("app")
+    log = stack.runner.log_path(project.target)
     with evidence.step("Log analysis: find error patterns and memory issues in the app log"):
         lines = log.read_text(errors="replace").splitlines()
         offending = log_problems(lines)

@@ -2,7 +2,8 @@
 # Air-gapped images for the containers backend, for machines without a registry: look-alikes of
 # the official images built from Debian packages on a debootstrap base, honouring the same
 # contracts (entrypoint, arguments, env), tagged under the names synthmon's settings point at
-# (SYNTHMON_IMAGE_* or the defaults), plus the reference app's image from app/Containerfile.
+# (SYNTHMON_IMAGE_* or the defaults), plus the reference app's image from
+# examples/manager-app/Containerfile (SYNTHMON_APP_DIR: another example's directory).
 #
 #   images/build.sh            build what is missing or out of date (idempotent, cached)
 #   images/build.sh app redis  only these
@@ -12,7 +13,7 @@
 #                              the app on the official Python image (with a registry)
 #
 # An image is rebuilt only when its inputs change: each carries a label with the hash of its
-# Containerfile directory (and, for the app, app/ and its wheels) plus its base image's ID.
+# Containerfile directory (and, for the app, its app/ and wheels) plus its base image's ID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,23 +93,24 @@ build_base() {
 
 # The app's wheels, pinned to the versions in the project's venv, for CPython 3.11 on this arch.
 app_context() {
+  local APP_DIR=${SYNTHMON_APP_DIR:-examples/manager-app}
   local context=$WORK/app-context wheels=$WORK/app-context/wheels
   mkdir -p "$wheels"
   "$PY" -m pip freeze --exclude-editable >"$WORK/constraints.txt"
-  local want; want=$(hash_of images/app-requirements.txt "$WORK/constraints.txt" "$(uname -m)")
+  local want; want=$(hash_of "$APP_DIR/requirements.txt" "$WORK/constraints.txt" "$(uname -m)")
   if [ "$(cat "$wheels/.inputs" 2>/dev/null)" != "$want" ]; then
     rm -rf "$wheels" && mkdir -p "$wheels"
     local arch; arch=$(uname -m)
-    "$PY" -m pip download -q -d "$wheels" -r images/app-requirements.txt -c "$WORK/constraints.txt" \
+    "$PY" -m pip download -q -d "$wheels" -r "$APP_DIR/requirements.txt" -c "$WORK/constraints.txt" \
       --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
       --platform "manylinux_2_28_$arch" --platform "manylinux_2_17_$arch" \
       --platform "manylinux2014_$arch" --platform any >"$LOGS/wheels.log" 2>&1 || {
         tail -20 "$LOGS/wheels.log" >&2; echo "images: pip download failed (log: $LOGS/wheels.log)" >&2; exit 1; }
-    grep -v '^#' images/app-requirements.txt >"$wheels/requirements.txt"
+    grep -v '^#' "$APP_DIR/requirements.txt" >"$wheels/requirements.txt"
     echo "$want" >"$wheels/.inputs"
   fi
-  rm -rf "$context/app" && cp -r app "$context/app" && find "$context/app" -name __pycache__ -prune -exec rm -rf {} +
-  cp app/Containerfile "$context/Containerfile"
+  rm -rf "$context/app" && cp -r "$APP_DIR/app" "$context/app" && find "$context/app" -name __pycache__ -prune -exec rm -rf {} +
+  cp "$APP_DIR/Containerfile" "$context/Containerfile"
   echo "$context"
 }
 

@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -67,7 +68,8 @@ class Faults:
         self.http.close()
 
     @contextlib.contextmanager
-    def _active(self, undo: Callable[[], None]) -> Iterator[None]:
+    def restoring(self, undo: Callable[[], None]) -> Iterator[None]:
+        """Run the block with ``undo`` pending: called when it ends, or by :meth:`close`."""
         self._undo.append(undo)
         try:
             yield
@@ -85,21 +87,21 @@ class Faults:
     def stopped(self, name: str) -> Iterator[None]:
         """``name`` shut down cleanly (SIGTERM); restarted and ready again afterwards."""
         self.runner.stop(name)
-        with self._active(lambda: self._ensure_running(name)):
+        with self.restoring(lambda: self._ensure_running(name)):
             yield
 
     @contextlib.contextmanager
     def killed(self, name: str) -> Iterator[None]:
         """``name`` crashed (SIGKILL); restarted and ready again afterwards."""
         self.runner.kill(name)
-        with self._active(lambda: self._ensure_running(name)):
+        with self.restoring(lambda: self._ensure_running(name)):
             yield
 
     @contextlib.contextmanager
     def paused(self, name: str) -> Iterator[None]:
         """``name`` frozen (SIGSTOP): alive but unresponsive; resumed afterwards."""
         self.runner.signal(name, signal.SIGSTOP)
-        with self._active(lambda: self.runner.signal(name, signal.SIGCONT)):
+        with self.restoring(lambda: self.runner.signal(name, signal.SIGCONT)):
             yield
 
     # -- configuration -----------------------------------------------------------------------
@@ -110,7 +112,7 @@ class Faults:
         path = self.runner.conf_dir(name) / relative
         original = path.read_text()
         self._reload(name, path, edit(original))
-        with self._active(lambda: self._reload(name, path, original)):
+        with self.restoring(lambda: self._reload(name, path, original)):
             yield
 
     def _reload(self, name: str, path: Path, text: str) -> None:
@@ -137,37 +139,13 @@ class Faults:
             f"{self.runner.tail(name)}"
         )
 
-    # -- the app and its upstream ----------------------------------------------------------
-    def _chaos_call(self, method: str, body: dict[str, Any] | None = None) -> None:
-        response = self.http.request(
-            method,
-            f"{self.stack.app_url}/api/chaos",
-            json=body,
-            headers={"X-Chaos-Token": self.stack.chaos_token or ""},
-        )
-        if response.status_code >= 300:
-            raise StackError(f"app chaos {method}: HTTP {response.status_code}: {response.text}")
-
-    @contextlib.contextmanager
-    def chaos(self, endpoint: str = "*", **settings: float) -> Iterator[None]:
-        """App chaos on ``endpoint``: error_rate, latency_ms, latency_fraction, cpu_burn, …"""
-        self._chaos_call("PUT", {"endpoint": endpoint, **settings})
-        with self._active(lambda: self._chaos_call("DELETE")):
-            yield
-
-    @contextlib.contextmanager
-    def github_quota(self, remaining: int) -> Iterator[None]:
-        """The fake GitHub's remaining rate-limit quota set to ``remaining``."""
-        url = f"{self.stack.github_url}/_fake/rate_limit"
-        before = self.http.get(f"{self.stack.github_url}/_fake/state").json()
-        previous = before.get("remaining", before.get("core", {}).get("remaining"))
-        self.http.put(url, json={"remaining": remaining}).raise_for_status()
-
-        def restore() -> None:
-            self.http.put(url, json={"remaining": previous}).raise_for_status()
-
-        with self._active(restore):
-            yield
+    # -- the project's own faults -------------------------------------------------------------
+    def project_fault(self, name: str, **kwargs: Any) -> AbstractContextManager[object]:
+        """The project's fault ``name`` (e.g. its app's chaos controls, a fake upstream's
+        quota), called with this injector and ``kwargs``."""
+        if self.stack.project is None:
+            raise StackError(f"{self.stack.kind} stack: no project, so no fault {name!r}")
+        return self.stack.project.fault(name)(self, **kwargs)
 
     @contextlib.contextmanager
     def pushed(self, metrics: str, job: str, instance: str) -> Iterator[None]:
@@ -181,7 +159,7 @@ class Faults:
         def delete() -> None:
             self.http.delete(group).raise_for_status()
 
-        with self._active(delete):
+        with self.restoring(delete):
             yield
 
     @contextlib.contextmanager
@@ -209,11 +187,5 @@ class Faults:
             stop.set()
             worker.join(timeout=10)
 
-        with self._active(halt):
+        with self.restoring(halt):
             yield
-
-    def failed_logins(self, per_second: float, max_seconds: float = MAX_TRAFFIC_S) -> Any:
-        """A brute-force burst: wrong passwords for user ``demo`` (runbook: security alerts)."""
-        url = f"{self.stack.app_url}/api/login"
-        body = {"username": "demo", "password": "not-the-password"}
-        return self.traffic(lambda c: c.post(url, json=body), per_second, max_seconds)

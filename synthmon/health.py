@@ -15,14 +15,14 @@ import httpx
 
 from synthmon.prom import Target
 
-DEPENDENCIES = ("database", "redis", "github_api")
 STATUSES = ("healthy", "degraded", "unhealthy")
 LOG_ERROR = re.compile(r'"level"\s*:\s*"(ERROR|CRITICAL|FATAL)"|\b(ERROR|CRITICAL|FATAL)\b')
 LOG_MEMORY = re.compile(r"out of memory|\bOOM\b|MemoryError|oom-kill", re.IGNORECASE)
 
 
-def app_health_problems(status_code: int, body: Any) -> list[str]:
-    """What is wrong with an app's ``/health`` answer against the runbook's shape."""
+def app_health_problems(status_code: int, body: Any, dependencies: Iterable[str]) -> list[str]:
+    """What is wrong with an app's ``/health`` answer against the runbook's shape;
+    ``dependencies``: the entries of its ``checks`` (the project's ``health_checks``)."""
     if not isinstance(body, Mapping):
         return [f"/health answered HTTP {status_code} with a non-JSON-object body: {body!r:.200}"]
     problems = []
@@ -30,7 +30,7 @@ def app_health_problems(status_code: int, body: Any) -> list[str]:
     if not isinstance(checks, Mapping):
         problems.append(f"/health has no 'checks' object (got {checks!r})")
         checks = {}
-    for dependency in DEPENDENCIES:
+    for dependency in dependencies:
         state = checks.get(dependency)
         if state != "healthy":
             problems.append(f"dependency {dependency} is {state or 'missing'}")

@@ -27,7 +27,7 @@ MIN_LENGTH = 4  # shorter values would mask half the output and hide little
 SENSITIVE_NAME = re.compile(r"TOKEN|PASSWORD|SECRET|KEY", re.IGNORECASE)
 SECRET_FILE_NAME = re.compile(r"SYNTHMON_\w+_FILE")
 SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-chaos-token", "cookie", "set-cookie", "x-api-key"}
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
 _NOT_SECRETS = frozenset({"true", "false", "yes", "no", "none", "null"})
 # user:PASSWORD@ after ``scheme://`` (or a bare ``://``: a value whose scheme is the problem);
@@ -57,6 +57,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._forms: set[str] = set()
+        self._headers = set(SENSITIVE_HEADERS)
         self._pattern: re.Pattern[str] | None = None
         for secret in secrets:
             self.add(secret)
@@ -78,6 +79,10 @@ class Redactor:
             if len(line) >= MIN_LENGTH:  # each line too: a key file's lines are printed apart
                 self._forms |= {form for form in _spellings(line) if len(form) >= MIN_LENGTH}
         self._pattern = None
+
+    def add_header(self, name: str) -> None:
+        """Mask header ``name`` (a project's credential header) whatever its value."""
+        self._headers.add(name.lower())
 
     def add_url(self, url: str | None) -> None:
         """Register the password of ``url`` (also as its Basic-auth header value)."""
@@ -139,7 +144,7 @@ class Redactor:
             return obj._make(items) if hasattr(obj, "_make") else tuple(items)
         if isinstance(obj, dict):
             return {  # a credential header's value is masked whatever it is
-                self.scrub(k, _depth + 1): MASK if str(k).lower() in SENSITIVE_HEADERS
+                self.scrub(k, _depth + 1): MASK if str(k).lower() in self._headers
                 else self.scrub(v, _depth + 1) for k, v in obj.items()
             }  # fmt: skip
         names: Iterable[str] = ()

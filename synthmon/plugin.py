@@ -16,6 +16,7 @@ import pytest
 
 from synthmon import external, progress
 from synthmon.errors import SynthmonError
+from synthmon.project import Project
 from synthmon.settings import OPTIONS, Settings
 from synthmon.stack import Stack, open_stack
 
@@ -65,6 +66,7 @@ slo_report_key = pytest.StashKey[str]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("synthmon", "synthmon: synthetic monitoring and SLO checks")
+    parser.addini("synthmon_project", "the project under test when --project is not given")
     for option in OPTIONS:
         if not option.cli:  # a secret: env only, never on a command line
             continue
@@ -112,7 +114,8 @@ def _settings(config: pytest.Config) -> Settings:
     if _error_key not in config.stash:
         try:
             settings = Settings.from_values(
-                lambda option: config.getoption(f"synthmon_{option.name}", None)
+                lambda option: config.getoption(f"synthmon_{option.name}", None),
+                ini=_ini(config),
             )
             if external.client_config(settings).has_tls:
                 external.client_config(settings).ssl_context()  # bad PEM: fail before a start
@@ -164,11 +167,23 @@ class _ControllerWatch:
             pusher.pytest_runtest_logreport(report)
 
 
+def _ini(config: pytest.Config) -> dict[str, tuple[str, str]]:
+    """``synthmon_project`` of the ini file, relative to it."""
+    value = str(config.getini("synthmon_project") or "")
+    if not value or config.inipath is None:
+        return {}
+    return {
+        "project": (str(config.inipath.parent / value), f"{config.inipath.name} synthmon_project")
+    }
+
+
 def _register_secrets(config: pytest.Config, settings: Settings) -> None:
     """Secrets read from --*-file options are masked in every output too (synthmon.redact
     finds env and SYNTHMON_*_FILE secrets itself, not files named on the command line)."""
     from synthmon.redact import redactor_of
 
+    for header in settings.project.secret_headers if settings.project else ():
+        redactor_of(config).add_header(header)
     for secret in external.secrets_of(settings):
         redactor_of(config).add(secret)
 
@@ -187,6 +202,12 @@ def _load_profile(settings: Settings) -> dict[str, LoadProfile]:
             f"{settings.load_profiles} (have: {', '.join(profiles)})"
         )
     return profiles
+
+
+def _project(settings: Settings) -> Project:
+    if settings.project is None:
+        pytest.fail(f"no project: give {settings.where('project')}", pytrace=False)
+    return settings.project
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -314,14 +335,20 @@ def stack(synthmon_settings: Settings, pytestconfig: pytest.Config) -> Iterator[
     """The stack under test (started once per session, always torn down)."""
     try:
         with open_stack(synthmon_settings) as running:
-            if running.chaos_token:
-                from synthmon.redact import redactor_of  # loaded as a plugin: import late
+            from synthmon.redact import redactor_of  # loaded as a plugin: import late
 
-                redactor_of(pytestconfig).add(running.chaos_token)
+            for secret in running.secrets.values():
+                redactor_of(pytestconfig).add(secret)
             pytestconfig.stash[_stack_key] = running
             yield running
     except SynthmonError as exc:
         raise pytest.fail.Exception(str(exc), pytrace=False) from None
+
+
+@pytest.fixture(scope="session")
+def project(synthmon_settings: Settings) -> Project:
+    """The project under test (``--project``): its services, monitoring files and routing."""
+    return _project(synthmon_settings)
 
 
 @pytest.fixture(scope="session")
@@ -358,7 +385,7 @@ def sinks(stack: Stack, synthmon_settings: Settings) -> SinkClient:
 
 @pytest.fixture
 def faults(stack: Stack, synthmon_settings: Settings) -> Iterator[Faults]:
-    """Fault injection (stop/kill/pause services, app chaos); every fault is undone after."""
+    """Fault injection (stop/kill/pause services, the project's faults); all undone after."""
     from synthmon.faults import Faults
 
     if stack.runner is None:
@@ -405,6 +432,7 @@ def load_run(stack: Stack, synthmon_settings: Settings, pytestconfig: pytest.Con
         profile,
         stack.run_dir / "load" / profile.name,
         workers=synthmon_settings.load_workers,
+        locustfile=_project(synthmon_settings).locustfile,
     )
     pytestconfig.stash[_load_key] = result
     return result

@@ -2,8 +2,8 @@
 
 Why push: a nightly run is a batch job, gone before any scrape. It leaves its verdict in the
 Pushgateway (one group per environment, replaced by every run: a check that is gone is gone),
-Prometheus scrapes it with ``honor_labels``, and stack/prometheus/rules/synthetic.yml alerts
-when the last run failed or when no run has reported for a day.
+Prometheus scrapes it with ``honor_labels``, and a project's rules alert when the last run
+failed or when no run has reported for a day.
 
 Metrics (job ``synthmon``, grouping label ``instance``):
 

@@ -22,22 +22,14 @@ from pathlib import Path
 
 from synthmon import evidence, progress
 from synthmon.alerting import AlertmanagerClient
-from synthmon.errors import QueryError
+from synthmon.errors import ConfigError, QueryError
+from synthmon.project import Routing
 from synthmon.prom import Alert, Prometheus, wait_until
 from synthmon.sinks import Notification, SinkClient
 from synthmon.stack import Stack
 from synthmon.stack.alertmanager_config import route_timings
-from synthmon.stack.embedded import STACK_FILES
 from synthmon.stack.rules import AlertRule, alert_deadline, read_alerts
 
-# The runbook's escalation: which integrations each priority reaches.
-ESCALATION: Mapping[str, frozenset[str]] = {
-    "P1": frozenset({"pagerduty", "slack"}),
-    "P2": frozenset({"slack", "email"}),
-    "P3": frozenset({"email"}),
-    "P4": frozenset({"email"}),
-}
-HEARTBEAT: frozenset[str] = frozenset({"webhook"})
 NAMES: Mapping[str, str] = {"pagerduty": "PagerDuty", "slack": "Slack", "webhook": "heartbeat"}
 # Compared exactly with what Prometheus fired; "description" quotes the changing $value, so
 # it only has to be there.
@@ -45,11 +37,9 @@ EXACT_ANNOTATIONS = ("summary", "runbook_url")
 MARGIN_S = 5.0
 
 
-def expected_receivers(rule: AlertRule) -> frozenset[str]:
-    """The sink kinds an alert must reach: by priority, or the heartbeat for the Watchdog."""
-    if rule.name == "Watchdog":
-        return HEARTBEAT
-    return ESCALATION[rule.labels["priority"]]
+def expected_receivers(rule: AlertRule, routing: Routing) -> frozenset[str]:
+    """The sink kinds an alert must reach, as the project's routing promises."""
+    return routing.expected(rule.name, rule.labels)
 
 
 def receivers_text(kinds: Iterable[str]) -> str:
@@ -57,10 +47,8 @@ def receivers_text(kinds: Iterable[str]) -> str:
     return " + ".join(NAMES.get(kind, kind) for kind in sorted(kinds))
 
 
-def production_alerts(
-    rules_dir: Path = STACK_FILES / "prometheus" / "rules",
-) -> dict[str, AlertRule]:
-    """Every alert of the production rule files, by name."""
+def production_alerts(rules_dir: Path) -> dict[str, AlertRule]:
+    """Every alert of the project's production rule files, by name."""
     alerts: dict[str, AlertRule] = {}
     for path in sorted(rules_dir.glob("*.yml")):
         alerts.update(read_alerts(path))
@@ -100,10 +88,13 @@ class AlertScenario:
     """Runs the runbook's alert scenarios against a stack synthmon controls."""
 
     def __init__(self, stack: Stack, prom: Prometheus, sinks: SinkClient) -> None:
+        if stack.project is None:
+            raise ConfigError(f"{stack.kind} stack: alert scenarios need a project")
         self.stack = stack
         self.prom = prom
         self.sinks = sinks
-        self.alerts = production_alerts()
+        self.routing = stack.project.routing
+        self.alerts = production_alerts(stack.project.monitoring.rules_dir)
         self.alertmanager_yml = (stack.run_dir / "conf/alertmanager/alertmanager.yml").read_text()
 
     # -- observations --------------------------------------------------------------------
@@ -191,7 +182,7 @@ class AlertScenario:
         self, rule: AlertRule, fired: Alert, status: str, since: float, deadline_s: float
     ) -> list[Notification]:
         """Each expected receiver got ``status`` for this alert, with the rule's labels."""
-        expected = expected_receivers(rule)
+        expected = expected_receivers(rule, self.routing)
         got: list[Notification] = []
         receivers, shown = receivers_text(expected), lambda: self._show_received(rule, since)
         with evidence.step(f"Verify {receivers} notified ({status})", shown):
@@ -214,7 +205,7 @@ class AlertScenario:
                 assert not wrong, (
                     f"{note.describe()}: labels {wrong}, the rule says {dict(rule.labels)}"
                 )
-                if rule.name == "Watchdog":
+                if rule.name in self.routing.always_firing:  # a heartbeat, no runbook text
                     continue
                 for key in EXACT_ANNOTATIONS:
                     assert note.annotations.get(key) == fired.annotations.get(key), (
@@ -225,7 +216,7 @@ class AlertScenario:
         return got
 
     def check_nobody_else(self, rule: AlertRule, since: float, window_s: float) -> None:
-        expected = expected_receivers(rule)
+        expected = expected_receivers(rule, self.routing)
         with evidence.step(f"Verify nobody but {receivers_text(expected)} is notified"):
             self.sinks.expect_none(
                 lambda n: n.alertname == rule.name and n.kind not in expected,

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from synthmon.durations import parse_duration
 from synthmon.errors import ConfigError
 from synthmon.masking import hide_password
+from synthmon.project import Project, load_project
 from synthmon.secrets import Secret, read_secret
 
 StackKind = Literal["auto", "processes", "containers", "external"]
@@ -46,6 +47,11 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option(
+        "project",
+        "the project under test: a directory holding synthmon_project.py, or that file "
+        "(its load profiles, SLO spec and dashboards are the defaults of the options below)",
+    ),
+    Option(
         "stack",
         "stack backend: auto (containers when an engine answers and holds the images, "
         "else processes), processes, containers or external",
@@ -58,7 +64,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("image_prometheus", "container image of Prometheus", "prom/prometheus:v2.42.0"),
     Option("image_alertmanager", "container image of Alertmanager", "prom/alertmanager:v0.25.0"),
     Option("image_pushgateway", "container image of the Pushgateway", "prom/pushgateway:v1.5.1"),
-    Option("image_app", "container image of the app (app/Containerfile)", "synthmon/app:latest"),
+    Option("image_app", "container image of the service under test", "synthmon/app:latest"),
     Option("run_dir", "directory for run directories (logs, results)", ".synthmon/runs"),
     Option("time_scale", "divide rule for:/windows and Alertmanager intervals by this", "60"),
     Option("startup_timeout", "seconds each stack service gets to become ready", "60"),
@@ -86,7 +92,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("ca_file", "CA bundle (PEM) that verifies the external stack's certificates"),
     Option("client_cert", "client certificate (PEM) for mutual TLS with the external stack"),
     Option("client_key", "private key (PEM) of --client-cert when not in the same file"),
-    Option("dashboards", "Grafana dashboard JSON file or directory", "stack/grafana/dashboards"),
+    Option(
+        "dashboards",
+        "Grafana dashboard JSON file or directory",
+        "monitoring/grafana/dashboards",
+    ),
     Option("dashboard_rate_interval", "what $__rate_interval means in dashboard queries", "1m"),
 )
 
@@ -186,6 +196,7 @@ class Settings:
     """What one run needs to know; validated on creation so bad values fail before any start."""
 
     stack: StackKind = "auto"
+    project: Project | None = None
     images: Mapping[str, str] = field(default_factory=lambda: _images({}, {}))
     run_dir: Path = Path(".synthmon/runs")
     time_scale: float = 60.0
@@ -212,7 +223,7 @@ class Settings:
     ca_file: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
-    dashboards: Path = Path("stack/grafana/dashboards")
+    dashboards: Path = Path("monitoring/grafana/dashboards")
     dashboard_rate_interval: str = "1m"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -252,24 +263,45 @@ class Settings:
 
     @classmethod
     def from_values(
-        cls, lookup: Callable[[Option], str | None], environ: Mapping[str, str] | None = None
+        cls,
+        lookup: Callable[[Option], str | None],
+        environ: Mapping[str, str] | None = None,
+        ini: Mapping[str, tuple[str, str]] | None = None,
     ) -> Settings:
-        """Build from option values (``lookup``), falling back to ``SYNTHMON_*`` then defaults."""
+        """Build from option values (``lookup``), falling back to ``SYNTHMON_*``, then to
+        ``ini`` (name → value, where it was set), then to the project's files and defaults."""
         env = os.environ if environ is None else environ
         raw: dict[str, str | None] = {}
         sources: dict[str, str] = {}
+        given = set()
         for opt in OPTIONS:
             value = lookup(opt)
             sources[opt.name] = opt.flag
             if value is None and env.get(opt.env):
                 value, sources[opt.name] = env[opt.env], opt.env
+            if value is None and opt.name in (ini or {}):
+                value, sources[opt.name] = (ini or {})[opt.name]
+            if value is not None:
+                given.add(opt.name)
             raw[opt.name] = value if value is not None else opt.default
+        try:
+            project = load_project(str(raw["project"])) if raw["project"] else None
+        except ConfigError as exc:
+            raise ConfigError(f"{sources['project']}: {exc}") from None
+        if project is not None:
+            defaults = {
+                "load_profiles": project.load_profiles,
+                "slo_spec": project.slo_spec,
+                "dashboards": project.monitoring.dashboards,
+            }
+            raw.update({k: str(v) for k, v in defaults.items() if k not in given})
 
         def num(name: str) -> float:
             return _positive(sources[name], str(raw[name]))
 
         kwargs: dict[str, Any] = {
             "stack": raw["stack"],
+            "project": project,
             "run_dir": Path(str(raw["run_dir"])),
             "time_scale": num("time_scale"),
             "startup_timeout": num("startup_timeout"),

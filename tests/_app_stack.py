@@ -1,7 +1,7 @@
 """A throwaway real stack for tests/test_app.py: PostgreSQL, Redis, the fake GitHub and the app.
 
-Self-contained on purpose (it tests app/, not synthmon.stack): every process is ours, started on
-free 127.0.0.1 ports in a private temp dir, and ended by PID, never by name.
+Self-contained on purpose (it tests the example's app/, not synthmon.stack): every process is
+ours, started on free 127.0.0.1 ports in a private temp dir, and ended by PID, never by name.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import httpx
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
+APP_DIR = ROOT / "examples" / "manager-app"  # `python -m app` runs from here
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATABASE = "claude_manager"
 CHAOS_TOKEN = "test-chaos-token"
@@ -89,7 +90,13 @@ class Stack:
         """Start a process in its own session, output to <root>/<name>.log (appending)."""
         with self.log(name).open("ab") as out, self.log(f"{name}.stderr").open("ab") as err:
             proc = subprocess.Popen(
-                argv, stdout=out, stderr=err, start_new_session=True, cwd=ROOT, env=env, user=user
+                argv,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                cwd=APP_DIR,
+                env=env,
+                user=user,
             )
         self.procs[name] = proc
         return proc

@@ -20,7 +20,7 @@ from synthmon.stack.alertmanager_config import (
     route_timings,
 )
 
-STACK = Path(__file__).resolve().parents[1] / "stack" / "alertmanager"
+STACK = Path(__file__).resolve().parents[1] / "examples/manager-app/monitoring/alertmanager"
 PRODUCTION = STACK / "alertmanager.yml"
 TEMPLATES = STACK / "templates"
 ROUTES: list[dict[str, Any]] = yaml.safe_load((STACK / "routes-test.yml").read_text())

@@ -249,7 +249,14 @@ def test_wrong_url_is_one_line_and_exit_2(
     port = wrong_servers.get(server, wrong_servers["http"])
     path = "" if server in ("closed", "hang") else f"/{server}"
     url = f"http://{user}127.0.0.1:{port}{path}"
-    gate = [str(BIN / "synthmon"), "gate", "--spec", "slo/baseline.yaml", "--last", "5m"]
+    gate = [
+        str(BIN / "synthmon"),
+        "gate",
+        "--spec",
+        "examples/manager-app/slo/baseline.yaml",
+        "--last",
+        "5m",
+    ]
     done = run_command([*gate, "--prometheus-url", url, "--timeout", "1"], timeout=30)
     assert (done.code, done.stdout) == (2, ""), done
     one_line(done.stderr, ["synthmon gate: error: ", *case["expect"]], case.get("absent", []))
@@ -288,7 +295,7 @@ def test_promql_syntax_error_from_a_real_prometheus(tmp_path: Path) -> None:
 
 # -- properties -------------------------------------------------------------------------------
 
-GOOD_SPEC = (ROOT / "slo" / "baseline.yaml").read_text(encoding="utf-8")
+GOOD_SPEC = (ROOT / "examples/manager-app/slo/baseline.yaml").read_text(encoding="utf-8")
 _TOKENS = [
     "apiVersion: synthmon/v1\n", "kind: SLOSpec\n", "service: app\n", "selector:", "objectives:",
     "\n", "  ", "- ", "{", "}", "[", "]", ": ", ",", "'", '"', "&a ", "*a", "<<: ", "? ", "--- ",

@@ -21,7 +21,7 @@ from synthmon.prom import Prometheus
 from synthmon.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
-GRAFANA = ROOT / "stack" / "grafana"
+GRAFANA = ROOT / "examples/manager-app/monitoring/grafana"
 OVERVIEW = GRAFANA / "dashboards" / "app-overview.json"
 # The runbook's app-overview dashboard (docs/runbook.md; monitoring-runbook "Grafana dashboard").
 RUNBOOK_PANELS = {

@@ -49,7 +49,7 @@ def test_synthetic_defaults() -> None:
     assert (settings.allow_destructive, settings.allow_load) == (False, False)
     assert settings.slo_lookback == 86400.0
     assert settings.pushgateway_url is None and settings.bearer_token is None
-    assert settings.dashboards == Path("stack/grafana/dashboards")
+    assert settings.dashboards == Path("monitoring/grafana/dashboards")  # no project given
 
 
 def test_switches_lookback_and_urls() -> None:

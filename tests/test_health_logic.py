@@ -5,6 +5,8 @@ from __future__ import annotations
 from synthmon.health import app_health_problems, log_problems, target_problems
 from synthmon.prom import Target
 
+DEPS = ("database", "redis", "github_api")  # the reference example's health checks
+
 HEALTHY = {
     "status": "healthy",
     "timestamp": "2025-08-02T10:00:00Z",
@@ -14,7 +16,7 @@ HEALTHY = {
 
 
 def test_runbook_example_is_healthy() -> None:
-    assert app_health_problems(200, HEALTHY) == []
+    assert app_health_problems(200, HEALTHY, DEPS) == []
 
 
 def test_unhealthy_dependency_is_named() -> None:
@@ -23,7 +25,7 @@ def test_unhealthy_dependency_is_named() -> None:
         "status": "unhealthy",
         "checks": {**HEALTHY["checks"], "database": "unhealthy"},
     }
-    problems = app_health_problems(503, body)
+    problems = app_health_problems(503, body, DEPS)
     assert "dependency database is unhealthy" in problems
     assert "HTTP 503, expected 200" in problems
     assert not any("redis" in p for p in problems)
@@ -31,7 +33,7 @@ def test_unhealthy_dependency_is_named() -> None:
 
 def test_shape_problems() -> None:
     body = {"status": "fine", "timestamp": "yesterday", "version": "", "checks": {}}
-    problems = app_health_problems(200, body)
+    problems = app_health_problems(200, body, DEPS)
     assert "dependency github_api is missing" in problems
     assert any("timestamp 'yesterday' is not ISO 8601" in p for p in problems)
     assert any("not one of healthy" in p for p in problems)
@@ -40,11 +42,13 @@ def test_shape_problems() -> None:
 
 def test_non_utc_timestamp() -> None:
     body = {**HEALTHY, "timestamp": "2025-08-02T10:00:00+02:00"}
-    assert app_health_problems(200, body) == ["timestamp '2025-08-02T10:00:00+02:00' is not in UTC"]
+    assert app_health_problems(200, body, DEPS) == [
+        "timestamp '2025-08-02T10:00:00+02:00' is not in UTC"
+    ]
 
 
 def test_non_object_body() -> None:
-    assert "non-JSON-object" in app_health_problems(502, "Bad Gateway")[0]
+    assert "non-JSON-object" in app_health_problems(502, "Bad Gateway", DEPS)[0]
 
 
 def test_log_problems_quote_offending_lines() -> None:

@@ -23,6 +23,7 @@ from synthmon.load.results import Window, csv_totals, from_history
 from tests._stubs import nginx_stub, slow_stub
 
 REPO = Path(__file__).resolve().parents[1]
+LOCUSTFILE = REPO / "examples" / "manager-app" / "load" / "locustfile.py"
 RAMPED = LoadProfile(
     "ramped", users=10, spawn_rate=4, ramp_s=3, steady_s=4, target_rps=20, constant_throughput=True
 )
@@ -55,7 +56,7 @@ def assert_group_gone(result: LoadResult) -> None:
 
 
 def test_window_excludes_ramp_and_counts_match_csv(nginx: str, tmp_path: Path) -> None:
-    result = run_load(nginx, RAMPED, tmp_path)
+    result = run_load(nginx, RAMPED, tmp_path, locustfile=LOCUSTFILE)
 
     timing = json.loads((tmp_path / "shape-timing.json").read_text())
     # 10 users at 4/s: spawning takes ~2 s, and the window starts only after it.
@@ -111,7 +112,7 @@ def test_rate_shortfall_is_invalid(tmp_path: Path) -> None:
         constant_throughput=True,
     )
     with slow_stub(tmp_path / "slow", delay_s=0.25) as url:
-        result = run_load(url, profile, tmp_path / "out")
+        result = run_load(url, profile, tmp_path / "out", locustfile=LOCUSTFILE)
     assert not result.valid
     assert result.achieved_rps < 15
     assert f"achieved {result.achieved_rps:.1f} req/s vs target 60.0" in result.reason
@@ -121,7 +122,7 @@ def test_rate_shortfall_is_invalid(tmp_path: Path) -> None:
 
 
 def test_master_and_two_workers_leave_nothing_behind(nginx: str, tmp_path: Path) -> None:
-    result = run_load(nginx, QUICK, tmp_path, workers=2)
+    result = run_load(nginx, QUICK, tmp_path, workers=2, locustfile=LOCUSTFILE)
     assert len(result.pids) == 3
     assert len(list(tmp_path.glob("requests-*.tsv"))) == 2, "one record file per worker"
     assert (result.total_requests, result.total_failures) == csv_totals(
@@ -136,7 +137,14 @@ def test_hard_timeout_kills_the_group(nginx: str, tmp_path: Path) -> None:
     """A budget shorter than the run (negative margin) must raise and kill master and workers."""
     started = time.monotonic()
     with pytest.raises(LoadError, match="still running after"):
-        run_load(nginx, QUICK, tmp_path, workers=1, timeout_margin_s=-QUICK.max_run_s - 27)
+        run_load(
+            nginx,
+            QUICK,
+            tmp_path,
+            workers=1,
+            locustfile=LOCUSTFILE,
+            timeout_margin_s=-QUICK.max_run_s - 27,
+        )
     assert time.monotonic() - started < 15
     assert leftovers(tmp_path) == []
 
@@ -146,10 +154,12 @@ def test_keyboard_interrupt_tears_down_master_and_workers(nginx: str, tmp_path: 
     driver = (
         "import sys; from pathlib import Path; from synthmon.load import LoadProfile, run_load; "
         "p = LoadProfile('long', users=2, spawn_rate=2, ramp_s=1, steady_s=60); "
-        "run_load(sys.argv[1], p, Path(sys.argv[2]), workers=1)"
+        "run_load(sys.argv[1], p, Path(sys.argv[2]), workers=1, locustfile=Path(sys.argv[3]))"
     )
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-c", driver, nginx, str(out)], cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", driver, nginx, str(out), str(LOCUSTFILE)], cwd=REPO
+    )
     try:
         deadline = time.monotonic() + 20
         while not list(out.glob("requests-*.tsv")) and time.monotonic() < deadline:
@@ -165,7 +175,7 @@ def test_keyboard_interrupt_tears_down_master_and_workers(nginx: str, tmp_path: 
 
 
 def test_repo_profiles_file_is_valid() -> None:
-    profiles = load_profiles(REPO / "load" / "profiles.yaml")
+    profiles = load_profiles(REPO / "examples/manager-app/load/profiles.yaml")
     assert {"smoke", "baseline", "stress", "constant_rate"} <= set(profiles)
     smoke = profiles["smoke"]
     assert smoke.max_run_s - 5 <= 20, "smoke must fit CI: ramp + steady ≤ ~20 s"

@@ -20,7 +20,7 @@ from synthmon.stack import Stack
 
 pytestmark = [pytest.mark.selftest, pytest.mark.slo]
 
-SPEC = Path(__file__).resolve().parents[1] / "slo" / "baseline.yaml"
+SPEC = Path(__file__).resolve().parents[1] / "examples/manager-app/slo/baseline.yaml"
 # ~400 requests: enough that 5% injected errors can't pass by luck (P(<= 1%) ~ 1e-5)
 PROFILE = LoadProfile(
     name="selftest", users=10, spawn_rate=10, ramp_s=1, steady_s=10, target_rps=40,
@@ -31,9 +31,9 @@ PROFILE = LoadProfile(
 def gate(stack: Stack, prom: Prometheus, cause: AbstractContextManager[object]) -> SLOReport:
     """A Locust run under ``cause``, judged by the gate as in slo/test_slo_gate.py."""
     with cause:
-        result = run_load(
-            stack.app_url, PROFILE, stack.run_dir / "selftest-load" / str(time.time())
-        )
+        out = stack.run_dir / "selftest-load" / str(time.time())
+        assert stack.project is not None
+        result = run_load(stack.app_url, PROFILE, out, locustfile=stack.project.locustfile)
         return gate_after_load(load_spec(SPEC), prom, result, 2 * stack.scrape_interval_s)
 
 
@@ -49,17 +49,17 @@ def drop_app_job(text: str) -> str:
 
 CASES: dict[str, tuple[Callable[[Faults], AbstractContextManager[object]], dict[str, str], str]] = {
     "true P95 near 150 ms passes": (
-        lambda f: f.chaos(latency_ms=150),
+        lambda f: f.project_fault("chaos", latency_ms=150),
         {"p95-latency": "pass", "error-rate": "pass"},
         "",
     ),
     "true P95 near 300 ms fails on latency": (
-        lambda f: f.chaos(latency_ms=300),
+        lambda f: f.project_fault("chaos", latency_ms=300),
         {"p95-latency": "fail", "error-rate": "pass"},
         "<= 200 ms",
     ),
     "5% injected errors fail on error rate": (
-        lambda f: f.chaos(error_rate=0.05),
+        lambda f: f.project_fault("chaos", error_rate=0.05),
         {"p95-latency": "pass", "error-rate": "fail"},
         "5xx of",
     ),

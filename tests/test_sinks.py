@@ -29,6 +29,7 @@ from synthmon.stack.alertmanager_config import render_alertmanager_config, route
 
 Starter = Callable[[str, list[str], str], "subprocess.Popen[bytes]"]
 ROOT = Path(__file__).resolve().parents[1]
+AM_DIR = ROOT / "examples" / "manager-app" / "monitoring" / "alertmanager"
 HOST = "127.0.0.1"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 ROUTING_KEY = "a" * 32  # any 32-character key is valid
@@ -96,9 +97,9 @@ def alertmanager(
     """A real Alertmanager running the production config, rendered (x60) onto the sinks."""
     work = tmp_path_factory.mktemp("alertmanager")
     config = render_alertmanager_config(
-        (ROOT / "stack/alertmanager/alertmanager.yml").read_text(), factor=60,
+        (AM_DIR / "alertmanager.yml").read_text(), factor=60,
         sinks_http_url=sinks.base_url, smtp_host=HOST, smtp_port=smtp_port,
-        template_dir=ROOT / "stack/alertmanager/templates", secrets_dir=work / "secrets",
+        template_dir=AM_DIR / "templates", secrets_dir=work / "secrets",
     )  # fmt: skip
     (work / "alertmanager.yml").write_text(config)
     port = free_port()

@@ -15,7 +15,7 @@ from synthmon import cli
 from synthmon.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = str(ROOT / "slo" / "baseline.yaml")
+SPEC = str(ROOT / "examples/manager-app/slo/baseline.yaml")
 
 
 @pytest.fixture(autouse=True)

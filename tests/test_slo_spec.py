@@ -30,7 +30,7 @@ objectives:
 
 
 def test_shipped_baseline_has_the_runbook_baselines() -> None:
-    spec = load_spec(ROOT / "slo" / "baseline.yaml")
+    spec = load_spec(ROOT / "examples/manager-app/slo/baseline.yaml")
     by_type = {(o.type, o.endpoint): o for o in spec.objectives}
     assert by_type[("latency", None)].threshold == 0.2
     assert by_type[("latency", None)].percentile == 0.95
@@ -39,7 +39,7 @@ def test_shipped_baseline_has_the_runbook_baselines() -> None:
     assert by_type[("memory", None)].threshold == 0.8
     assert any(o.endpoint for o in spec.objectives), "a per-endpoint example"
     assert spec.selector == {"job": "app"}
-    for example in (ROOT / "slo" / "examples").glob("*.yaml"):
+    for example in (ROOT / "examples/manager-app/slo/examples").glob("*.yaml"):
         load_spec(example)
 
 

@@ -21,7 +21,8 @@ def test_health_and_recovery_checks_pass_with_two_workers() -> None:
         Path(base).chmod(0o755)  # PostgreSQL (another user) traverses the run directory
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider",
-             "checks/test_health.py", "checks/test_recovery.py", "--run-dir", base],
+             "checks/test_health.py", "examples/manager-app/checks/test_recovery.py",
+             "--run-dir", base],
             cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout[-3000:]

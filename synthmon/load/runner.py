@@ -24,7 +24,6 @@ from synthmon.load.process import ProcessGroup
 from synthmon.load.profiles import LoadProfile
 from synthmon.ports import free_ports
 
-DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
 _WORKER_CONNECT_S = 30  # --expect-workers-max-wait
 _WORKER_EXIT_S = 15.0  # after the master is done, workers get "quit" and should follow
 
@@ -38,12 +37,13 @@ def run_load(
     profile: LoadProfile,
     out_dir: Path,
     *,
+    locustfile: Path,
     workers: int = 0,
-    locustfile: Path = DEFAULT_LOCUSTFILE,
     extra_env: Mapping[str, str] | None = None,
     timeout_margin_s: float = 30.0,
 ) -> results.LoadResult:
-    """Run ``profile`` against ``target_url``; the result covers the steady window only.
+    """Run ``profile`` against ``target_url`` with the project's ``locustfile``; the result
+    covers the steady window only.
 
     ``workers=N`` runs Locust's master and N worker processes. Outputs in ``out_dir``:
     ``locust_stats.csv``, ``locust_stats_history.csv`` (full history), ``locust.html``,

@@ -30,10 +30,6 @@ class Notification:
     annotations: dict[str, str] = field(default_factory=dict)
     raw: Any = None
 
-    @property
-    def priority(self) -> str:
-        return self.labels.get("priority", "")
-
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -1,6 +1,6 @@
 """Payloads of Alertmanager's integrations -> the alerts they carry (pure functions, no I/O).
 
-The templates (stack/alertmanager/templates) embed the group's alerts as JSON: PagerDuty in
+The project's Alertmanager templates embed the group's alerts as JSON: PagerDuty in
 ``details.alerts_json``, Slack and email between BEGIN/END marker lines. The webhook payload
 is Alertmanager's own JSON. Anything else still yields one alert, guessed from the title, so
 an arrival is never dropped silently.

@@ -1,6 +1,6 @@
-"""Renders the production configs under stack/ for the fast embedded stack.
+"""Renders a project's production monitoring configs for the fast embedded stack.
 
-The files in stack/ keep production durations and receivers; this is the one place they are
+The project's files keep production durations and receivers; this is the one place they are
 time-scaled and pointed at the local sinks, into the run directory.
 """
 
@@ -9,18 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthmon.errors import ConfigError
+from synthmon.project import Project
 from synthmon.settings import Settings
 from synthmon.stack.alertmanager_config import render_alertmanager_config
-from synthmon.stack.embedded import HOST, SCRAPE_INTERVAL_S, STACK_FILES, Ports
+from synthmon.stack.embedded import HOST, SCRAPE_INTERVAL_S, Ports
 from synthmon.stack.rules import scale_rules
 
-RULES_DIR = STACK_FILES / "prometheus" / "rules"
-ALERTMANAGER_DIR = STACK_FILES / "alertmanager"
 # rate() needs at least a few samples in its window
 MIN_WINDOW_S = 4 * SCRAPE_INTERVAL_S
 
 
-def render_rules(settings: Settings, rules_dir: Path = RULES_DIR) -> dict[str, str]:
+def render_rules(settings: Settings, rules_dir: Path) -> dict[str, str]:
     """Every rule file, time-scaled: file name → text."""
     return {
         path.name: scale_rules(
@@ -30,22 +29,18 @@ def render_rules(settings: Settings, rules_dir: Path = RULES_DIR) -> dict[str, s
     }
 
 
-def render_alertmanager(settings: Settings, ports: Ports, work_dir: Path) -> str:
+def render_alertmanager(settings: Settings, project: Project, ports: Ports, work_dir: Path) -> str:
     """alertmanager.yml, time-scaled, every receiver pointed at the local sinks."""
-    path = ALERTMANAGER_DIR / "alertmanager.yml"
+    path = project.monitoring.alertmanager_yml
     try:
-        return _render(settings, ports, work_dir, path)
+        return render_alertmanager_config(
+            path.read_text(),
+            factor=settings.time_scale,
+            sinks_http_url=f"http://{HOST}:{ports['sinks_http']}",
+            smtp_host=HOST,
+            smtp_port=ports["sinks_smtp"],
+            template_dir=project.monitoring.templates_dir,
+            secrets_dir=work_dir / "secrets",
+        )
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-
-
-def _render(settings: Settings, ports: Ports, work_dir: Path, path: Path) -> str:
-    return render_alertmanager_config(
-        path.read_text(),
-        factor=settings.time_scale,
-        sinks_http_url=f"http://{HOST}:{ports.sinks_http}",
-        smtp_host=HOST,
-        smtp_port=ports.sinks_smtp,
-        template_dir=ALERTMANAGER_DIR / "templates",
-        secrets_dir=work_dir / "secrets",
-    )

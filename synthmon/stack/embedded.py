@@ -1,53 +1,99 @@
-"""The embedded stack, as data: the Services of one run, with the ports it chose.
+"""The embedded stack, as data: the project's Services and synthmon's monitoring stack, with
+the ports one run chose.
 
 Order matters: each service starts after what it depends on, so a readiness failure names
-the first broken part instead of its victims.
+the first broken part instead of its victims: the project's services in the order it lists
+them, then the notification sinks, the Pushgateway, Alertmanager and Prometheus.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 from synthmon.durations import format_duration
-from synthmon.errors import StackError
+from synthmon.errors import ConfigError, StackError
+from synthmon.project import Project, ServiceSpec
 from synthmon.stack.container_service import ContainerService
-from synthmon.stack.service import CommandProbe, HttpProbe, ScrapedProbe, Service, TcpProbe
+from synthmon.stack.service import CommandProbe, HttpProbe, Probe, ScrapedProbe, Service, TcpProbe
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SCRAPE_JOBS = ("app", "prometheus", "alertmanager", "pushgateway")
-STACK_FILES = PROJECT_ROOT / "stack"
 HOST = "127.0.0.1"
 SCRAPE_INTERVAL_S = 1.0
 EVALUATION_INTERVAL_S = 1.0
-DATABASE = "claude_manager"
-APP_MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
 NOBODY = 65534  # the user the prom/* images run as
 # a throwaway test database: durability is not what is under test here
 PG_FAST = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-PORT_NAMES = (
-    "postgres", "redis", "github", "sinks_http", "sinks_smtp", "app", "alertmanager",
-    "alertmanager_cluster", "prometheus", "pushgateway",
+# the ports of synthmon's own services; each project service has one named after it
+MONITORING_PORTS = (
+    "sinks_http", "sinks_smtp", "alertmanager", "alertmanager_cluster", "prometheus", "pushgateway",
 )  # fmt: skip
+PLACEHOLDER = re.compile(r"\{(host|port|python|project)\}|\{(port|url|secret):(\w+)\}")
+Ports = Mapping[str, int]
+
+
+def port_names(project: Project) -> tuple[str, ...]:
+    """Every port one run needs, by name."""
+    return (*(spec.name for spec in project.services), *MONITORING_PORTS)
 
 
 @dataclass(frozen=True)
-class Ports:
-    """The 127.0.0.1 ports of one run."""
+class Context:
+    """What a project service's placeholders expand to in this run."""
 
-    postgres: int
-    redis: int
-    github: int
-    sinks_http: int
-    sinks_smtp: int
-    app: int
-    alertmanager: int
-    alertmanager_cluster: int
-    prometheus: int
-    pushgateway: int
+    project: Project
+    ports: Ports
+    secrets: Mapping[str, str]
+
+    def expand(self, text: str, own: str) -> str:
+        """``text`` with every project placeholder filled (``{data}``/``{conf}`` are left to
+        the runner); ``own`` is the service whose ``{port}`` it is."""
+
+        def fill(match: re.Match[str]) -> str:
+            simple, kind, name = match.groups()
+            if simple == "host":
+                return HOST
+            if simple == "python":
+                return sys.executable
+            if simple == "project":
+                return str(self.project.root)
+            kind, name = ("port", own) if simple == "port" else (kind, name)
+            table: Mapping[str, object] = {
+                "port": self.ports, "url": self.urls(), "secret": self.secrets,
+            }[kind]  # fmt: skip
+            if name not in table:
+                raise ConfigError(
+                    f"service {own}: {match.group(0)} names no {kind} of project "
+                    f"{self.project.name} (have: {', '.join(table) or 'none'})"
+                )
+            return str(table[name])
+
+        return PLACEHOLDER.sub(fill, text)
+
+    def urls(self) -> dict[str, str]:
+        """How checks reach each project service, by name (``ServiceSpec.url``)."""
+        return {
+            spec.name: spec.url.replace("{host}", HOST).replace(
+                "{port}", str(self.ports[spec.name])
+            )
+            for spec in self.project.services
+        }
+
+    def argv(self, spec: ServiceSpec, argv: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self.expand(arg, spec.name) for arg in argv)
+
+    def env(self, spec: ServiceSpec) -> dict[str, str]:
+        return {k: self.expand(v, spec.name) for k, v in spec.env.items()}
+
+    def probe(self, spec: ServiceSpec) -> Probe:
+        port = self.ports[spec.name]
+        if spec.health_path is None:
+            return TcpProbe(HOST, port)
+        return HttpProbe(f"http://{HOST}:{port}{spec.health_path}")
 
 
 def postgres_bin(name: str) -> str:
@@ -69,59 +115,45 @@ def binary(name: str, *alternatives: str) -> str:
     raise StackError(f"{name} not found on PATH (run `make setup` to install it)")
 
 
-def postgres(ports: Ports) -> Service:
-    port = str(ports.postgres)
+def postgres(name: str, port: int, database: str) -> Service:
+    """Debian's PostgreSQL in the run directory, with ``database`` created once it is ready."""
     return Service(
-        name="postgres",
+        name=name,
         argv=(
-            postgres_bin("postgres"), "-D", "{data}", "-h", HOST, "-p", port, "-k", "{data}",
+            postgres_bin("postgres"), "-D", "{data}", "-h", HOST, "-p", str(port), "-k", "{data}",
             *PG_FAST,
         ),
-        probe=CommandProbe((postgres_bin("pg_isready"), "-q", "-h", HOST, "-p", port)),
+        probe=CommandProbe((postgres_bin("pg_isready"), "-q", "-h", HOST, "-p", str(port))),
         user="postgres",
         setup=((postgres_bin("initdb"), "-D", "{data}", "-U", "postgres", "--auth=trust",
                 "-E", "UTF8", "--no-sync"),),
-        after_ready=((postgres_bin("createdb"), "-h", HOST, "-p", port, "-U", "postgres",
-                      DATABASE),),
+        after_ready=((postgres_bin("createdb"), "-h", HOST, "-p", str(port), "-U", "postgres",
+                      database),),
     )  # fmt: skip
 
 
-def redis(ports: Ports) -> Service:
+def redis(name: str, port: int) -> Service:
     return Service(
-        name="redis",
-        argv=(binary("redis-server"), "--bind", HOST, "--port", str(ports.redis),
+        name=name,
+        argv=(binary("redis-server"), "--bind", HOST, "--port", str(port),
               "--save", "", "--appendonly", "no", "--dir", "{data}"),
-        probe=TcpProbe(HOST, ports.redis),
+        probe=TcpProbe(HOST, port),
     )  # fmt: skip
 
 
-def fake_github(ports: Ports) -> Service:
+def project_service(spec: ServiceSpec, ctx: Context) -> Service:
+    """A project service as a local process."""
+    port = ctx.ports[spec.name]
+    if spec.kind == "postgres":
+        return postgres(spec.name, port, spec.database)
+    if spec.kind == "redis":
+        return redis(spec.name, port)
     return Service(
-        name="github",
-        argv=(sys.executable, "-m", "app.fake_github", "--host", HOST,
-              "--port", str(ports.github)),
-        probe=HttpProbe(f"http://{HOST}:{ports.github}/rate_limit"),
-    )  # fmt: skip
-
-
-def _app_env(ports: Ports, chaos_token: str) -> dict[str, str]:
-    return {
-        "APP_DATABASE_URL": f"postgresql://postgres@{HOST}:{ports.postgres}/{DATABASE}",
-        "APP_REDIS_URL": f"redis://{HOST}:{ports.redis}/0",
-        "APP_GITHUB_API_URL": f"http://{HOST}:{ports.github}",
-        "APP_CHAOS_TOKEN": chaos_token,
-        # the budget a container limit would give it: memory alerts and SLOs divide by it
-        "APP_MEMORY_LIMIT_BYTES": str(APP_MEMORY_LIMIT_BYTES),
-    }
-
-
-def app(ports: Ports, chaos_token: str) -> Service:
-    return Service(
-        name="app",
-        argv=(sys.executable, "-m", "app", "--host", HOST, "--port", str(ports.app)),
-        env=_app_env(ports, chaos_token),
-        secret_env=("APP_CHAOS_TOKEN",),
-        probe=HttpProbe(f"http://{HOST}:{ports.app}/health"),
+        name=spec.name,
+        argv=ctx.argv(spec, spec.argv),
+        env=ctx.env(spec),
+        secret_env=spec.secret_env,
+        probe=ctx.probe(spec),
     )
 
 
@@ -130,35 +162,40 @@ def alertmanager(ports: Ports, config: str) -> Service:
         name="alertmanager",
         argv=(binary("alertmanager", "prometheus-alertmanager"),
               "--config.file={conf}/alertmanager.yml", "--storage.path={data}",
-              f"--web.listen-address={HOST}:{ports.alertmanager}",
+              f"--web.listen-address={HOST}:{ports['alertmanager']}",
               "--cluster.listen-address="),  # clustering off: it delays the first notification
         configs={"alertmanager.yml": config},
-        probe=HttpProbe(f"http://{HOST}:{ports.alertmanager}/-/ready"),
+        probe=HttpProbe(f"http://{HOST}:{ports['alertmanager']}/-/ready"),
     )  # fmt: skip
 
 
-def _prometheus_yml(ports: Ports, conf_dir: Path) -> str:
-    return Template((STACK_FILES / "prometheus" / "prometheus.yml").read_text()).substitute(
-        scrape_interval=format_duration(SCRAPE_INTERVAL_S),
-        evaluation_interval=format_duration(EVALUATION_INTERVAL_S),
-        scrape_timeout=format_duration(SCRAPE_INTERVAL_S * 0.8),
-        rules_dir=conf_dir / "rules",
-        alertmanager_address=f"{HOST}:{ports.alertmanager}",
-        app_address=f"{HOST}:{ports.app}",
-        prometheus_address=f"{HOST}:{ports.prometheus}",
-        pushgateway_address=f"{HOST}:{ports.pushgateway}",
-    )
+def _prometheus_yml(project: Project, ports: Ports, conf_dir: Path) -> str:
+    path = project.monitoring.prometheus_yml
+    addresses = {f"{name}_address": f"{HOST}:{port}" for name, port in ports.items()}
+    try:
+        return Template(path.read_text()).substitute(
+            addresses,
+            scrape_interval=format_duration(SCRAPE_INTERVAL_S),
+            evaluation_interval=format_duration(EVALUATION_INTERVAL_S),
+            scrape_timeout=format_duration(SCRAPE_INTERVAL_S * 0.8),
+            rules_dir=conf_dir / "rules",
+        )
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: placeholder {exc} is not one of $scrape_interval, $evaluation_interval, "
+            f"$scrape_timeout, $rules_dir or {', '.join('$' + a for a in addresses)}"
+        ) from None
 
 
-def prometheus(ports: Ports, rules: dict[str, str], conf_dir: Path) -> Service:
-    config = _prometheus_yml(ports, conf_dir)
+def prometheus(project: Project, ports: Ports, rules: dict[str, str], conf_dir: Path) -> Service:
+    config = _prometheus_yml(project, ports, conf_dir)
     return Service(
         name="prometheus",
         argv=(binary("prometheus"), "--config.file={conf}/prometheus.yml",
-              "--storage.tsdb.path={data}", f"--web.listen-address={HOST}:{ports.prometheus}",
+              "--storage.tsdb.path={data}", f"--web.listen-address={HOST}:{ports['prometheus']}",
               "--storage.tsdb.retention.time=1d"),
         configs={"prometheus.yml": config, **{f"rules/{n}": t for n, t in rules.items()}},
-        probe=ScrapedProbe(f"http://{HOST}:{ports.prometheus}", SCRAPE_JOBS),
+        probe=ScrapedProbe(f"http://{HOST}:{ports['prometheus']}", project.scrape_jobs),
     )  # fmt: skip
 
 
@@ -167,8 +204,8 @@ def sinks(ports: Ports) -> Service:
     return Service(
         name="sinks",
         argv=(sys.executable, "-m", "synthmon.sinks", "--host", HOST,
-              "--http-port", str(ports.sinks_http), "--smtp-port", str(ports.sinks_smtp)),
-        probe=HttpProbe(f"http://{HOST}:{ports.sinks_http}/-/ready"),
+              "--http-port", str(ports["sinks_http"]), "--smtp-port", str(ports["sinks_smtp"])),
+        probe=HttpProbe(f"http://{HOST}:{ports['sinks_http']}/-/ready"),
     )  # fmt: skip
 
 
@@ -177,41 +214,51 @@ def pushgateway(ports: Ports) -> Service:
     return Service(
         name="pushgateway",
         argv=(binary("pushgateway", "prometheus-pushgateway"),
-              f"--web.listen-address={HOST}:{ports.pushgateway}"),
-        probe=HttpProbe(f"http://{HOST}:{ports.pushgateway}/-/ready"),
+              f"--web.listen-address={HOST}:{ports['pushgateway']}"),
+        probe=HttpProbe(f"http://{HOST}:{ports['pushgateway']}/-/ready"),
     )  # fmt: skip
 
 
 # -- the same stack from images, each following its official image's contract ---------------
-# The SaaS stand-ins (fake GitHub, sinks) stay processes: they play the internet, not the stack.
+# A project service without an image (a SaaS stand-in) and the sinks stay processes: they play
+# the internet, not the stack.
 
 
-def postgres_container(ports: Ports, image: str) -> ContainerService:
+def postgres_container(name: str, port: int, database: str, image: str) -> ContainerService:
     """postgres image: its entrypoint initialises PGDATA and creates POSTGRES_DB."""
-    port = str(ports.postgres)
     return ContainerService(
-        name="postgres", image=image,
-        argv=("postgres", "-h", HOST, "-p", port, *PG_FAST),
-        env={"POSTGRES_HOST_AUTH_METHOD": "trust", "POSTGRES_DB": DATABASE},
-        probe=CommandProbe(("pg_isready", "-q", "-h", HOST, "-p", port, "-U", "postgres")),
+        name=name, image=image,
+        argv=("postgres", "-h", HOST, "-p", str(port), *PG_FAST),
+        env={"POSTGRES_HOST_AUTH_METHOD": "trust", "POSTGRES_DB": database},
+        probe=CommandProbe(("pg_isready", "-q", "-h", HOST, "-p", str(port), "-U", "postgres")),
     )  # fmt: skip
 
 
-def redis_container(ports: Ports, image: str) -> ContainerService:
+def redis_container(name: str, port: int, image: str) -> ContainerService:
     return ContainerService(
-        name="redis", image=image,
-        argv=("redis-server", "--bind", HOST, "--port", str(ports.redis), "--save", "",
+        name=name, image=image,
+        argv=("redis-server", "--bind", HOST, "--port", str(port), "--save", "",
               "--appendonly", "no"),
-        probe=TcpProbe(HOST, ports.redis),
+        probe=TcpProbe(HOST, port),
     )  # fmt: skip
 
 
-def app_container(ports: Ports, chaos_token: str, image: str) -> ContainerService:
+def project_container(spec: ServiceSpec, ctx: Context, images: Mapping[str, str]) -> Service:
+    """A project service from its image (``spec.image``), or a local process without one."""
+    if spec.image is None:
+        return project_service(spec, ctx)
+    if spec.image not in images:
+        raise ConfigError(
+            f"service {spec.name}: no image setting {spec.image!r} (have: {', '.join(images)})"
+        )
+    image, port = images[spec.image], ctx.ports[spec.name]
+    if spec.kind == "postgres":
+        return postgres_container(spec.name, port, spec.database, image)
+    if spec.kind == "redis":
+        return redis_container(spec.name, port, image)
     return ContainerService(
-        name="app", image=image,
-        argv=("--host", HOST, "--port", str(ports.app)),
-        env=_app_env(ports, chaos_token), secret_env=("APP_CHAOS_TOKEN",),
-        probe=HttpProbe(f"http://{HOST}:{ports.app}/health"),
+        name=spec.name, image=image, argv=ctx.argv(spec, spec.image_argv), env=ctx.env(spec),
+        secret_env=spec.secret_env, probe=ctx.probe(spec),
     )  # fmt: skip
 
 
@@ -222,29 +269,29 @@ def alertmanager_container(
     return ContainerService(
         name="alertmanager", image=image, mounts=mounts, readable_by=NOBODY,
         argv=("--config.file={conf}/alertmanager.yml", "--storage.path=/alertmanager",
-              f"--web.listen-address={HOST}:{ports.alertmanager}", "--cluster.listen-address="),
+              f"--web.listen-address={HOST}:{ports['alertmanager']}", "--cluster.listen-address="),
         configs={"alertmanager.yml": config},
-        probe=HttpProbe(f"http://{HOST}:{ports.alertmanager}/-/ready"),
+        probe=HttpProbe(f"http://{HOST}:{ports['alertmanager']}/-/ready"),
     )  # fmt: skip
 
 
 def prometheus_container(
-    ports: Ports, rules: dict[str, str], conf_dir: Path, image: str
+    project: Project, ports: Ports, rules: dict[str, str], conf_dir: Path, image: str
 ) -> ContainerService:
     return ContainerService(
         name="prometheus", image=image, readable_by=NOBODY,
         argv=("--config.file={conf}/prometheus.yml", "--storage.tsdb.path=/prometheus",
-              f"--web.listen-address={HOST}:{ports.prometheus}",
+              f"--web.listen-address={HOST}:{ports['prometheus']}",
               "--storage.tsdb.retention.time=1d"),
-        configs={"prometheus.yml": _prometheus_yml(ports, conf_dir),
+        configs={"prometheus.yml": _prometheus_yml(project, ports, conf_dir),
                  **{f"rules/{n}": t for n, t in rules.items()}},
-        probe=ScrapedProbe(f"http://{HOST}:{ports.prometheus}", SCRAPE_JOBS),
+        probe=ScrapedProbe(f"http://{HOST}:{ports['prometheus']}", project.scrape_jobs),
     )  # fmt: skip
 
 
 def pushgateway_container(ports: Ports, image: str) -> ContainerService:
     return ContainerService(
         name="pushgateway", image=image,
-        argv=(f"--web.listen-address={HOST}:{ports.pushgateway}",),
-        probe=HttpProbe(f"http://{HOST}:{ports.pushgateway}/-/ready"),
+        argv=(f"--web.listen-address={HOST}:{ports['pushgateway']}",),
+        probe=HttpProbe(f"http://{HOST}:{ports['pushgateway']}/-/ready"),
     )  # fmt: skip

@@ -82,11 +82,6 @@ class AlertRule:
         return self.labels.get("severity")
 
     @property
-    def priority(self) -> str | None:
-        """The ``priority`` label (P1..P4), if set; Watchdog has none."""
-        return self.labels.get("priority")
-
-    @property
     def windows(self) -> tuple[float, ...]:
         """Seconds of every range and subquery window in ``expr``, in order."""
         return range_windows(self.expr)

@@ -12,18 +12,19 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from synthmon.errors import StackError
+from synthmon.errors import ConfigError, StackError
 from synthmon.ports import free_ports
+from synthmon.project import Project
 from synthmon.settings import Settings
 from synthmon.stack import embedded, engine
 from synthmon.stack.cleanup import clean_stale_runs
 from synthmon.stack.containers import ContainerRunner
-from synthmon.stack.embedded import HOST, PORT_NAMES, Ports
+from synthmon.stack.embedded import HOST, Context, Ports, port_names
 from synthmon.stack.processes import ProcessRunner
 from synthmon.stack.service import Service
 
@@ -31,19 +32,19 @@ from synthmon.stack.service import Service
 @dataclass(frozen=True)
 class Stack:
     """Where everything is; ``runner`` is None for an external stack (no faults possible).
-    ``reason`` says why this backend was used (what ``--stack auto`` saw)."""
+    ``reason`` says why this backend was used (what ``--stack auto`` saw). ``urls`` and
+    ``secrets``: the project's services by name, and this run's values of its secrets."""
 
     kind: str
     run_dir: Path
     app_url: str
     prometheus_url: str
     alertmanager_url: str | None = None
-    github_url: str | None = None
     sinks_url: str | None = None
     pushgateway_url: str | None = None
-    database_url: str | None = None
-    redis_url: str | None = None
-    chaos_token: str | None = None
+    urls: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    project: Project | None = None
     runner: ProcessRunner | None = None
     time_scale: float = 1.0
     scrape_interval_s: float = embedded.SCRAPE_INTERVAL_S
@@ -81,47 +82,53 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _services(settings: Settings, ports: Ports, token: str, runner: ProcessRunner) -> list[Service]:
+def _services(settings: Settings, ctx: Context, runner: ProcessRunner) -> list[Service]:
     """The embedded stack in start order: as processes, or from images on a ContainerRunner."""
-    from synthmon.stack.configs import ALERTMANAGER_DIR, render_alertmanager, render_rules
+    from synthmon.stack.configs import render_alertmanager, render_rules
 
+    project, ports = ctx.project, ctx.ports
     conf = runner.run_dir / "conf"
-    am_config = render_alertmanager(settings, ports, conf)
-    rules = render_rules(settings)
+    am_config = render_alertmanager(settings, project, ports, conf)
+    rules = render_rules(settings, project.monitoring.rules_dir)
     prom_conf = runner.conf_dir("prometheus")
     if not isinstance(runner, ContainerRunner):
         return [
-            embedded.postgres(ports),
-            embedded.redis(ports),
-            embedded.fake_github(ports),
+            *(embedded.project_service(spec, ctx) for spec in project.services),
             embedded.sinks(ports),
             embedded.pushgateway(ports),
-            embedded.app(ports, token),
             embedded.alertmanager(ports, am_config),
-            embedded.prometheus(ports, rules, prom_conf),
+            embedded.prometheus(project, ports, rules, prom_conf),
         ]
     image = settings.images
-    am_mounts = (ALERTMANAGER_DIR / "templates", conf / "secrets")
+    am_mounts = (project.monitoring.templates_dir, conf / "secrets")
     return [
-        embedded.postgres_container(ports, image["postgres"]),
-        embedded.redis_container(ports, image["redis"]),
-        embedded.fake_github(ports),
+        *(embedded.project_container(spec, ctx, image) for spec in project.services),
         embedded.sinks(ports),
         embedded.pushgateway_container(ports, image["pushgateway"]),
-        embedded.app_container(ports, token, image["app"]),
         embedded.alertmanager_container(ports, am_config, image["alertmanager"], am_mounts),
-        embedded.prometheus_container(ports, rules, prom_conf, image["prometheus"]),
+        embedded.prometheus_container(project, ports, rules, prom_conf, image["prometheus"]),
     ]
+
+
+def _project(settings: Settings) -> Project:
+    if settings.project is None:
+        raise ConfigError(
+            f"--stack {settings.stack}: no project to start; give {settings.where('project')} "
+            "(a directory with synthmon_project.py)"
+        )
+    return settings.project
 
 
 @contextlib.contextmanager
 def embedded_stack(
     settings: Settings, run_dir: Path, found: engine.Engine | None = None, reason: str = ""
 ) -> Iterator[Stack]:
-    """Start the embedded stack, as containers on ``found`` (an engine) or as local processes;
-    always stop all of it."""
-    ports = Ports(*free_ports(len(PORT_NAMES)))
-    token = secrets.token_urlsafe(24)
+    """Start the project's embedded stack, as containers on ``found`` (an engine) or as local
+    processes; always stop all of it."""
+    project = _project(settings)
+    names = port_names(project)
+    ports: Ports = dict(zip(names, free_ports(len(names)), strict=True))
+    ctx = Context(project, ports, {name: secrets.token_urlsafe(24) for name in project.secrets})
     with _sigterm_as_interrupt():
         runner = (
             ProcessRunner(run_dir, settings.startup_timeout)
@@ -131,21 +138,20 @@ def embedded_stack(
         if isinstance(runner, ContainerRunner) and runner.stale_removed:
             reason += f"; removed {len(runner.stale_removed)} containers of dead runs"
         try:
-            services: Sequence[Service] = _services(settings, ports, token, runner)
+            services: Sequence[Service] = _services(settings, ctx, runner)
             for service in services:
                 runner.start(service)
             yield Stack(
                 kind=runner.kind,
                 run_dir=run_dir,
-                app_url=f"http://{HOST}:{ports.app}",
-                prometheus_url=f"http://{HOST}:{ports.prometheus}",
-                alertmanager_url=f"http://{HOST}:{ports.alertmanager}",
-                github_url=f"http://{HOST}:{ports.github}",
-                sinks_url=f"http://{HOST}:{ports.sinks_http}",
-                pushgateway_url=f"http://{HOST}:{ports.pushgateway}",
-                database_url=f"postgresql://postgres@{HOST}:{ports.postgres}/{embedded.DATABASE}",
-                redis_url=f"redis://{HOST}:{ports.redis}/0",
-                chaos_token=token,
+                app_url=ctx.urls()[project.target],
+                prometheus_url=f"http://{HOST}:{ports['prometheus']}",
+                alertmanager_url=f"http://{HOST}:{ports['alertmanager']}",
+                sinks_url=f"http://{HOST}:{ports['sinks_http']}",
+                pushgateway_url=f"http://{HOST}:{ports['pushgateway']}",
+                urls=ctx.urls(),
+                secrets=ctx.secrets,
+                project=project,
                 runner=runner,
                 time_scale=settings.time_scale,
                 reason=reason,
@@ -186,6 +192,7 @@ def open_stack(settings: Settings) -> Iterator[Stack]:
             app_url=settings.target_url,
             prometheus_url=settings.prometheus_url,
             alertmanager_url=settings.alertmanager_url,
+            project=settings.project,
             reason=f"asked for ({settings.where('stack')} external)",
         )
         return

@@ -20,6 +20,7 @@ from synthmon.stack.embedded import postgres_bin
 
 pytestmark = pytest.mark.destructive
 
+HEALTH_CHECKS = ("database", "redis", "github_api")
 CHECKSUM_SQL = (
     "SELECT count(*), coalesce(md5(string_agg(id || '|' || title || '|' || completed, ',' "
     "ORDER BY id)), '') FROM tasks"
@@ -35,7 +36,7 @@ def wait_healthy(stack: Stack, http: httpx.Client, deadline_s: float = 30) -> No
         except httpx.HTTPError as exc:
             return [f"{type(exc).__name__}: {exc}"]
         last[:] = [response]
-        return app_health_problems(response.status_code, response.json())
+        return app_health_problems(response.status_code, response.json(), HEALTH_CHECKS)
 
     def show() -> None:
         for response in last:
@@ -59,13 +60,14 @@ def test_graceful_restart_of_the_app_recovers(
 
 
 def test_database_backup_and_restore_bring_every_row_back(stack: Stack, http: httpx.Client) -> None:
-    assert stack.database_url and stack.runner
+    database_url = stack.urls["postgres"]
+    assert stack.runner
     with evidence.step("Create 25 tasks through the API"):
         for n in range(25):
             created = http.post(f"{stack.app_url}/api/tasks", json={"title": f"recovery drill {n}"})
             assert created.status_code == 201, created.text
         evidence.attach_exchange(created, "last POST /api/tasks")
-        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        with psycopg.connect(database_url, autocommit=True) as conn:
             before = conn.execute(CHECKSUM_SQL).fetchone()
         evidence.attach_text("rows before: count, md5", f"{CHECKSUM_SQL}\n\n{before}")
         assert before and before[0] >= 25
@@ -73,7 +75,7 @@ def test_database_backup_and_restore_bring_every_row_back(stack: Stack, http: ht
     backup = stack.run_dir / "backup.dump"
     with evidence.step("Database backup: pg_dump"):
         run = subprocess.run(
-            [postgres_bin("pg_dump"), "--format=custom", f"--file={backup}", stack.database_url],
+            [postgres_bin("pg_dump"), "--format=custom", f"--file={backup}", database_url],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         evidence.attach_text("pg_dump", f"exit {run.returncode}\n{run.stderr}")
@@ -81,7 +83,7 @@ def test_database_backup_and_restore_bring_every_row_back(stack: Stack, http: ht
 
     with (
         evidence.step("Disaster: DROP TABLE tasks"),
-        psycopg.connect(stack.database_url, autocommit=True) as conn,
+        psycopg.connect(database_url, autocommit=True) as conn,
     ):
         conn.execute("DROP TABLE tasks")  # the disaster
         lost = conn.execute(
@@ -91,14 +93,14 @@ def test_database_backup_and_restore_bring_every_row_back(stack: Stack, http: ht
 
     with evidence.step("Database recovery: pg_restore from the backup"):
         run = subprocess.run(
-            [postgres_bin("pg_restore"), "--clean", "--if-exists", f"--dbname={stack.database_url}",
+            [postgres_bin("pg_restore"), "--clean", "--if-exists", f"--dbname={database_url}",
              str(backup)],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         evidence.attach_text("pg_restore", f"exit {run.returncode}\n{run.stderr}")
         assert run.returncode == 0, f"pg_restore failed: {run.stderr}"
     with evidence.step("Verify every row is back (count and md5 of all rows)"):
-        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        with psycopg.connect(database_url, autocommit=True) as conn:
             after = conn.execute(CHECKSUM_SQL).fetchone()
         evidence.attach_text("rows: before / after", f"before {before}\nafter  {after}")
         assert after == before, f"restored rows differ: before {before}, after {after}"

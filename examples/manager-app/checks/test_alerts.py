@@ -26,7 +26,10 @@ Cause = Callable[[Faults], AbstractContextManager[object]]
 def under_traffic(faults: Faults, chaos: dict[str, float], per_second: float) -> Iterator[None]:
     """App chaos on GET /api/tasks while a bounded stream of requests exercises it."""
     url = f"{faults.stack.app_url}/api/tasks"
-    with faults.chaos("/api/tasks", **chaos), faults.traffic(lambda c: c.get(url), per_second):
+    with (
+        faults.project_fault("chaos", endpoint="/api/tasks", **chaos),
+        faults.traffic(lambda c: c.get(url), per_second),
+    ):
         yield
 
 
@@ -43,11 +46,20 @@ CAUSES: dict[str, tuple[str, Cause]] = {
     ),
     "GitHubAPIRateLimitLow": (
         "GitHub quota down to 10 requests",
-        lambda f: f.github_quota(remaining=10),
+        lambda f: f.project_fault("github_quota", remaining=10),
     ),
-    "HighCPUUsage": ("burn 2 CPU cores in the app", lambda f: f.chaos(cpu_burn=2.0)),
-    "HighMemoryUsage": ("hold 450 MB in the app", lambda f: f.chaos(memory_ballast_mb=450)),
-    "HighFailedLoginRate": ("5 failed logins per second", lambda f: f.failed_logins(per_second=5)),
+    "HighCPUUsage": (
+        "burn 2 CPU cores in the app",
+        lambda f: f.project_fault("chaos", cpu_burn=2.0),
+    ),
+    "HighMemoryUsage": (
+        "hold 450 MB in the app",
+        lambda f: f.project_fault("chaos", memory_ballast_mb=450),
+    ),
+    "HighFailedLoginRate": (
+        "5 failed logins per second",
+        lambda f: f.project_fault("failed_logins", per_second=5),
+    ),
     "SyntheticRunFailed": (
         "push a failed synthetic run to the Pushgateway",
         lambda f: f.pushed(
@@ -68,7 +80,8 @@ def test_alert_fires_reaches_its_receivers_and_resolves(
 
 
 # Watchdog has a test of its own below; SyntheticRunMissing waits 26 h (26 min scaled) of
-# silence, so its timing is proven by promtool's unit tests (stack/prometheus/tests/).
+# silence, so its timing is proven by promtool's unit tests
+# (monitoring/prometheus/tests/ of this example).
 NO_SCENARIO = {"Watchdog", "SyntheticRunMissing"}
 
 

@@ -17,7 +17,7 @@ def test_maintenance_silence_suppresses_then_delivers(
 ) -> None:
     alert_scenario.run_silenced(
         "GitHubAPIRateLimitLow",
-        faults.github_quota(remaining=10),
+        faults.project_fault("github_quota", remaining=10),
         alertmanager,
         matchers={"alertname": "GitHubAPIRateLimitLow"},
         cause="GitHub quota down to 10 requests",

@@ -3,7 +3,8 @@
 Run by ``synthmon.load.run_load`` as a subprocess (never imported into pytest: gevent
 monkey-patches the interpreter). Standalone::
 
-    SYNTHMON_LOAD_PROFILE=smoke locust -f load/locustfile.py --headless -H http://127.0.0.1:8000
+    SYNTHMON_LOAD_PROFILE=smoke locust -f examples/manager-app/load/locustfile.py --headless \
+        -H http://127.0.0.1:8000
 
 Besides the user class this file holds what makes the measured window exact, so other
 locustfiles (e.g. the bench's bare one) can import it: ``ProfileShape`` (ramp, then steady for
@@ -11,7 +12,7 @@ locustfiles (e.g. the bench's bare one) can import it: ``ProfileShape`` (ramp, t
 (completion time, method, name, ms, failed) the parent cuts to the window.
 
 Environment: SYNTHMON_LOAD_PROFILE_JSON (set by run_load) or SYNTHMON_LOAD_PROFILES (file,
-default load/profiles.yaml next to this file) + SYNTHMON_LOAD_PROFILE (name, default smoke);
+default profiles.yaml next to this file) + SYNTHMON_LOAD_PROFILE (name, default smoke);
 SYNTHMON_LOAD_TIMING_FILE and SYNTHMON_LOAD_RECORD_DIR (outputs, optional; recording is off when
 SYNTHMON_LOAD_RECORD=0); SYNTHMON_LOGIN_PASSWORD or APP_LOGIN_PASSWORD (default demo-password).
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,6 @@ _HERE = Path(__file__).resolve().parent
 
 def _load_profile() -> Any:
     """The validated profile: from run_load's JSON, else from the profiles file by name."""
-    sys.path.insert(0, str(_HERE.parent))
     from synthmon.load.profiles import LoadProfile, load_profiles
 
     raw = os.environ.get("SYNTHMON_LOAD_PROFILE_JSON")
