@@ -49,7 +49,7 @@ SERIAL_MARKERS = ("load", "slo", "alert", "destructive")
 #: same-named fixture) is a synthmon check.
 FIXTURES = frozenset(
     {"synthmon_settings", "stack", "http", "prom", "alertmanager", "sinks", "faults",
-     "alert_scenario", "load_run", "slo_report"}
+     "alert_scenario", "load_run", "slo_report", "project"}
 )  # fmt: skip
 #: Set on each synthmon item's keywords, so its reports tell an xdist controller (which
 #: collects nothing) that the workers run synthmon checks.
