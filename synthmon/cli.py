@@ -138,11 +138,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 def _gate(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
     url = str(settings.prometheus_url)  # gate_settings made sure there is one
+    if args.max_regression and not args.baseline:  # a usage error before any file is read
+        raise ConfigError("--max-regression needs --baseline FILE (the report to compare with)")
     spec = load_spec(settings.slo_spec)
     window = _window(args)
     client = load_client_stats(args.locust_stats) if args.locust_stats else None
-    if args.max_regression and not args.baseline:
-        raise ConfigError("--max-regression needs --baseline FILE (the report to compare with)")
     margins = parse_margins(args.max_regression)
     baseline = read_report(args.baseline) if args.baseline else None  # bad input fails first
     with external.prometheus(settings, url, remote=True) as prom:

@@ -32,12 +32,14 @@ FRESH_ENV = "EXEC_GUARD_FRESH_IMAGE"  # a fresh-image list to use instead of the
 KIND = "polyglot"
 USED = ROOT / ".synthmon" / "exec-guard" / "fresh-packages.txt"  # read by scripts/fresh-check.sh
 DPKG = Path("/var/lib/dpkg")
-# Toolchains a new machine of the kind brings outside Debian (Go, pyenv's Python).
+# Toolchains a new machine of the kind brings outside Debian (Go, pyenv's Python, rustup).
 HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)  # not $HOME: pytester's inner runs move it
 TOOLCHAINS = (
     Path("/usr/local/go"),
     Path(os.environ.get("PYENV_ROOT", HOME / ".pyenv")),
     Path(sys.base_prefix),
+    HOME / ".cargo",  # Rust by rustup: pip runs rustc --version when a build may need it
+    HOME / ".rustup",
 )
 SCANNED = ("scripts/*.sh", "images/*.sh", "Makefile", ".ci/run")
 SHELL_WORDS = frozenset(

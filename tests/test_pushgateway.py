@@ -168,8 +168,11 @@ def run_external(stack: Stack, tmp_path: Path, instance: str, *args: str) -> str
     return done.stdout
 
 
+CHECKS = ("checks", "examples/manager-app/checks")  # the suite and the example's own checks
+
+
 def destructive_checks() -> set[str]:
-    argv = [sys.executable, "-m", "pytest", "checks", "-m", "destructive", "--collect-only",
+    argv = [sys.executable, "-m", "pytest", *CHECKS, "-m", "destructive", "--collect-only",
             "-q", "-p", "no:cacheprovider"]  # fmt: skip
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
     return {line for line in done.stdout.splitlines() if "::" in line}
@@ -183,7 +186,7 @@ def test_external_run_skips_destructive_checks_and_pushes_its_results(
     httpx.get(f"{stack.app_url}/health", timeout=5)  # traffic for the look-back SLO
     time.sleep(2 * stack.scrape_interval_s)
     started = time.time()
-    out = run_external(stack, tmp_path, instance, "checks", str(tmp_path / "test_lookback.py"))
+    out = run_external(stack, tmp_path, instance, *CHECKS, str(tmp_path / "test_lookback.py"))
     try:
         # nothing destructive ran: every such check is in the JUnit XML as skipped, with why
         destructive = destructive_checks()
