@@ -1,5 +1,7 @@
 """A throwaway real stack for tests/test_app.py: PostgreSQL, Redis, the fake GitHub and the app.
 
+The fake GitHub is synthmon's fake upstream with the example's upstreams/github.yaml.
+
 Self-contained on purpose (it tests the example's app/, not synthmon.stack): every process is
 ours, started on free 127.0.0.1 ports in a private temp dir, and ended by PID, never by name.
 """
@@ -149,7 +151,8 @@ class Stack:
         wait_until(lambda: port_open(self.redis_port), 10, "redis")
 
     def start_github(self) -> None:
-        argv = [sys.executable, "-m", "app.fake_github", "--host", HOST]
+        routes = APP_DIR / "upstreams" / "github.yaml"
+        argv = [sys.executable, "-m", "synthmon.upstream", "--host", HOST, "--routes", str(routes)]
         self.spawn("github", [*argv, "--port", str(self.github_port)])
         wait_until(lambda: port_open(self.github_port), 10, "fake github")
 

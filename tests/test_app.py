@@ -1,7 +1,7 @@
 """The reference service against real PostgreSQL and Redis, the fake GitHub, as subprocesses.
 
 One stack per module (a few seconds to start); tests that break a dependency run last and put
-it back. Contract: docs/architecture.md, "The reference service" and "The fake GitHub".
+it back. Contract: docs/architecture.md, "The reference service" and "The fake upstream".
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def test_metrics_use_route_templates_and_contract_buckets(http: httpx.Client) ->
 
 def test_github_quota_shows_in_gauges_and_proxy(stack: Stack, http: httpx.Client) -> None:
     fake = httpx.Client(base_url=stack.github_url, timeout=5)
-    assert fake.put("/_fake/rate_limit", json={"remaining": 1234, "limit": 5000}).is_success
+    assert fake.put("/_fake/quota", json={"remaining": 1234, "limit": 5000}).is_success
     eventually(lambda: value(http, "github_api_rate_limit_remaining") == 1234)
     assert value(http, "github_api_rate_limit_limit") == 5000
 
@@ -165,13 +165,13 @@ def test_github_quota_shows_in_gauges_and_proxy(stack: Stack, http: httpx.Client
     assert repo.json()["full_name"] == "octo-org/widgets"
     assert repo.json()["owner"]["login"] == "octo-org"
     assert value(http, "github_api_rate_limit_remaining") == 1233  # from X-RateLimit headers
-    state = fake.get("/_fake/state").json()
-    assert state["remaining"] == 1233 and state["last_auth_scheme"] == "Bearer"
+    assert fake.get("/_fake/state").json()["quota"]["remaining"] == 1233
+    assert fake.get("/_fake/requests").json()["routes"]["repo"]["last_auth_scheme"] == "Bearer"
     assert http.get("/api/repos/octo-org/missing-repo").status_code == 404
 
-    assert fake.put("/_fake/rate_limit", json={"remaining": 0}).is_success
+    assert fake.put("/_fake/quota", json={"remaining": 0}).is_success
     assert http.get("/api/repos/octo-org/widgets").status_code == 502
-    fake.put("/_fake/rate_limit", json={"remaining": 5000})
+    fake.put("/_fake/quota", json={"remaining": 5000})
 
 
 def test_login_success_and_counted_failure(http: httpx.Client) -> None:

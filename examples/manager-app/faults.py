@@ -13,6 +13,7 @@ from typing import Any
 
 from synthmon.errors import StackError
 from synthmon.faults import Faults
+from synthmon.upstream import UpstreamClient
 
 CHAOS_HEADER = "X-Chaos-Token"
 LOGIN_USER = "demo"
@@ -39,14 +40,15 @@ def chaos(faults: Faults, endpoint: str = "*", **settings: float) -> Iterator[No
 
 @contextlib.contextmanager
 def github_quota(faults: Faults, remaining: int) -> Iterator[None]:
-    """The fake GitHub's remaining rate-limit quota set to ``remaining``."""
+    """The fake GitHub's remaining rate-limit quota set to ``remaining`` (upstreams/github.yaml)."""
     base = faults.stack.urls["github"]
-    before = faults.http.get(f"{base}/_fake/state").json()
-    previous = before.get("remaining", before.get("core", {}).get("remaining"))
-    faults.http.put(f"{base}/_fake/rate_limit", json={"remaining": remaining}).raise_for_status()
+    with UpstreamClient(base) as upstream:
+        previous = upstream.state()["quota"]["remaining"]
+        upstream.set_quota(remaining=remaining)
 
     def restore() -> None:
-        faults.http.put(f"{base}/_fake/rate_limit", json={"remaining": previous}).raise_for_status()
+        with UpstreamClient(base) as upstream:
+            upstream.set_quota(remaining=previous)
 
     with faults.restoring(restore):
         yield

@@ -31,10 +31,19 @@ project = Project(
             url=f"postgresql://postgres@{{host}}:{{port}}/{DATABASE}",
         ),
         ServiceSpec("redis", kind="redis", image="redis", url="redis://{host}:{port}/0"),
-        ServiceSpec(  # a SaaS stand-in: a local process on both backends
+        ServiceSpec(  # a SaaS stand-in (synthmon's fake upstream): a local process on both backends
             "github",
-            argv=("{python}", "-m", "app.fake_github", "--host", "{host}", "--port", "{port}"),
-            env={"PYTHONPATH": "{project}"},
+            argv=(
+                "{python}",
+                "-m",
+                "synthmon.upstream",
+                "--host",
+                "{host}",
+                "--port",
+                "{port}",
+                "--routes",
+                "{project}/upstreams/github.yaml",
+            ),
             health_path="/rate_limit",
         ),
         ServiceSpec(
