@@ -113,21 +113,18 @@ def judge(contract: HealthContract, status_code: int, body: Any) -> list[str]:
         value = lookup(body, entry.path)
         if not one_of(value, entry.healthy):
             problems.append(
-                f"{dependency}: {where} says {at_path(entry.path, value)} while {dependency} is "
-                f"up, expected {show(entry.healthy)}"
+                f"{dependency}: {where} says {at_path(entry.path, value)}, "
+                f"expected {show(entry.healthy)}"
             )
     if contract.status_field is not None:
         value = lookup(body, contract.status_field)
         if not one_of(value, contract.healthy_values):
             problems.append(
-                f"{where}: {at_path(contract.status_field, value)} while everything is up, "
+                f"{where}: {at_path(contract.status_field, value)}, "
                 f"expected {show(contract.healthy_values)}"
             )
     if status_code != contract.healthy_status:
-        problems.append(
-            f"{where}: HTTP {status_code} while everything is up, "
-            f"expected {contract.healthy_status}"
-        )
+        problems.append(f"{where}: HTTP {status_code}, expected {contract.healthy_status}")
     return problems + _field_problems(contract, body)
 
 

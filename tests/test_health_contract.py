@@ -103,16 +103,16 @@ def test_a_missing_entry_is_not_a_down_one() -> None:
         "postgres: /health has no checks.database while postgres is down"
     ]
     assert judge(MANAGER, 503, body)[0] == (
-        "postgres: /health says no checks.database while postgres is up, expected 'healthy'"
+        "postgres: /health says no checks.database, expected 'healthy'"
     )
 
 
 def test_up_problems_name_each_dependency_and_the_code() -> None:
     problems = judge(MANAGER, 503, manager("degraded", redis="unhealthy"))
     assert problems == [
-        "redis: /health says checks.redis='unhealthy' while redis is up, expected 'healthy'",
-        "/health: status='degraded' while everything is up, expected 'healthy'",
-        "/health: HTTP 503 while everything is up, expected 200",
+        "redis: /health says checks.redis='unhealthy', expected 'healthy'",
+        "/health: status='degraded', expected 'healthy'",
+        "/health: HTTP 503, expected 200",
     ]
 
 
@@ -121,7 +121,7 @@ def test_types_are_compared_too() -> None:
     body = linkcheck()
     body["dependencies"]["redis"]["ok"] = 1
     assert judge(LINKCHECK, 200, body) == [
-        "redis: /healthz says dependencies.redis.ok=1 while redis is up, expected True"
+        "redis: /healthz says dependencies.redis.ok=1, expected True"
     ]
 
 
