@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from synthmon import evidence
-from synthmon.health import app_health_problems, fetch, log_problems, target_problems
+from synthmon.health import app_health_problems, fetch, judge, log_problems, target_problems
 from synthmon.project import Project
 from synthmon.prom import Prometheus, wait_until
 from synthmon.settings import Settings
@@ -23,11 +23,19 @@ pytestmark = pytest.mark.health
 def test_app_health_reports_every_dependency_healthy(
     stack: Stack, project: Project, http: httpx.Client
 ) -> None:
-    with evidence.step(f"Check application health: GET {project.health_path}"):
-        response = fetch(http, f"{stack.app_url}{project.health_path}", project.target)
+    path = project.health.path if project.health else project.health_path
+    with evidence.step(f"Check application health: GET {path}"):
+        response = fetch(http, f"{stack.app_url}{path}", project.target)
         evidence.attach_exchange(response)
-        problems = app_health_problems(response.status_code, response.json(), project.health_checks)
-        assert not problems, f"{stack.app_url}{project.health_path}: " + "; ".join(problems)
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        if project.health is not None:  # the project's contract
+            problems = judge(project.health, response.status_code, body)
+        else:  # the runbook's shape, with the project's health_checks
+            problems = app_health_problems(response.status_code, body, project.health_checks)
+        assert not problems, f"{stack.app_url}{path}: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("path", ["/-/healthy", "/-/ready"])

@@ -13,6 +13,16 @@ from typing import Any
 
 import httpx
 
+from synthmon.health_contract import (
+    MISSING,
+    HealthContract,
+    HealthEntry,
+    JsonScalar,
+    at_path,
+    lookup,
+    one_of,
+    show,
+)
 from synthmon.prom import Target
 
 STATUSES = ("healthy", "degraded", "unhealthy")
@@ -85,3 +95,108 @@ def fetch(http: httpx.Client, url: str, what: str) -> httpx.Response:
         return http.get(url)
     except httpx.HTTPError as exc:
         raise AssertionError(f"{what}: GET {url} failed: {type(exc).__name__}: {exc}") from None
+
+
+__all__ = [
+    "HealthContract", "HealthEntry", "JsonScalar", "app_health_problems", "fetch", "judge",
+    "judge_down", "log_problems", "shape_problems", "target_problems",
+]  # fmt: skip
+
+
+def judge(contract: HealthContract, status_code: int, body: Any) -> list[str]:
+    """What is wrong with a health answer while every dependency is up; one line each."""
+    where = contract.path
+    if not isinstance(body, Mapping):
+        return [f"{where}: HTTP {status_code} with a non-JSON-object body: {body!r:.200}"]
+    problems = []
+    for dependency, entry in contract.entries.items():
+        value = lookup(body, entry.path)
+        if not one_of(value, entry.healthy):
+            problems.append(
+                f"{dependency}: {where} says {at_path(entry.path, value)}, "
+                f"expected {show(entry.healthy)}"
+            )
+    if contract.status_field is not None:
+        value = lookup(body, contract.status_field)
+        if not one_of(value, contract.healthy_values):
+            problems.append(
+                f"{where}: {at_path(contract.status_field, value)}, "
+                f"expected {show(contract.healthy_values)}"
+            )
+    if status_code != contract.healthy_status:
+        problems.append(f"{where}: HTTP {status_code}, expected {contract.healthy_status}")
+    return problems + _field_problems(contract, body)
+
+
+def judge_down(
+    contract: HealthContract, dependency: str, status_code: int, body: Any, *, how: str = "down"
+) -> list[str]:
+    """What is wrong with a health answer while ``dependency`` (only) is down (``how``:
+    "stopped", "paused"...): its entry must say so, the overall status and HTTP code must
+    follow the contract, and the other entries must still say healthy. One line each, every
+    one naming ``dependency``."""
+    entry = contract.entry(dependency)
+    where, state = contract.path, f"while {dependency} is {how}"
+    if not isinstance(body, Mapping):
+        return [
+            f"{dependency}: {where} answered HTTP {status_code} {state} with a non-JSON-object "
+            f"body: {body!r:.200}"
+        ]
+    problems = []
+    value = lookup(body, entry.path)
+    if value is MISSING:
+        problems.append(f"{dependency}: {where} has no {entry.path} {state}")
+    elif one_of(value, entry.healthy):
+        problems.append(f"{dependency}: {where} still says {entry.path}={value!r} {state}")
+    if contract.status_field is not None:
+        expected = entry.down_status or contract.unhealthy_values
+        overall = lookup(body, contract.status_field)
+        if not one_of(overall, expected):
+            problems.append(
+                f"{dependency}: {where} says {at_path(contract.status_field, overall)} {state}, "
+                f"expected {show(expected)}"
+            )
+    if status_code not in contract.unhealthy_codes:
+        problems.append(
+            f"{dependency}: {where} answered HTTP {status_code} {state}, "
+            f"expected {show(contract.unhealthy_codes)}"
+        )
+    for other, other_entry in contract.entries.items():
+        seen = lookup(body, other_entry.path)
+        if other != dependency and not one_of(seen, other_entry.healthy):
+            problems.append(
+                f"{dependency}: {where} says {at_path(other_entry.path, seen)} {state} though "
+                f"{other} is up, expected {show(other_entry.healthy)}"
+            )
+    return problems + [f"{dependency}: {p}" for p in _field_problems(contract, body)]
+
+
+def _field_problems(contract: HealthContract, body: Mapping[str, Any]) -> list[str]:
+    problems = []
+    if contract.timestamp_field is not None:
+        stamp = lookup(body, contract.timestamp_field)
+        problem = _utc_problem(stamp)
+        if problem:
+            problems.append(f"{contract.path}: {contract.timestamp_field} {problem}")
+    if contract.version_field is not None:
+        version = lookup(body, contract.version_field)
+        if not isinstance(version, str) or not version:
+            shown = "missing" if version is MISSING else repr(version)
+            problems.append(
+                f"{contract.path}: {contract.version_field} {shown} is not a non-empty string"
+            )
+    return problems
+
+
+def _utc_problem(stamp: object) -> str | None:
+    """Why ``stamp`` is not an ISO 8601 UTC timestamp (None: it is)."""
+    if stamp is MISSING:
+        return "is missing"
+    try:
+        parsed = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return f"{stamp!r} is not ISO 8601"
+    offset = parsed.utcoffset()
+    if offset is None or offset.total_seconds() != 0:
+        return f"{stamp!r} is not in UTC"
+    return None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from synthmon.errors import ConfigError
+from synthmon.health_contract import HealthContract
 
 DESCRIPTION_FILE = "synthmon_project.py"
 ServiceKind = Literal["command", "postgres", "redis"]
@@ -106,7 +107,15 @@ class Routing:
 
 @dataclass(frozen=True)
 class Project:
-    """Everything synthmon needs to know about the service under test and its monitoring."""
+    """Everything synthmon needs to know about the service under test and its monitoring.
+
+    ``health``: what the target's health endpoint promises (:class:`HealthContract`: ``path``,
+    ``healthy_status``, ``unhealthy_status``, ``status_field``, ``healthy_values``,
+    ``unhealthy_values``, ``timestamp_field``, ``version_field`` and ``entries``: dependency
+    service name → :class:`~synthmon.health_contract.HealthEntry` ``path``, ``healthy``,
+    ``down_status``); each entry's service is stopped in turn by checks/test_health_contract.py.
+    ``None``: only ``health_path``/``health_checks`` are read, while everything is up.
+    """
 
     name: str
     root: Path
@@ -123,6 +132,7 @@ class Project:
     secrets: tuple[str, ...] = ()  # random per-run values, for {secret:NAME}
     secret_headers: tuple[str, ...] = ()  # HTTP headers always masked in reports
     faults: Mapping[str, Fault] = field(default_factory=dict)
+    health: HealthContract | None = None
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.services]
@@ -130,6 +140,12 @@ class Project:
             raise ConfigError(f"project {self.name}: duplicate service names in {names}")
         if self.target not in names:
             raise ConfigError(f"project {self.name}: target {self.target!r} is not in {names}")
+        for dependency in self.health.entries if self.health else ():
+            if dependency not in names or dependency == self.target:
+                raise ConfigError(
+                    f"project {self.name}: health entry {dependency!r} names no dependency "
+                    f"(have: {', '.join(n for n in names if n != self.target)})"
+                )
 
     def service(self, name: str) -> ServiceSpec:
         """The service called ``name``."""

@@ -37,9 +37,15 @@ def test_health_checks_pass_on_a_healthy_stack(stack: Stack, tmp_path: Path) -> 
 
 
 BREAKS: dict[str, tuple[Callable[[Faults], AbstractContextManager[object]], str]] = {
-    "postgres stopped": (lambda f: f.stopped("postgres"), "dependency database is unhealthy"),
-    "redis stopped": (lambda f: f.stopped("redis"), "dependency redis is unhealthy"),
-    "fake GitHub stopped": (lambda f: f.stopped("github"), "dependency github_api is unhealthy"),
+    "postgres stopped": (
+        lambda f: f.stopped("postgres"),
+        "postgres: /health says checks.database='unhealthy'",
+    ),
+    "redis stopped": (lambda f: f.stopped("redis"), "redis: /health says checks.redis='unhealthy'"),
+    "fake GitHub stopped": (
+        lambda f: f.stopped("github"),
+        "github: /health says checks.github_api='unhealthy'",
+    ),
     "Prometheus killed": (lambda f: f.killed("prometheus"), "Prometheus: GET http://127.0.0.1:"),
 }
 

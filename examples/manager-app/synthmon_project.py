@@ -11,6 +11,7 @@ from pathlib import Path
 
 import faults  # this example's faults.py (the loader puts this directory on sys.path)
 
+from synthmon.health_contract import HealthContract, HealthEntry
 from synthmon.project import Monitoring, Project, Routing, ServiceSpec
 
 HERE = Path(__file__).resolve().parent
@@ -66,6 +67,17 @@ project = Project(
     target="app",
     health_path="/health",
     health_checks=("database", "redis", "github_api"),
+    # app/health.py: the database down -> unhealthy, anything else down -> degraded; both 503
+    health=HealthContract(
+        path="/health",
+        entries={
+            "postgres": HealthEntry("checks.database", down_status=frozenset({"unhealthy"})),
+            "redis": HealthEntry("checks.redis", down_status=frozenset({"degraded"})),
+            "github": HealthEntry("checks.github_api", down_status=frozenset({"degraded"})),
+        },
+        timestamp_field="timestamp",
+        version_field="version",
+    ),
     monitoring=Monitoring(
         prometheus_yml=MONITORING / "prometheus" / "prometheus.yml",
         rules_dir=MONITORING / "prometheus" / "rules",
