@@ -14,7 +14,7 @@ KIND=polyglot
 FRESH=${EXEC_GUARD_FRESH_IMAGE:-$(for d in .. /work; do [ -f "$d/shared/fresh-image/$KIND.txt" ] && { echo "$d/shared/fresh-image/$KIND.txt"; break; }; done)}
 [ -n "$FRESH" ] || { echo "fresh-check: no fresh-image/$KIND.txt found" >&2; exit 2; }
 FRESH=$(readlink -f "$FRESH")
-USED=.synthmon/exec-guard/fresh-packages.txt  # written by the exec guard at each test run
+USED=.synthmon/exec-guard/used-packages.txt  # written by the exec guard at each test run
 scripts/podman.sh install
 base=$(images/build.sh --base | tail -1)
 

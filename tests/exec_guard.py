@@ -30,7 +30,7 @@ LOG_ENV = "EXEC_GUARD_LOG"
 TEST_ENV = "EXEC_GUARD_TEST"
 FRESH_ENV = "EXEC_GUARD_FRESH_IMAGE"  # a fresh-image list to use instead of the shared one
 KIND = "polyglot"
-USED = ROOT / ".synthmon" / "exec-guard" / "fresh-packages.txt"  # read by scripts/fresh-check.sh
+USED = ROOT / ".synthmon" / "exec-guard" / "used-packages.txt"  # read by scripts/fresh-check.sh
 DPKG = Path("/var/lib/dpkg")
 # Toolchains a new machine of the kind brings outside Debian (Go, pyenv's Python, rustup).
 HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)  # not $HOME: pytester's inner runs move it
@@ -376,8 +376,9 @@ class Judge:
             "not on a new machine and installed by no file of the project (scripts/packages.txt)",
         )  # fmt: skip
 
-    def fresh_packages(self, uses: Iterable[Use]) -> set[str]:
-        """The Debian packages owning the programs used (what scripts/fresh-check.sh installs)."""
+    def used_packages(self, uses: Iterable[Use]) -> set[str]:
+        """The Debian packages owning the programs used (scripts/fresh-check.sh installs those of
+        them a new machine has)."""
         found = set()
         for use in uses:
             program = use.program if "/" in use.program else shutil.which(use.program)
@@ -427,7 +428,7 @@ class ExecGuard:
         judge = Judge.here()
         self.found = judge.violations(uses, frozenset(self.expected_missing))
         USED.parent.mkdir(parents=True, exist_ok=True)
-        USED.write_text("".join(f"{name}\n" for name in sorted(judge.fresh_packages(uses))))
+        USED.write_text("".join(f"{name}\n" for name in sorted(judge.used_packages(uses))))
         if self.found and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
