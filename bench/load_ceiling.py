@@ -37,12 +37,8 @@ LOAD_DIR = REPO / "examples" / "manager-app" / "load"  # the reference example's
 
 USERS = 50
 BARE = '''\
-"""One static path, no think time: Locust's own ceiling (the shape/recorder come from load/)."""
-import sys
-
-sys.path.insert(0, {load_dir!r})
+"""One static path, no think time: Locust's own ceiling (run_load adds the shape/recorder)."""
 from locust import FastHttpUser, constant, task
-from locustfile import ProfileShape  # noqa: F401  (window timing + per-request records)
 
 
 class BareUser(FastHttpUser):
@@ -91,7 +87,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="load-ceiling-") as tmp:
         work = Path(tmp)
         bare = work / "bare_locustfile.py"
-        bare.write_text(BARE.format(load_dir=str(LOAD_DIR)), encoding="utf-8")
+        bare.write_text(BARE, encoding="utf-8")
         print(f"CPUs: {os.cpu_count()}  users/connections: {USERS}  window: {args.seconds} s")
         with nginx_stub(work / "nginx") as url:
 

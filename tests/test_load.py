@@ -221,3 +221,90 @@ def test_bad_profiles_file_is_one_line_config_error(
     assert "\n" not in text
     assert text.startswith(f"{path}: ")
     assert message in text
+
+
+PLAIN = '''\
+"""A user's own locustfile: Locust only."""
+from locust import FastHttpUser, constant_throughput, task
+
+
+class PlainUser(FastHttpUser):
+    wait_time = constant_throughput(4)
+
+    @task(3)
+    def list_tasks(self) -> None:
+        self.client.get("/api/tasks")
+
+    @task(1)
+    def missing(self) -> None:
+        self.client.get("/no-such-page")  # nginx answers 404: a Locust failure
+'''
+
+
+def assert_exact_window(result: LoadResult, out: Path, profile: LoadProfile) -> None:
+    timing = json.loads((out / "shape-timing.json").read_text())
+    assert result.window_start == timing["spawned_at"]
+    assert result.duration_s == pytest.approx(profile.steady_s, abs=1e-6)
+    assert timing["why"] == "steady phase over"
+    assert result.exact and list(out.glob("requests-*.tsv")), "per-request records"
+    # Locust's final figures: locust.json is written at shutdown (its _stats.csv is rewritten
+    # once a second, with no final write, so it can miss the last second's requests).
+    final = json.loads((out / "locust.json").read_text())
+    assert (result.total_requests, result.total_failures) == (
+        sum(e["num_requests"] for e in final),
+        sum(e["num_failures"] for e in final),
+    )
+    assert 0 < result.requests <= result.total_requests
+    assert result.requests == sum(e.requests for e in result.endpoints.values())
+    assert_group_gone(result)
+
+
+def test_plain_locustfile_gets_the_exact_window_and_records(nginx: str, tmp_path: Path) -> None:
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(PLAIN)
+    assert "synthmon" not in PLAIN.lower()
+    out = tmp_path / "out"
+    result = run_load(nginx, QUICK, out, locustfile=locustfile)
+    assert_exact_window(result, out, QUICK)
+    assert result.valid, result.reason
+    assert {"GET /api/tasks", "GET /no-such-page"} == set(result.endpoints)
+    assert result.endpoints["GET /api/tasks"].failures == 0
+    missing = result.endpoints["GET /no-such-page"]
+    assert missing.requests > 0 and missing.failures == missing.requests
+    assert result.failures == missing.failures
+    # the gate's recount over other instants reads the same records
+    figures = result.client_figures(result.window_start, result.window_end)
+    assert (figures["requests"], figures["failures"]) == (result.requests, result.failures)
+
+
+def test_linkcheck_locustfile_runs_unchanged(nginx: str, tmp_path: Path) -> None:
+    """The second example's plain locustfile (the stub 404s its paths: every check fails; a
+    404 on /last for a link never checked is a success in that file)."""
+    locustfile = REPO / "examples" / "linkcheck" / "load" / "locustfile.py"
+    assert "synthmon" not in locustfile.read_text()
+    result = run_load(
+        nginx, QUICK, tmp_path, locustfile=locustfile,
+        extra_env={"LINKCHECK_LOAD_RPS_PER_USER": "4"},
+    )  # fmt: skip
+    assert_exact_window(result, tmp_path, QUICK)
+    checks = result.endpoints["GET /v1/links/{link_id}"]
+    assert checks.requests > 0 and checks.failures == checks.requests
+    assert result.endpoints["GET /v1/links/{link_id}/last"].failures == 0
+    assert result.failures == checks.failures
+
+
+def test_a_locustfile_with_its_own_shape_is_refused(nginx: str, tmp_path: Path) -> None:
+    locustfile = tmp_path / "shaped.py"
+    locustfile.write_text(
+        PLAIN + "\n\nfrom locust import LoadTestShape\n\n\nclass Mine(LoadTestShape):\n"
+        "    def tick(self):\n        return None\n"
+    )
+    # Locust would run the first shape it finds (synthmon's) and ignore this one: refused.
+    with pytest.raises(LoadError, match=r"defines its own LoadTestShape \(Mine\)"):
+        run_load(nginx, QUICK, tmp_path / "out", locustfile=locustfile)
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_bad_locustfile_path_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"locustfile: expected an existing \.py file"):
+        run_load("http://127.0.0.1:1", QUICK, tmp_path, locustfile=tmp_path / "a,b.py")

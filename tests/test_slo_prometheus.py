@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, start_http_server
@@ -30,7 +31,7 @@ from synthmon.errors import QueryError
 from synthmon.prom import Prometheus, wait_until
 from synthmon.slo import evaluate
 from synthmon.slo.promql import quote, selector
-from synthmon.slo.spec import parse_spec
+from synthmon.slo.spec import load_spec, parse_spec
 
 pytestmark = [
     pytest.mark.selftest,
@@ -56,7 +57,8 @@ BUCKETS = (
     10,
 )
 EVIL = ['"} or vector(1) #', 'a\\b"c\nd\te', "}{job=~'.+'}", "é/ü\\\\"]
-JOBS = ("fast", "slow", "interp", "errors", "restart", "evil")
+JOBS = ("fast", "slow", "interp", "errors", "restart", "evil", "linkcheck")
+LINKCHECK_SPEC = Path(__file__).resolve().parents[1] / "examples/linkcheck/slo/slo.yaml"
 
 
 def free_port() -> int:
@@ -71,6 +73,8 @@ class FakeApp:
     A custom collector: one lock covers a whole batch, so a scrape sees all of it or none.
     Labelled series appear on first use, like the app's.
     """
+
+    endpoint_label = "endpoint"
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -105,11 +109,12 @@ class FakeApp:
 
     def collect(self) -> Iterator[Any]:
         with self.lock:
-            req = CounterMetricFamily("http_requests", "", labels=["method", "endpoint", "status"])
+            route = self.endpoint_label
+            req = CounterMetricFamily("http_requests", "", labels=["method", route, "status"])
             for req_labels, value in self.requests.items():
                 req.add_metric(list(req_labels), value)
             hist = HistogramMetricFamily(
-                "http_request_duration_seconds", "", labels=["method", "endpoint"]
+                "http_request_duration_seconds", "", labels=["method", route]
             )
             for labels, counts in self.hist.items():
                 les = [*(repr(float(b)) for b in BUCKETS), "+Inf"]
@@ -120,6 +125,13 @@ class FakeApp:
             yield CounterMetricFamily("process_cpu_seconds", "", value=self.cpu_seconds)
             yield GaugeMetricFamily("process_resident_memory_bytes", "", value=self.rss_bytes)
             yield GaugeMetricFamily("app_memory_limit_bytes", "", value=self.limit_bytes)
+
+
+class InstrumentatorApp(FakeApp):
+    """prometheus-fastapi-instrumentator's names (examples/linkcheck): the route on
+    ``handler``, the status grouped ("2xx", "5xx")."""
+
+    endpoint_label = "handler"
 
 
 @dataclass(frozen=True)
@@ -141,7 +153,7 @@ def _wait_for(prom: Prometheus, promql: str, expected: float, deadline: float = 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     tmp = tmp_path_factory.mktemp("prometheus")
-    apps = {job: FakeApp() for job in JOBS}
+    apps = {job: InstrumentatorApp() if job == "linkcheck" else FakeApp() for job in JOBS}
     scrape = "".join(
         f"  - job_name: {job}\n    static_configs: [{{targets: ['127.0.0.1:{app.port}']}}]\n"
         for job, app in apps.items()
@@ -195,7 +207,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         for i, name in enumerate(EVIL):
             apps["evil"].serve(name, [0.05] * (30 + i))
         apps["evil"].serve("/api/tasks", [0.05] * 1000)
+        # linkcheck-style: 5% of 1000 requests are "5xx" (grouped), all within 200 ms.
+        apps["linkcheck"].serve("/v1/links/{link_id}", [0.05] * 900, status="2xx")
+        apps["linkcheck"].serve("/v1/links/{link_id}", [0.05] * 50, status="5xx")
+        apps["linkcheck"].serve("/v1/links/{link_id}/last", [0.1] * 50, status="2xx")
+        apps["linkcheck"].cpu_seconds += 0.1
         _wait_for(prom, 'sum(http_requests_total{job="interp"})', 1000)
+        _wait_for(prom, 'sum(http_requests_total{job="linkcheck"})', 1000)
         _wait_for(prom, 'sum(http_requests_total{job="restart"})', 150)
         apps["restart"].restart()  # counters back to 0 mid-window
         apps["restart"].serve("/api/tasks", [0.05] * 30)
@@ -371,3 +389,71 @@ def test_cli_gate_end_to_end(run: Run, tmp_path: Path, capsys: pytest.CaptureFix
     assert doc["verdict"] == "fail" and doc["objectives"][0]["promql"]
     spec.write_text(spec.read_text().replace("job: slow", "job: nope"))
     assert cli.main(argv) == 2
+
+
+def linkcheck_gate(run: Run, client: Any = None, **metrics: Any):  # type: ignore[no-untyped-def]
+    """examples/linkcheck/slo/slo.yaml (job linkcheck), ``metrics`` changed in its block."""
+    doc = yaml.safe_load(LINKCHECK_SPEC.read_text())
+    doc["metrics"].update(metrics)
+    spec = parse_spec(doc, str(LINKCHECK_SPEC))
+    report = evaluate(spec, run.prom, (run.start, run.end), client)
+    return report, {r.name: r for r in report.results}
+
+
+def test_linkcheck_spec_counts_grouped_5xx_on_handler(run: Run) -> None:
+    spec = load_spec(LINKCHECK_SPEC)
+    assert spec.metrics.error_status == "5xx" and spec.metrics.endpoint_label == "handler"
+    report = evaluate(spec, run.prom, (run.start, run.end))
+    rows = {r.name: r for r in report.results}
+    errors = rows["error-rate"]
+    assert (errors.details["errors"], errors.details["requests"]) == (50, 1000), errors.reason
+    assert errors.verdict == "fail" and errors.measured == pytest.approx(0.05)
+    assert 'status=~"5xx"' in errors.reason and "status values seen: 2xx, 5xx" in errors.reason
+    assert rows["p95-latency"].verdict == "pass", rows["p95-latency"].reason
+    check = rows["p95-latency-check"]  # the endpoint selected on handler="/v1/links/{link_id}"
+    assert check.verdict == "pass" and check.details["requests"] == 950, check.reason
+    assert any('handler="/v1/links/{link_id}"' in q for q in check.promql)
+    assert rows["cpu-average"].verdict == "pass", rows["cpu-average"].reason
+    assert report.exit_code == 1
+
+
+def test_status_code_regex_counts_no_grouped_errors_and_locust_disagrees(run: Run) -> None:
+    """Today's rule (5\\d\\d) on grouped statuses is 0 errors, a silent pass; the Locust
+    recount over the same window is what catches it. The configured 5xx agrees with Locust."""
+    from synthmon.slo import ClientStats
+
+    _, rows = linkcheck_gate(run, error_status=r"5\d\d")
+    assert rows["error-rate"].details["errors"] == 0
+    assert rows["error-rate"].verdict == "pass"  # what a code-only rule would have concluded
+    locust = ClientStats(1000, 50, 60.0)  # Locust saw the 50 failures
+    _, rows = linkcheck_gate(run, locust, error_status=r"5\d\d")
+    assert rows["error-rate"].verdict == "fail"
+    assert "pipeline disagreement: Prometheus error rate 0.00%, Locust failure rate 5.00%" in (
+        rows["error-rate"].reason
+    )
+    _, rows = linkcheck_gate(run, locust)
+    assert "disagreement" not in rows["error-rate"].reason
+    assert rows["error-rate"].verdict == "fail"  # 5% > 1%: a real failure, not a pipeline one
+    # The default 5.. also matches a grouped "5xx" (`.` is any character).
+    _, rows = linkcheck_gate(run, error_status="5..")
+    assert rows["error-rate"].details["errors"] == 50
+
+
+@pytest.mark.parametrize(
+    ("metrics", "objectives"),
+    [
+        ({"status_label": "code"}, {"error-rate"}),
+        ({"endpoint_label": "endpoint"}, {"p95-latency-check"}),
+        ({"request_counter": "requests_total"}, {"error-rate"}),
+        ({"duration_histogram": "request_seconds"}, {"p95-latency", "p95-latency-check"}),
+        ({"cpu_counter": "cpu_seconds_total"}, {"cpu-average"}),
+    ],
+)
+def test_wrong_metric_or_label_name_is_no_data_never_a_pass(
+    run: Run, metrics: dict[str, str], objectives: set[str]
+) -> None:
+    report, rows = linkcheck_gate(run, **metrics)
+    for name in objectives:
+        assert rows[name].verdict == "error", rows[name].reason
+        assert "no data" in rows[name].reason, rows[name].reason
+    assert report.exit_code == 2

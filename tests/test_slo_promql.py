@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from synthmon.errors import ConfigError
 from synthmon.slo import promql
+from synthmon.slo.spec import Objective, SLOMetrics, SLOSpec
 
 EVIL = ['"} or vector(1) #', '\\"}', 'a"b', "x\\", "\n", '"', "\\n", "}", "{", "\x00\x7f", "é☃𝄞"]
 _SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
@@ -136,6 +137,7 @@ def test_builders() -> None:
 def test_prometheus_parser_accepts_every_built_query(tmp_path: Path) -> None:
     values = [*EVIL, "".join(chr(c) for c in range(1, 128))]
     exprs = []
+    linkcheck = SLOSpec("s", {"job": "linkcheck"}, (), metrics=LINKCHECK_METRICS)
     for value in values:
         matchers = {"job": "app", "endpoint": value}
         sel = promql.selector(promql.DURATION_BUCKET, matchers)
@@ -144,6 +146,13 @@ def test_prometheus_parser_accepts_every_built_query(tmp_path: Path) -> None:
             promql.resets(sel, 300),
             promql.raw_range(sel, 300).join(["count_over_time(", ")"]),
             promql.memory_ratio(matchers, 300),
+        ]
+        obj = Objective("o", "latency", 0.2, 0.95, endpoint=value)
+        custom = promql.selector(f"{LINKCHECK_METRICS.duration_histogram}_bucket",
+                                 linkcheck.matchers(obj))  # fmt: skip
+        exprs += [
+            promql.increase_quantile(0.95, custom, 300),
+            promql.memory_ratio(linkcheck.matchers(obj), 300, "my:rss", "my_limit"),
         ]
     rules = {"groups": [{"name": "g", "rules": [
         {"record": f"r{i}", "expr": e} for i, e in enumerate(exprs)]}]}  # fmt: skip
@@ -161,3 +170,57 @@ def test_the_reader_catches_naive_quoting() -> None:
     naive = 'up{endpoint="' + EVIL[0] + '"}'
     with pytest.raises(AssertionError, match="trailing text"):
         parse_selector(naive)
+
+
+LINKCHECK_METRICS = SLOMetrics(
+    request_counter="http_requests_total",
+    duration_histogram="http_request_duration_seconds",
+    status_label="status",
+    error_status="5xx",
+    endpoint_label="handler",
+    memory_limit=None,
+)
+
+
+@given(
+    label=st.from_regex(_LABEL, fullmatch=True),
+    endpoint=st.text(),
+    selector=st.dictionaries(st.from_regex(_LABEL, fullmatch=True), st.text(), max_size=3),
+)
+def test_spec_endpoint_label_and_value_round_trip(
+    label: str, endpoint: str, selector: dict[str, str]
+) -> None:
+    """The endpoint goes on the spec's endpoint label, its value quoted like any other."""
+    spec = SLOSpec("s", selector, (), metrics=SLOMetrics(endpoint_label=label))
+    obj = Objective("o", "error_rate", 0.01, endpoint=endpoint)
+    metric, parsed = parse_selector(promql.selector("my_requests_total", spec.matchers(obj)))
+    assert metric == "my_requests_total"
+    assert parsed == [(k, "=", v) for k, v in sorted({**selector, label: endpoint}.items())]
+
+
+@pytest.mark.parametrize("value", EVIL)
+def test_hostile_endpoint_on_a_custom_label_stays_one_value(value: str) -> None:
+    spec = SLOSpec("s", {"job": "linkcheck"}, (), metrics=LINKCHECK_METRICS)
+    obj = Objective("o", "latency", 0.2, 0.95, endpoint=value)
+    text = promql.selector("http_request_duration_seconds_bucket", spec.matchers(obj))
+    assert parse_selector(text) == (
+        "http_request_duration_seconds_bucket",
+        [("handler", "=", value), ("job", "=", "linkcheck")],
+    )
+
+
+@pytest.mark.parametrize("name", ["", "1abc", "a-b", 'job="x"', "a}"])
+def test_bad_endpoint_label_is_rejected_before_a_query(name: str) -> None:
+    obj = Objective("o", "latency", 0.2, 0.95, endpoint="/x")
+    with pytest.raises(ConfigError, match="label name"):
+        obj.matchers({"job": "x"}, name)
+    with pytest.raises(ConfigError, match="no endpoint_label"):
+        obj.matchers({"job": "x"}, None)
+
+
+def test_memory_ratio_with_the_specs_metric_names() -> None:
+    assert promql.memory_ratio({"job": "a"}, 10, "rss_bytes", "limit_bytes") == (
+        'max_over_time(rss_bytes{job="a"}[10s]) / min_over_time(limit_bytes{job="a"}[10s])'
+    )
+    with pytest.raises(ConfigError, match="metric name"):
+        promql.memory_ratio({"job": "a"}, 10, "rss bytes", "limit_bytes")

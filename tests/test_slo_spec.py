@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synthmon.errors import ConfigError
-from synthmon.slo.spec import Objective, SLOSpec, load_spec, parse_spec
+from synthmon.slo.spec import Objective, SLOMetrics, SLOSpec, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +96,7 @@ CORPUS = [
     (_replace("kind: SLOSpec", "kind: Slo"), ": kind: expected 'SLOSpec', got 'Slo'"),
     (_replace("service: app\n", "service: app\nservices: x\n"),
      ": services: unknown key (expected one of: apiVersion, kind, service, description, "
-     "selector, objectives)"),
+     "selector, metrics, objectives)"),
     (_replace("{job: app}", "{job: 3}"), ": selector.job: expected a string label value "
      "(quote it), got 3"),
     (_replace("{job: app}", "{'bad-name': app}"),
@@ -208,3 +208,173 @@ def test_junk_is_a_one_line_config_error_never_a_crash(doc: object) -> None:
         parse_spec(doc, "junk.yaml")
     except ConfigError as exc:
         assert re.fullmatch(r"junk\.yaml: [^\n]+", str(exc)), str(exc)
+
+
+# ---- the metrics: block -------------------------------------------------------------------
+
+LINKCHECK = ROOT / "examples/linkcheck/slo/slo.yaml"
+
+
+def _with_metrics(block: str, objectives: str = "") -> str:
+    text = GOOD.replace("objectives:\n", f"metrics:\n{block}objectives:\n")
+    return text + objectives
+
+
+def test_metrics_defaults_are_the_runbook_names(tmp_path: Path) -> None:
+    spec = load_spec(_write(tmp_path, GOOD))
+    assert spec.metrics == SLOMetrics()
+    m = spec.metrics
+    assert (m.request_counter, m.duration_bucket, m.duration_count) == (
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "http_request_duration_seconds_count",
+    )
+    assert (m.status_label, m.error_status, m.endpoint_label) == ("status", "5..", "endpoint")
+    assert (m.cpu_counter, m.memory_rss, m.memory_limit) == (
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "app_memory_limit_bytes",
+    )
+    # `.` is any character: the default also counts a grouped "5xx" (today's 5\d\d did not)
+    assert [m.is_error(s) for s in ("500", "503", "200", "5xx", "5000", "x500", "2xx")] == [
+        True, True, False, True, False, False, False]  # fmt: skip
+    # an empty block is every default; a partial one changes only what it names
+    assert load_spec(_write(tmp_path, _with_metrics("  {}\n"))).metrics == SLOMetrics()
+    partial = load_spec(_write(tmp_path, _with_metrics("  status_label: code\n"))).metrics
+    assert partial == SLOMetrics(status_label="code")
+
+
+def test_linkcheck_spec_loads_with_the_instrumentators_names() -> None:
+    spec = load_spec(LINKCHECK)
+    m = spec.metrics
+    assert (m.status_label, m.error_status, m.endpoint_label) == ("status", "5xx", "handler")
+    assert m.is_error("5xx") and not m.is_error("500") and not m.is_error("2xx")
+    assert m.memory_limit is None
+    assert not any(o.type == "memory" for o in spec.objectives)
+    per_endpoint = next(o for o in spec.objectives if o.endpoint)
+    assert spec.matchers(per_endpoint) == {"job": "linkcheck", "handler": "/v1/links/{link_id}"}
+
+
+def test_endpoint_goes_on_the_spec_endpoint_label(tmp_path: Path) -> None:
+    text = _with_metrics(
+        "  endpoint_label: route\n",
+        "  - {name: e, type: error_rate, threshold: 0.01, endpoint: /x}\n",
+    )
+    spec = load_spec(_write(tmp_path, text))
+    assert spec.matchers(spec.objectives[-1]) == {"job": "app", "route": "/x"}
+    assert spec.matchers(spec.objectives[0]) == {"job": "app"}
+
+
+METRICS_CORPUS = [
+    (_with_metrics("  request_countr: x\n"),
+     ": metrics.request_countr: unknown key (expected one of: request_counter, "
+     "duration_histogram, status_label, error_status, endpoint_label, cpu_counter, memory_rss, "
+     "memory_limit)"),
+    (_with_metrics("  request_counter: 'a b'\n"),
+     ": metrics.request_counter: expected a metric name matching [a-zA-Z_:][a-zA-Z0-9_:]* or "
+     "null, got 'a b'"),
+    (_with_metrics("  status_label: 'st-atus'\n"),
+     ": metrics.status_label: expected a label name matching [a-zA-Z_][a-zA-Z0-9_]* or null, "
+     "got 'st-atus'"),
+    (_with_metrics("  endpoint_label: 7\n"),
+     ": metrics.endpoint_label: expected a label name matching [a-zA-Z_][a-zA-Z0-9_]* or null, "
+     "got 7"),
+    (_with_metrics("  endpoint_label: le\n"),
+     ": metrics.endpoint_label: expected a label name matching [a-zA-Z_][a-zA-Z0-9_]* or null, "
+     "got 'le'"),
+    (_with_metrics("  error_status: '5(xx'\n"),
+     ": metrics.error_status: not a valid regular expression '5(xx': missing ), unterminated "
+     "subpattern at position 1"),
+    (_with_metrics("  error_status: '5?.*'\n"),
+     ": metrics.error_status: expected a regular expression that does not match '', got '5?.*'"),
+    (_with_metrics("  error_status: 500\n"),
+     ": metrics.error_status: expected a non-empty regular expression string such as '5..', "
+     "got 500"),
+    (_with_metrics("  error_status: null\n"),
+     ": metrics.error_status: expected a non-empty regular expression string such as '5..', "
+     "got None"),
+    (_with_metrics("  duration_histogram: http_request_duration_seconds_bucket\n"),
+     ": metrics.duration_histogram: expected the histogram's base name (without _bucket, _count "
+     "or _sum), got 'http_request_duration_seconds_bucket'"),
+    (GOOD.replace("objectives:\n", "metrics: [a]\nobjectives:\n"),
+     ": metrics: expected a mapping, got ['a']"),
+    (_with_metrics("  memory_limit: null\n"),
+     ": objectives[3]: type memory needs metrics.memory_limit, which this spec sets to null "
+     "(not exported)"),
+    (_with_metrics("  memory_rss: null\n"),
+     ": objectives[3]: type memory needs metrics.memory_rss, which this spec sets to null "
+     "(not exported)"),
+    (_with_metrics("  duration_histogram: null\n"),
+     ": objectives[0]: type latency needs metrics.duration_histogram, which this spec sets to "
+     "null (not exported)"),
+    (_with_metrics("  status_label: null\n"),
+     ": objectives[1]: type error_rate needs metrics.status_label, which this spec sets to null "
+     "(not exported)"),
+    (_with_metrics("  request_counter: null\n"),
+     ": objectives[1]: type error_rate needs metrics.request_counter, which this spec sets to "
+     "null (not exported)"),
+    (_with_metrics("  cpu_counter: null\n"),
+     ": objectives[2]: type cpu needs metrics.cpu_counter, which this spec sets to null "
+     "(not exported)"),
+    (_with_metrics("  endpoint_label: null\n",
+                   "  - {name: e, type: latency, percentile: 0.9, threshold: 1, endpoint: /x}\n"),
+     ": objectives[4]: type latency with an endpoint needs metrics.endpoint_label, which this "
+     "spec sets to null (not exported)"),
+    (_with_metrics("  request_counter: a\n  request_counter: b\n"),
+     ":7: duplicate key 'request_counter'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message"), METRICS_CORPUS, ids=range(len(METRICS_CORPUS)))
+def test_bad_metrics_block_is_one_line_naming_file_and_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_spec(path)
+    assert str(caught.value) == f"{path}{message}"
+    assert "\n" not in str(caught.value)
+
+
+def test_null_metric_is_fine_when_no_objective_needs_it(tmp_path: Path) -> None:
+    text = GOOD.replace("  - {name: memory, type: memory, threshold: 0.8}\n", "")
+    spec = load_spec(
+        _write(
+            tmp_path,
+            text.replace(
+                "objectives:\n", "metrics:\n  memory_limit: null\n  memory_rss: null\nobjectives:\n"
+            ),
+        )
+    )
+    assert spec.metrics.memory_limit is None and spec.metrics.memory_rss is None
+
+
+_metric_name = st.from_regex(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,12}", fullmatch=True).filter(
+    lambda n: not n.endswith(("_bucket", "_count", "_sum"))
+)
+
+
+@given(
+    names=st.fixed_dictionaries(
+        {},
+        optional={
+            "request_counter": _metric_name,
+            "duration_histogram": _metric_name,
+            "cpu_counter": _metric_name,
+            "memory_rss": _metric_name,
+            "memory_limit": _metric_name,
+            "status_label": _label.filter(lambda n: n != "le"),
+            "endpoint_label": _label.filter(lambda n: n != "le"),
+            "error_status": st.sampled_from(["5..", "5xx", "5[0-9]{2}|429", "(500|503)"]),
+        },
+    )
+)
+def test_any_valid_metrics_block_round_trips(names: dict[str, str]) -> None:
+    cpu = [{"name": "c", "type": "cpu", "threshold": 0.5}]
+    doc = {"apiVersion": "synthmon/v1", "kind": "SLOSpec", "service": "s", "selector": {},
+           "metrics": names, "objectives": cpu}  # fmt: skip
+    spec = parse_spec(yaml.safe_load(yaml.safe_dump(doc)), "f.yaml")
+    for key, value in names.items():
+        assert getattr(spec.metrics, key) == value
+    for key in set(SLOMetrics.__dataclass_fields__) - set(names):
+        assert getattr(spec.metrics, key) == getattr(SLOMetrics(), key)

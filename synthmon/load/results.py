@@ -1,10 +1,10 @@
 """Turn a finished Locust run's files into the measured-window result.
 
-The window is [all users spawned, steady phase over], both instants written by the locustfile's
-shape (``shape-timing.json``). Requests are cut to it from the per-request records
-(``requests-*.tsv``, one per generating process; a request belongs to the window when it
-*completed* inside it), which makes counts, rate and percentiles exact. Without records (custom
-locustfile, recording off) the counts are interpolated from Locust's 1 s stats history and p95
+The window is [all users spawned, steady phase over], both instants written by synthmon's
+shape (:mod:`synthmon.load.shape`, ``shape-timing.json``). Requests are cut to it from the
+per-request records (``requests-*.tsv``, one per generating process; a request belongs to the
+window when it *completed* inside it), which makes counts, rate and percentiles exact. Without
+records (recording off) the counts are interpolated from Locust's 1 s stats history and p95
 comes from the whole-run totals; ``exact`` says which.
 """
 

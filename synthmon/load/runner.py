@@ -4,6 +4,10 @@ Locust is never imported here: it monkey-patches the interpreter with gevent. ``
 starts ``python -m locust`` headless (local, or a master plus N workers), all in one process
 group that is torn down on every exit path, bounds the run twice (the shape honours ``-t``; a
 hard timeout kills the group), then reads the files the run left in ``out_dir``.
+
+The user's locustfile needs no synthmon import: Locust gets it together with
+:data:`SHAPE_LOCUSTFILE` (``-f synthmon_shape.py,user.py``, Locust's list of locustfiles), whose
+:class:`synthmon.load.shape.ProfileShape` and per-request recorder make the window exact.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from synthmon.load.process import ProcessGroup
 from synthmon.load.profiles import LoadProfile
 from synthmon.ports import free_ports
 
+#: The locustfile that brings synthmon.load.shape into the Locust process (never imported here).
+SHAPE_LOCUSTFILE = Path(__file__).resolve().with_name("synthmon_shape.py")
 _WORKER_CONNECT_S = 30  # --expect-workers-max-wait
 _WORKER_EXIT_S = 15.0  # after the master is done, workers get "quit" and should follow
 
@@ -45,6 +51,9 @@ def run_load(
     """Run ``profile`` against ``target_url`` with the project's ``locustfile``; the result
     covers the steady window only.
 
+    ``locustfile`` is a plain Locust file (users and tasks); synthmon's shape and recorder are
+    added by this function, and a LoadTestShape of its own is an error (LoadError).
+
     ``workers=N`` runs Locust's master and N worker processes. Outputs in ``out_dir``:
     ``locust_stats.csv``, ``locust_stats_history.csv`` (full history), ``locust.html``,
     ``locust.json``, logs, per-request records, and for the gate CLI ``load-window.json``
@@ -55,6 +64,11 @@ def run_load(
         raise ConfigError(f"target_url: expected http(s)://host:port, got {target_url!r}")
     if workers < 0:
         raise ConfigError(f"workers: expected an integer ≥ 0, got {workers}")
+    user_file = Path(locustfile).resolve()
+    if "," in str(user_file) or user_file.suffix != ".py" or not user_file.is_file():
+        raise ConfigError(
+            f"locustfile: expected an existing .py file without ',' in its path, got {locustfile}"
+        )
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*out_dir.glob("requests-*.tsv"), out_dir / "shape-timing.json"]:
@@ -78,7 +92,8 @@ def run_load(
         "SYNTHMON_LOAD_RECORD_DIR": str(out_dir),
         "PYTHONUNBUFFERED": "1",
     }
-    locust = [sys.executable, "-m", "locust", "-f", str(Path(locustfile).resolve())]
+    # synthmon's shape first: Locust runs the first shape class it finds (headless)
+    locust = [sys.executable, "-m", "locust", "-f", f"{SHAPE_LOCUSTFILE},{user_file}"]
     main = [
         *locust,
         "--headless",

@@ -4,6 +4,12 @@ Pipeline: :func:`load_spec` (``slo/baseline.yaml``, strict) -> :func:`evaluate` 
 :mod:`.promql`, counts from :mod:`.counters`, verdicts from :mod:`.decide`) -> :class:`SLOReport`
 (table, ``slo-report.json``, exit code 0 pass / 1 violated / 2 could not evaluate).
 
+Metric and label names come from the spec's optional ``metrics:`` block (:class:`SLOMetrics`:
+``request_counter``, ``duration_histogram``, ``status_label``, ``error_status``,
+``endpoint_label``, ``cpu_counter``, ``memory_rss``, ``memory_limit``); every default is the
+reference app's name, ``error_status`` defaults to ``5..`` (a fully anchored regex on the
+status label's value), and null means "not exported" (an objective needing it is a spec error).
+
 Decisions, each explained where it is implemented:
 
 * Window: ``(start, end)`` unix seconds to the millisecond, queried at those exact instants
@@ -26,12 +32,13 @@ Decisions, each explained where it is implemented:
 from synthmon.slo.client import ClientStats, load_client_stats
 from synthmon.slo.evaluate import evaluate
 from synthmon.slo.report import ObjectiveResult, SLOReport
-from synthmon.slo.spec import Objective, SLOSpec, load_spec
+from synthmon.slo.spec import Objective, SLOMetrics, SLOSpec, load_spec
 
 __all__ = [
     "ClientStats",
     "Objective",
     "ObjectiveResult",
+    "SLOMetrics",
     "SLOReport",
     "SLOSpec",
     "evaluate",

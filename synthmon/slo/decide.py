@@ -111,7 +111,7 @@ class RateDecision:
 
 
 def decide_error_rate(errors: float, total: float, threshold: float, minimum: int) -> RateDecision:
-    """5xx share of all requests against an inclusive budget."""
+    """Error share (statuses matching the spec's error_status) against an inclusive budget."""
     if total <= 0:
         return RateDecision(None, None, "no data: no requests counted in the window")
     if total < minimum:

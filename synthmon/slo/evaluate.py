@@ -8,7 +8,6 @@ failure, no data or too few requests is an ``error`` row with the reason, never 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 
 from synthmon.errors import ConfigError, QueryError
@@ -28,7 +27,6 @@ from synthmon.slo.decide import (
 from synthmon.slo.report import ObjectiveResult, SLOReport, Verdict
 from synthmon.slo.spec import Objective, SLOSpec
 
-_SERVER_ERROR = re.compile(r"5\d\d")
 # How far ``end`` may lie after Prometheus's clock (skew, a scrape still in flight).
 END_TOLERANCE_S = 5
 
@@ -118,10 +116,18 @@ class _Evaluation:
             out.append(rate_disagreement(rate, self.client.failure_rate))
         return [r for r in out if r]
 
+    def metric(self, obj: Objective, key: str) -> str:
+        """The spec's name for ``key`` (the loader rejects objectives whose metric is null)."""
+        name = getattr(self.spec.metrics, key)
+        if name is None:
+            raise ConfigError(f"objective {obj.name}: metrics.{key} is null (not exported)")
+        return str(name)
+
     def latency(self, obj: Objective) -> ObjectiveResult:
         if obj.percentile is None:  # the spec loader requires it; a hand-built Objective may not
             raise ConfigError(f"objective {obj.name}: latency needs a percentile")
-        sel = promql.selector(promql.DURATION_BUCKET, obj.matchers(self.spec.selector))
+        bucket = f"{self.metric(obj, 'duration_histogram')}_bucket"
+        sel = promql.selector(bucket, self.spec.matchers(obj))
         inc = self.counter(sel, f"latency histogram of {obj.name}")
         buckets: dict[float, float] = {}
         for key, value in inc.per_series.items():
@@ -168,19 +174,30 @@ class _Evaluation:
         )
 
     def error_rate(self, obj: Objective) -> ObjectiveResult:
-        sel = promql.selector(promql.REQUESTS, obj.matchers(self.spec.selector))
+        sel = promql.selector(self.metric(obj, "request_counter"), self.spec.matchers(obj))
         inc = self.counter(sel, f"request counter of {obj.name}")
+        status = self.metric(obj, "status_label")
+        # A series without the status label cannot be judged: counting it as a success would
+        # turn a wrong status_label into "0 errors", a pass without data.
+        unlabelled = [k for k in inc.per_series if status not in dict(k)]
+        if unlabelled:
+            raise QueryError(
+                f"no data: {len(unlabelled)} of {len(inc.per_series)} series of {sel} have no "
+                f"{status!r} label (metrics.status_label), e.g. "
+                f"{{{', '.join(f'{k}={v!r}' for k, v in unlabelled[0])}}}"
+            )
         total = inc.total()
-        errors = sum(
-            v
-            for k, v in inc.per_series.items()
-            if _SERVER_ERROR.fullmatch(dict(k).get("status", ""))
-        )
+        metrics = self.spec.metrics
+        seen = sorted({dict(k)[status] for k in inc.per_series})
+        errors = sum(v for k, v in inc.per_series.items() if metrics.is_error(dict(k)[status]))
         decision = decide_error_rate(errors, total, obj.threshold, min_requests(obj))
         verdict: Verdict = (
             "error" if decision.holds is None else "pass" if decision.holds else "fail"
         )
-        reason = decision.reason
+        reason = (
+            f"{decision.reason} (error: {status}=~{promql.quote(metrics.error_status)}; "
+            f"{status} values seen: {', '.join(seen)})"
+        )
         disagreements = self.cross_check(obj, total, decision.rate)
         if self.client is not None and obj.endpoint is None:
             reason += f"; Locust: {self.client.failures} failures of {self.client.requests}"
@@ -200,7 +217,7 @@ class _Evaluation:
         )
 
     def cpu(self, obj: Objective) -> ObjectiveResult:
-        sel = promql.selector(promql.CPU, self.spec.selector)
+        sel = promql.selector(self.metric(obj, "cpu_counter"), self.spec.selector)
         inc = self.counter(sel, "process CPU counter")
         rates = {k: v / self.duration for k, v in inc.per_series.items()}
         key, worst = max(rates.items(), key=lambda kv: kv[1])
@@ -221,17 +238,18 @@ class _Evaluation:
         )
 
     def memory(self, obj: Objective) -> ObjectiveResult:
-        query = promql.memory_ratio(self.spec.selector, self.seconds)
+        rss, limit = self.metric(obj, "memory_rss"), self.metric(obj, "memory_limit")
+        query = promql.memory_ratio(self.spec.selector, self.seconds, rss, limit)
         samples = self.prom.query(query, at=self.end)
         if not samples:
-            for metric in (promql.RSS, promql.MEMORY_LIMIT):
+            for metric in (rss, limit):
                 part = promql.present(promql.selector(metric, self.spec.selector), self.seconds)
                 if not self.prom.query(part, at=self.end):
                     raise QueryError(f"no data: {metric}: {part} returned nothing")
             raise QueryError(f"no data: memory ratio: {query} returned nothing (labels differ?)")
         worst = max(s.value for s in samples)
         if not math.isfinite(worst):
-            raise QueryError(f"memory ratio is {worst} (is app_memory_limit_bytes 0?): {query}")
+            raise QueryError(f"memory ratio is {worst} (is {limit} 0?): {query}")
         holds = worst <= obj.threshold
         reason = (
             f"peak resident memory / limit = {pct(worst)} over {promql.number(self.duration)} s "

@@ -17,8 +17,10 @@ LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 # Metric names of the app (docs/architecture.md).
+# The defaults of an SLO spec's ``metrics:`` block (synthmon.slo.spec.SLOMetrics).
 REQUESTS = "http_requests_total"
-DURATION_BUCKET = "http_request_duration_seconds_bucket"
+DURATION = "http_request_duration_seconds"
+DURATION_BUCKET = f"{DURATION}_bucket"
 CPU = "process_cpu_seconds_total"
 RSS = "process_resident_memory_bytes"
 MEMORY_LIMIT = "app_memory_limit_bytes"
@@ -93,15 +95,17 @@ def increase_quantile(percentile: float, bucket_sel: str, seconds: int) -> str:
     )
 
 
-def memory_ratio(matchers: Mapping[str, str], seconds: int) -> str:
+def memory_ratio(
+    matchers: Mapping[str, str], seconds: int, rss: str = RSS, limit: str = MEMORY_LIMIT
+) -> str:
     """Peak RSS over the window divided by the lowest limit: an upper bound of max(rss/limit).
 
     Exact when the limit is constant (the usual case); never lower than the true peak ratio.
     """
     w = window(seconds)
     return (
-        f"max_over_time({selector(RSS, matchers)}[{w}]) / "
-        f"min_over_time({selector(MEMORY_LIMIT, matchers)}[{w}])"
+        f"max_over_time({selector(rss, matchers)}[{w}]) / "
+        f"min_over_time({selector(limit, matchers)}[{w}])"
     )
 
 

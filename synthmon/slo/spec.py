@@ -17,14 +17,23 @@ from typing import Any, Literal, cast
 import yaml
 
 from synthmon.errors import ConfigError
-from synthmon.slo.promql import LABEL_NAME
+from synthmon.slo import promql
+from synthmon.slo.promql import LABEL_NAME, METRIC_NAME
 from synthmon.yamlfile import parse_yaml, read_text
 
 API_VERSION = "synthmon/v1"
 KIND = "SLOSpec"
 ObjectiveType = Literal["latency", "error_rate", "cpu", "memory"]
 OBJECTIVE_TYPES: tuple[str, ...] = ("latency", "error_rate", "cpu", "memory")
-_TOP_KEYS = ("apiVersion", "kind", "service", "description", "selector", "objectives")
+_TOP_KEYS = (
+    "apiVersion",
+    "kind",
+    "service",
+    "description",
+    "selector",
+    "metrics",
+    "objectives",
+)
 _OBJ_KEYS = (
     "name",
     "type",
@@ -36,6 +45,63 @@ _OBJ_KEYS = (
 )
 _REQUEST_TYPES = ("latency", "error_rate")  # objectives that count requests
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+#: Default error statuses: any 5xx code (``200``, ``503``: the reference app's status label).
+DEFAULT_ERROR_STATUS = "5.."
+
+
+@dataclass(frozen=True)
+class SLOMetrics:
+    """The service's metric and label names (``metrics:``); defaults are the runbook's.
+
+    ``None`` means "the service does not export it": an objective that needs it is a spec
+    error. ``error_status`` is a regular expression matched against the whole value of
+    ``status_label`` (fully anchored, like PromQL's ``=~``): ``5..`` for codes, ``5xx`` for an
+    exporter that groups them.
+    """
+
+    request_counter: str | None = promql.REQUESTS
+    duration_histogram: str | None = promql.DURATION  # ``_bucket`` series (``le``) are read
+    status_label: str | None = "status"
+    error_status: str = DEFAULT_ERROR_STATUS
+    endpoint_label: str | None = "endpoint"
+    cpu_counter: str | None = promql.CPU
+    memory_rss: str | None = promql.RSS
+    memory_limit: str | None = promql.MEMORY_LIMIT
+
+    @property
+    def duration_bucket(self) -> str | None:
+        return None if self.duration_histogram is None else f"{self.duration_histogram}_bucket"
+
+    @property
+    def duration_count(self) -> str | None:
+        return None if self.duration_histogram is None else f"{self.duration_histogram}_count"
+
+    def is_error(self, status: str) -> bool:
+        """Whether a status label value counts as an error (``error_status`` fullmatch)."""
+        return re.fullmatch(self.error_status, status) is not None
+
+
+_METRIC_KEYS = ("request_counter", "duration_histogram", "cpu_counter", "memory_rss",
+                "memory_limit")  # fmt: skip
+_LABEL_KEYS = ("status_label", "endpoint_label")
+_METRICS_KEYS = (
+    "request_counter",
+    "duration_histogram",
+    "status_label",
+    "error_status",
+    "endpoint_label",
+    "cpu_counter",
+    "memory_rss",
+    "memory_limit",
+)
+#: What each objective type reads from ``metrics:`` (plus endpoint_label when it has one).
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "latency": ("duration_histogram",),
+    "error_rate": ("request_counter", "status_label"),
+    "cpu": ("cpu_counter",),
+    "memory": ("memory_rss", "memory_limit"),
+}
 
 
 @dataclass(frozen=True)
@@ -50,11 +116,15 @@ class Objective:
     description: str = ""
     min_requests: int | None = None
 
-    def matchers(self, selector: Mapping[str, str]) -> dict[str, str]:
-        """The spec's selector plus this objective's endpoint, if any."""
+    def matchers(
+        self, selector: Mapping[str, str], endpoint_label: str | None = "endpoint"
+    ) -> dict[str, str]:
+        """The spec's selector plus this objective's endpoint (on ``endpoint_label``), if any."""
         out = dict(selector)
         if self.endpoint is not None:
-            out["endpoint"] = self.endpoint
+            if endpoint_label is None:
+                raise ConfigError(f"objective {self.name}: endpoint set but no endpoint_label")
+            out[promql.check_label_name(endpoint_label)] = self.endpoint
         return out
 
 
@@ -67,6 +137,11 @@ class SLOSpec:
     objectives: tuple[Objective, ...]
     description: str = ""
     path: str = field(default="", compare=False)
+    metrics: SLOMetrics = field(default_factory=SLOMetrics)
+
+    def matchers(self, objective: Objective) -> dict[str, str]:
+        """The selector plus ``objective``'s endpoint on this spec's endpoint label."""
+        return objective.matchers(self.selector, self.metrics.endpoint_label)
 
 
 class _Bad(Exception):
@@ -197,6 +272,57 @@ def _selector(raw: object) -> dict[str, str]:
     return out
 
 
+def _metrics(raw: object) -> SLOMetrics:
+    """The ``metrics:`` block: names checked against the PromQL grammar, the regex compiled."""
+    doc = _mapping(raw, "metrics", _METRICS_KEYS)
+    defaults = SLOMetrics()
+    values: dict[str, Any] = {}
+    for key, value in doc.items():
+        where = f"metrics.{key}"
+        if key == "error_status":
+            if not isinstance(value, str) or not value:
+                raise _fail(where, "a non-empty regular expression string such as '5..'", value)
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise _Bad(f"{where}: not a valid regular expression {value!r}: {exc}") from None
+            if re.fullmatch(value, ""):
+                raise _fail(where, "a regular expression that does not match ''", value)
+        elif value is None:
+            pass  # "not exported": objectives that need it are rejected below
+        elif key in _METRIC_KEYS:
+            if not isinstance(value, str) or not METRIC_NAME.fullmatch(value):
+                raise _fail(where, "a metric name matching [a-zA-Z_:][a-zA-Z0-9_:]* or null", value)
+        elif not isinstance(value, str) or not LABEL_NAME.fullmatch(value) or value == "le":
+            raise _fail(where, "a label name matching [a-zA-Z_][a-zA-Z0-9_]* or null", value)
+        values[key] = value
+    if "duration_histogram" in values and values["duration_histogram"] is not None:
+        base = values["duration_histogram"]
+        if base.endswith(("_bucket", "_count", "_sum")):
+            raise _fail(
+                "metrics.duration_histogram",
+                "the histogram's base name (without _bucket, _count or _sum)",
+                base,
+            )
+    merged = {key: values.get(key, getattr(defaults, key)) for key in _METRICS_KEYS}
+    return SLOMetrics(**merged)
+
+
+def _check_provided(objectives: tuple[Objective, ...], metrics: SLOMetrics) -> None:
+    """An objective whose metrics the spec says the service does not export is an error."""
+    for i, objective in enumerate(objectives):
+        needs = _NEEDS[objective.type]
+        if objective.endpoint is not None:
+            needs = (*needs, "endpoint_label")
+        for key in needs:
+            if getattr(metrics, key) is None:
+                raise _Bad(
+                    f"objectives[{i}]: type {objective.type}"
+                    f"{' with an endpoint' if key == 'endpoint_label' else ''} needs "
+                    f"metrics.{key}, which this spec sets to null (not exported)"
+                )
+
+
 def parse_spec(doc: object, path: str = "") -> SLOSpec:
     """Validate a parsed YAML document; ConfigError names ``path`` and the bad field."""
     try:
@@ -218,6 +344,7 @@ def _parse(doc: object, path: str) -> SLOSpec:
     if not isinstance(description, str):
         raise _fail("description", "a string", description)
     selector = _selector(_required(top, "selector", ""))
+    metrics = _metrics(top["metrics"]) if "metrics" in top else SLOMetrics()
     raw_objectives = _required(top, "objectives", "")
     if not isinstance(raw_objectives, list) or not raw_objectives:
         raise _fail("objectives", "a non-empty list of objectives", raw_objectives)
@@ -231,7 +358,8 @@ def _parse(doc: object, path: str) -> SLOSpec:
                 objective.name,
             )
         first[objective.name] = i
-    return SLOSpec(service, selector, objectives, description, path)
+    _check_provided(objectives, metrics)
+    return SLOSpec(service, selector, objectives, description, path, metrics)
 
 
 def load_spec(path: str | Path) -> SLOSpec:

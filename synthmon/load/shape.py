@@ -1,0 +1,180 @@
+"""What makes a Locust run's measured window exact, for any user's locustfile.
+
+Imported only inside Locust processes (gevent), never by pytest or the rest of synthmon:
+:func:`synthmon.load.run_load` passes :mod:`synthmon.load.synthmon_shape` to Locust as a
+second ``-f`` file next to the user's own, so a plain locustfile (users and tasks, no synthmon
+import) gets:
+
+* :class:`ProfileShape`: ramp to the profile's users, then hold exactly ``steady_s`` counted
+  from the moment Locust reports all users spawned; writes ``shape-timing.json`` (the window);
+* a per-request recorder (completion time, method, name, ms, failed; one ``requests-<pid>.tsv``
+  per generating process) that the parent cuts to the window.
+
+Both are registered once per process however often this module is imported (it is imported as
+``synthmon.load.shape``, never loaded by path). A locustfile may use :func:`profile_wait_time`
+to pace its users by the profile (constant throughput or the profile's think time).
+
+Environment (set by run_load): SYNTHMON_LOAD_PROFILE_JSON, or for a standalone run
+SYNTHMON_LOAD_PROFILES (file, default ``load/profiles.yaml``) + SYNTHMON_LOAD_PROFILE (name,
+default smoke); SYNTHMON_LOAD_TIMING_FILE and SYNTHMON_LOAD_RECORD_DIR (outputs, optional;
+recording is off when SYNTHMON_LOAD_RECORD=0). Standalone::
+
+    SYNTHMON_LOAD_PROFILES=load/profiles.yaml locust --headless -H http://127.0.0.1:8000 \\
+        -f "$(python -c 'import synthmon.load.shape as s; print(s.LOCUSTFILE)')",load/locustfile.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from locust import LoadTestShape, between, constant_throughput, events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from synthmon.load.profiles import LoadProfile, load_profiles
+
+#: The file run_load gives Locust with ``-f`` (it only imports :class:`ProfileShape`).
+LOCUSTFILE = Path(__file__).resolve().with_name("synthmon_shape.py")
+
+
+@cache
+def profile() -> LoadProfile:
+    """The validated profile: from run_load's JSON, else from the profiles file by name."""
+    raw = os.environ.get("SYNTHMON_LOAD_PROFILE_JSON")
+    if raw:
+        return LoadProfile.from_json(raw)
+    path = os.environ.get("SYNTHMON_LOAD_PROFILES", "load/profiles.yaml")
+    name = os.environ.get("SYNTHMON_LOAD_PROFILE", "smoke")
+    profiles = load_profiles(path)
+    if name not in profiles:
+        raise SystemExit(f"{path}: no profile {name!r} (have: {', '.join(sorted(profiles))})")
+    return profiles[name]
+
+
+def profile_wait_time() -> Any:
+    """Constant throughput (target_rps / users per user) or the profile's uniform think time."""
+    prof = profile()
+    if prof.per_user_rps is not None:
+        return constant_throughput(prof.per_user_rps)
+    return between(prof.wait_min_s, prof.wait_max_s)
+
+
+class _Timing:
+    """Window facts, kept in the process that runs the shape (local runner or master)."""
+
+    test_start: float | None = None
+    spawned_at: float | None = None
+    steady_end: float | None = None
+    ramp_complete = True
+    written = False
+
+    @classmethod
+    def write(cls, stopped_at: float, why: str) -> None:
+        path = os.environ.get("SYNTHMON_LOAD_TIMING_FILE")
+        if cls.written or not path:
+            return
+        cls.written = True
+        doc = {
+            "test_start": cls.test_start,
+            "spawned_at": cls.spawned_at,
+            "steady_end": cls.steady_end,
+            "stopped_at": stopped_at,
+            "ramp_complete": cls.ramp_complete,
+            "users": profile().users,
+            "why": why,
+        }
+        Path(path + ".tmp").write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(path + ".tmp", path)
+
+
+class ProfileShape(LoadTestShape):
+    """Ramp to the profile's users, then hold exactly ``steady_s`` after all are spawned.
+
+    ``use_common_options`` makes Locust pass ``-t`` through; the shape honours it as a hard cap
+    (Locust itself ignores ``-t`` for shapes).
+    """
+
+    use_common_options = True
+
+    def tick(self) -> tuple[int, float] | None:
+        prof = profile()
+        now = time.time()
+        if _Timing.test_start is None:
+            _Timing.test_start = now
+        elapsed = now - _Timing.test_start
+        options = self.runner.environment.parsed_options if self.runner else None
+        cap = getattr(options, "run_time", None)
+        if cap and elapsed >= cap:
+            _Timing.write(now, "run time cap (-t) reached")
+            return None
+        if _Timing.steady_end is None:
+            if _Timing.spawned_at is None:
+                if elapsed < prof.max_run_s - prof.steady_s:  # ramp_s + grace
+                    return prof.users, prof.spawn_rate
+                _Timing.spawned_at, _Timing.ramp_complete = now, False
+            _Timing.steady_end = _Timing.spawned_at + prof.steady_s
+        if now >= _Timing.steady_end:
+            _Timing.write(now, "steady phase over")
+            return None
+        return prof.users, prof.spawn_rate
+
+
+class _Recorder:
+    """Appends one line per request; buffered, so it costs a few µs per request."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = path.open("w", encoding="utf-8", buffering=1 << 16)
+
+    def on_request(
+        self, request_type: str, name: str, response_time: float, exception: Any, **_: Any
+    ) -> None:
+        failed = 1 if exception else 0
+        self._fh.write(
+            f"{time.time():.6f}\t{request_type}\t{name}\t{response_time:.3f}\t{failed}\n"
+        )
+
+    def close(self, **_: Any) -> None:
+        self._fh.close()
+
+
+def _listen(hook: Any, listener: Any) -> None:
+    """``hook.add_listener`` (Locust's EventHook is untyped)."""
+    hook.add_listener(listener)
+
+
+def _on_init(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    shapes = [environment.shape_class, *(environment.available_shape_classes or {}).values()]
+    others = sorted({type(s).__name__ for s in shapes if not isinstance(s, ProfileShape | None)})
+    if others:
+        # Another shape would drive the load (or be silently ignored): refuse, measure nothing.
+        raise SystemExit(
+            f"synthmon: the locustfile defines its own LoadTestShape ({', '.join(others)}); "
+            "synthmon's ProfileShape sets the users and the measured window, remove it"
+        )
+    if not isinstance(runner, WorkerRunner):  # local or master: the shape runs here
+        users = profile().users
+
+        def spawned(user_count: int, **_: Any) -> None:
+            if _Timing.spawned_at is None and user_count >= users:
+                _Timing.spawned_at = time.time()
+
+        _listen(environment.events.spawning_complete, spawned)
+        _listen(
+            environment.events.quitting,
+            lambda **_: _Timing.write(time.time(), "quit before the steady phase ended"),
+        )
+    record_dir = os.environ.get("SYNTHMON_LOAD_RECORD_DIR")
+    recording = os.environ.get("SYNTHMON_LOAD_RECORD", "1") != "0"
+    if record_dir and recording and not isinstance(runner, MasterRunner):
+        recorder = _Recorder(Path(record_dir) / f"requests-{os.getpid()}.tsv")
+        _listen(environment.events.request, recorder.on_request)
+        _listen(environment.events.quitting, recorder.close)
+
+
+_listen(events.init, _on_init)
