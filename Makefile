@@ -5,24 +5,29 @@ RESULTS := .synthmon/results
 PYTEST_RUN_ARGS ?=
 # make run STACK=containers|processes|auto (default: the suite's own default, auto)
 STACK ?=
-# the example whose service the suite tests; its own checks run with the generic suite
+# the example whose service the suite tests (its synthmon.yaml); its own checks run with the
+# generic suite
 EXAMPLE ?= examples/manager-app
 RUN_PREFIX := $(if $(filter containers,$(STACK)),scripts/podman.sh run --)
 
-.PHONY: setup run test lint static clean test-tools bench-tools
+.PHONY: setup run test lint static clean test-tools bench-tools validate
 
 setup:
 	@scripts/setup.sh
 
 run: setup
 	@mkdir -p $(RESULTS)
-	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(EXAMPLE)/checks $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
+	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(EXAMPLE)/checks --project $(EXAMPLE)/synthmon.yaml $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
 		--alluredir=$(RESULTS)/allure-results --clean-alluredir $(PYTEST_RUN_ARGS); \
 	status=$$?; \
 	echo; \
 	if [ $$status -eq 0 ]; then echo "synthmon verdict: PASS"; else echo "synthmon verdict: FAIL (pytest exit $$status)"; fi; \
 	echo "results: $(RESULTS)/junit.xml, $(RESULTS)/allure-results; run directories (logs): .synthmon/runs/"; \
 	exit $$status
+
+# the example's project file, in seconds and starting nothing (exit 4: one line per problem)
+validate: setup
+	$(VENV)/synthmon validate $(EXAMPLE)
 
 lint: setup
 	$(VENV)/ruff format --check .

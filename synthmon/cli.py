@@ -1,4 +1,6 @@
-"""``synthmon`` command line. ``synthmon gate``: evaluate an SLO spec over a window, exit 0/1/2.
+"""``synthmon`` command line. ``synthmon gate``: evaluate an SLO spec over a window, exit 0/1/2;
+``synthmon validate [FILE]``: check a project file, exit 0 or 4 (one line per problem);
+``synthmon schema``: print the project file's JSON Schema.
 
 Exit codes: 0 every objective holds, 1 an objective is violated, 2 the gate could not be
 evaluated (bad input, Prometheus unreachable, no data, too few requests). With ``--baseline``
@@ -165,6 +167,28 @@ def _gate(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> i
     return max(report.exit_code, regression.exit_code)  # 2 beats 1 beats 0, as in the report
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from synthmon.projectfile import PROJECT_FILE
+    from synthmon.validate import VALIDATE_EXIT, validate
+
+    target = args.file or os.environ.get("SYNTHMON_PROJECT") or PROJECT_FILE
+    problems = validate(target)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"synthmon validate: {len(problems)} problem(s)", file=sys.stderr)
+        return VALIDATE_EXIT
+    print(f"synthmon validate: {target}: ok")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from synthmon.projectfile import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="synthmon", description=__doc__.split("\n")[0])
@@ -224,6 +248,20 @@ def build_parser() -> argparse.ArgumentParser:
         "env SYNTHMON_MAX_REGRESSION)",
     )
     gate.set_defaults(handler=cmd_gate)
+    validate = sub.add_parser(
+        "validate",
+        help="check a project file: schema, services, files, rules; exit 0 ok, 4 problems",
+        description="Check a project file (synthmon.yaml) without starting anything: one line "
+        "per problem on stderr, exit 4 when there is any.",
+    )
+    validate.add_argument(
+        "file",
+        nargs="?",
+        help="synthmon.yaml or its directory (default: SYNTHMON_PROJECT, else ./synthmon.yaml)",
+    )
+    validate.set_defaults(handler=cmd_validate)
+    schema = sub.add_parser("schema", help="print the JSON Schema of synthmon.yaml")
+    schema.set_defaults(handler=cmd_schema)
     return parser
 
 

@@ -8,24 +8,39 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from synthmon.errors import StackError
+from synthmon.errors import ConfigError, StackError
+from synthmon.project import (
+    FaultSpec,
+    HttpCall,
+    HttpFault,
+    PushFault,
+    ServiceFault,
+    TrafficFault,
+    UpstreamFault,
+)
 from synthmon.stack import Stack
 from synthmon.stack.processes import ProcessRunner
 
 MAX_TRAFFIC_S = 600.0
 RELOAD_TIMEOUT_S = 15.0
+UPSTREAM_CONTROL = "/_fake"  # the fake upstream's control API (synthmon.upstream)
+UPSTREAM_RESET = f"{UPSTREAM_CONTROL}/reset"
+_PLACEHOLDER = re.compile(r"\$\$|\$\{(secret|env):(\w+)\}|\$\{now\}")
 RELOAD_METRICS = {
     "prometheus": "prometheus_config_last_reload",
     "alertmanager": "alertmanager_config_last_reload",
@@ -40,6 +55,35 @@ def _scalar_metrics(text: str) -> dict[str, float]:
         for sample in family.samples
         if not sample.labels
     }
+
+
+def expand(text: str, secrets: Mapping[str, str], now: bool = False) -> str:
+    """A fault's ``${secret:NAME}``, ``${env:VAR}`` (and with ``now``, ``${now}``) filled."""
+
+    def one(match: re.Match[str]) -> str:
+        kind, name = match.groups()
+        if match.group(0) == "$$":
+            return "$"
+        if kind is None:
+            if not now:
+                raise ConfigError(f"fault: ${{now}} is only for pushed metrics, in {text!r:.80}")
+            return repr(time.time())
+        table = secrets if kind == "secret" else os.environ
+        if name not in table:
+            raise ConfigError(f"fault: ${{{kind}:{name}}} is not set")
+        return table[name]
+
+    return _PLACEHOLDER.sub(one, text)
+
+
+def _expand_json(value: Any, secrets: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return expand(value, secrets)
+    if isinstance(value, list):
+        return [_expand_json(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand_json(v, secrets) for k, v in value.items()}
+    return value
 
 
 class Faults:
@@ -139,13 +183,82 @@ class Faults:
             f"{self.runner.tail(name)}"
         )
 
-    # -- the project's own faults -------------------------------------------------------------
-    def project_fault(self, name: str, **kwargs: Any) -> AbstractContextManager[object]:
-        """The project's fault ``name`` (e.g. its app's chaos controls, a fake upstream's
-        quota), called with this injector and ``kwargs``."""
-        if self.stack.project is None:
-            raise StackError(f"{self.stack.kind} stack: no project, so no fault {name!r}")
-        return self.stack.project.fault(name)(self, **kwargs)
+    # -- the project's scenarios: faults as data ------------------------------------------------
+    def apply(self, spec: FaultSpec) -> AbstractContextManager[object]:
+        """The fault ``spec`` (a scenario's, from the project file), undone when it ends."""
+        if isinstance(spec, ServiceFault):
+            action = {"stop": self.stopped, "kill": self.killed, "pause": self.paused}
+            return action[spec.action](spec.service)
+        if isinstance(spec, TrafficFault):
+            call = self._expanded(spec.request)
+            url = self._url(spec.service, call.path)
+            return self.traffic(
+                lambda c: c.request(call.method, url, json=call.json, headers=dict(call.headers)),
+                spec.per_second,
+            )
+        if isinstance(spec, HttpFault):
+            return self.http_fault(spec)
+        if isinstance(spec, PushFault):
+            metrics = expand(spec.metrics, self.stack.secrets, now=True)
+            return self.pushed(metrics, spec.job, spec.instance)
+        return self.upstream(spec)
+
+    @contextlib.contextmanager
+    def applied(self, specs: Iterable[FaultSpec]) -> Iterator[None]:
+        """Several faults together (a scenario's), undone newest first."""
+        with contextlib.ExitStack() as held:
+            for spec in specs:
+                held.enter_context(self.apply(spec))
+            yield
+
+    def _url(self, service: str, path: str) -> str:
+        if service not in self.stack.urls:
+            raise StackError(f"fault: no service {service!r} (have: {', '.join(self.stack.urls)})")
+        return self.stack.urls[service].rstrip("/") + path
+
+    def _expanded(self, call: HttpCall) -> HttpCall:
+        secrets = self.stack.secrets
+        return HttpCall(
+            call.method,
+            expand(call.path, secrets),
+            _expand_json(call.json, secrets),
+            {k: expand(v, secrets) for k, v in call.headers.items()},
+        )
+
+    def _send(self, service: str, call: HttpCall) -> None:
+        call = self._expanded(call)
+        url = self._url(service, call.path)
+        response = self.http.request(call.method, url, json=call.json, headers=dict(call.headers))
+        if response.status_code >= 300:
+            raise StackError(
+                f"fault {call.method} {url}: HTTP {response.status_code}: {response.text:.300}"
+            )
+
+    @contextlib.contextmanager
+    def http_fault(self, spec: HttpFault) -> Iterator[None]:
+        """A service's own fault endpoint called; its ``undo`` called afterwards."""
+        self._send(spec.service, spec.call)
+        undo = spec.undo
+        with self.restoring(lambda: None if undo is None else self._send(spec.service, undo)):
+            yield
+
+    @contextlib.contextmanager
+    def upstream(self, spec: UpstreamFault) -> Iterator[None]:
+        """The fake upstream's route ``spec.route`` (status, delay) and quota (remaining) set
+        through its control API, all reset after: the contract of synthmon.upstream."""
+        route = {
+            key: value
+            for key, value in (("status", spec.status), ("delay_ms", spec.delay_ms))
+            if value is not None
+        }
+        with self.restoring(lambda: self._send(spec.service, HttpCall("POST", UPSTREAM_RESET))):
+            if route:
+                path = f"{UPSTREAM_CONTROL}/routes/{quote(spec.route, safe='*')}"
+                self._send(spec.service, HttpCall("PUT", path, route))
+            if spec.remaining is not None:
+                quota = HttpCall("PUT", f"{UPSTREAM_CONTROL}/quota", {"remaining": spec.remaining})
+                self._send(spec.service, quota)
+            yield
 
     @contextlib.contextmanager
     def pushed(self, metrics: str, job: str, instance: str) -> Iterator[None]:

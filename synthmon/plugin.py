@@ -168,10 +168,11 @@ class _ControllerWatch:
 
 
 def _ini(config: pytest.Config) -> dict[str, tuple[str, str]]:
-    """``synthmon_project`` of the ini file, relative to it."""
+    """``synthmon_project`` of the ini file, relative to it; else synthmon.yaml at the rootdir."""
     value = str(config.getini("synthmon_project") or "")
     if not value or config.inipath is None:
-        return {}
+        found = config.rootpath / "synthmon.yaml"
+        return {"project": (str(found), f"{found} (the rootdir's)")} if found.is_file() else {}
     return {
         "project": (str(config.inipath.parent / value), f"{config.inipath.name} synthmon_project")
     }

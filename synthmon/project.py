@@ -2,22 +2,21 @@
 
 synthmon knows no service of its own. A project names what to start (each service's command,
 env, probe and image), where its Prometheus config, rules, alertmanager.yml, templates and
-dashboards are, its load and SLO files, and what its alerts' routing promises. Today a project
-is a Python description file (``synthmon_project.py`` exposing ``project``); a YAML front end
-can build the same objects, so everything here except ``faults`` is data.
+dashboards are, its load and SLO files, what its alerts' routing promises and which fault
+causes each alert. It is built from a project file, ``synthmon.yaml``
+(:mod:`synthmon.projectfile`), and everything here is plain data.
 
-Placeholders in a service's ``argv``, ``env`` and ``url`` (expanded when a stack starts):
-``{host}``, ``{port}`` (its own), ``{port:NAME}``, ``{url:NAME}`` (another service's),
-``{python}`` (this interpreter), ``{project}`` (the project's directory) and
-``{secret:NAME}`` (a random value of this run, one of ``secrets``, masked in every output).
+Placeholders in a service's ``argv``, ``env`` and ``url`` (expanded when a stack starts; the
+project file's ``${...}`` syntax is translated to these): ``{host}``, ``{port}`` (its own),
+``{port:NAME}``, ``{url:NAME}`` (another service's), ``{python}`` (this interpreter),
+``{project}`` (the project's directory), ``{secret:NAME}`` (a random value of this run, one of
+``secrets``, masked in every output) and ``{env:VAR}`` (the user's environment variable VAR,
+read when the stack starts, masked too).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,13 +24,10 @@ from typing import Any, Literal
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract
 
-DESCRIPTION_FILE = "synthmon_project.py"
 ServiceKind = Literal["command", "postgres", "redis"]
 SERVICE_KINDS: tuple[str, ...] = ("command", "postgres", "redis")
 # the monitoring stack synthmon adds itself: a project's service may not take these names
 BUILTIN_SERVICES = frozenset({"sinks", "pushgateway", "alertmanager", "prometheus"})
-# a fault of the project: called with the run's Faults and keyword arguments
-Fault = Callable[..., AbstractContextManager[object]]
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,15 @@ class Monitoring:
     rules_dir: Path
     alertmanager_yml: Path
     templates_dir: Path
-    dashboards: Path
+    dashboards: Path | None  # None: none (the --dashboards option's default stands)
+    rule_globs: tuple[str, ...] = ("*.yml",)  # the rule files: these globs under rules_dir
+    # absolute paths the production configs name → files of the repository (test copies only)
+    path_map: Mapping[str, Path] = field(default_factory=dict)
+
+    def rule_files(self) -> tuple[Path, ...]:
+        """Every rule file, sorted, each once."""
+        found = {p for pattern in self.rule_globs for p in self.rules_dir.glob(pattern)}
+        return tuple(sorted(p for p in found if p.is_file()))
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,97 @@ class Routing:
                 f"routing (have: {', '.join(sorted(self.receivers))})"
             )
         return self.receivers[value]
+
+
+# -- the faults that cause alerts, as data (applied by synthmon.faults.Faults.apply) ----------
+# Strings in paths, headers, JSON bodies and pushed metrics may hold ``${secret:NAME}`` and
+# ``${env:VAR}``; pushed metrics also ``${now}`` (unix seconds when it is pushed).
+
+
+@dataclass(frozen=True)
+class ServiceFault:
+    """``action`` (stop: SIGTERM, kill: SIGKILL, pause: SIGSTOP) on a service; undone after."""
+
+    action: Literal["stop", "kill", "pause"]
+    service: str
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    """One HTTP request to a service of the stack (``path`` relative to its URL)."""
+
+    method: str
+    path: str
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrafficFault:
+    """``request`` sent ``per_second`` times a second to ``service`` while the fault holds."""
+
+    service: str
+    request: HttpCall
+    per_second: float
+
+
+@dataclass(frozen=True)
+class HttpFault:
+    """A service's own fault endpoint (a chaos API): ``call`` now, ``undo`` afterwards."""
+
+    service: str
+    call: HttpCall
+    undo: HttpCall | None = None
+
+
+@dataclass(frozen=True)
+class PushFault:
+    """``metrics`` (text format) pushed to the Pushgateway as group job/instance; deleted after."""
+
+    job: str
+    instance: str
+    metrics: str
+
+
+@dataclass(frozen=True)
+class UpstreamFault:
+    """The fake upstream ``service``'s ``route`` set to answer ``status`` after ``delay_ms``
+    (``PUT /_fake/routes/{route}``; ``*``: every route) and its quota to ``remaining``
+    (``PUT /_fake/quota``); put back after with ``POST /_fake/reset`` (synthmon.upstream)."""
+
+    service: str
+    route: str
+    status: int | None = None
+    delay_ms: float | None = None
+    remaining: int | None = None
+
+
+FaultSpec = ServiceFault | TrafficFault | HttpFault | PushFault | UpstreamFault
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Alert ``alert`` is caused by ``faults`` (applied together); ``cause`` is the report's
+    "Inject fault" text."""
+
+    alert: str
+    cause: str
+    faults: tuple[FaultSpec, ...]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A deployed environment for nightly runs: its URLs, and the names of the environment
+    variables that hold its credentials (never the values)."""
+
+    name: str
+    target_url: str
+    prometheus_url: str
+    alertmanager_url: str | None = None
+    pushgateway_url: str | None = None
+    bearer_token_env: str | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,8 +226,12 @@ class Project:
     health_checks: tuple[str, ...] = ()  # entries of the target's health answer
     secrets: tuple[str, ...] = ()  # random per-run values, for {secret:NAME}
     secret_headers: tuple[str, ...] = ()  # HTTP headers always masked in reports
-    faults: Mapping[str, Fault] = field(default_factory=dict)
     health: HealthContract | None = None
+    scenarios: tuple[Scenario, ...] = ()  # alert → the faults that cause it
+    no_scenario: Mapping[str, str] = field(default_factory=dict)  # alert → why none
+    versions: Mapping[str, str] = field(default_factory=dict)  # pinned tool versions (recorded)
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+    source: Path | None = None  # the project file it was read from
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.services]
@@ -154,38 +253,9 @@ class Project:
                 return spec
         raise ConfigError(f"project {self.name}: no service {name!r}")
 
-    def fault(self, name: str) -> Fault:
-        """The project's fault ``name``."""
-        if name not in self.faults:
-            have = ", ".join(sorted(self.faults)) or "none"
-            raise ConfigError(f"project {self.name}: no fault {name!r} (have: {have})")
-        return self.faults[name]
-
-
-def load_project(path: Path | str) -> Project:
-    """The ``project`` a description file defines; ``path`` is the file or its directory.
-
-    The file runs with its directory on ``sys.path``, so it can import its sibling modules.
-    """
-    file = Path(path).resolve()
-    if file.is_dir():
-        file = file / DESCRIPTION_FILE
-    if not file.is_file():
-        raise ConfigError(f"{path}: no project here (expected a directory with {DESCRIPTION_FILE})")
-    spec = importlib.util.spec_from_file_location(f"_synthmon_project_{abs(hash(file))}", file)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"{file}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(file.parent))
-    try:
-        spec.loader.exec_module(module)
-    except ConfigError:
-        raise
-    except Exception as exc:  # the description file is code: any error is the project's
-        raise ConfigError(f"{file}: {type(exc).__name__}: {exc}") from None
-    finally:
-        sys.path.remove(str(file.parent))
-    found: Any = getattr(module, "project", None)
-    if not isinstance(found, Project):
-        raise ConfigError(f"{file}: expected `project = Project(...)`, got {type(found).__name__}")
-    return found
+    def scenario(self, alert: str) -> Scenario:
+        """The scenario that causes ``alert``."""
+        for scenario in self.scenarios:
+            if scenario.alert == alert:
+                return scenario
+        raise ConfigError(f"project {self.name}: no scenario for alert {alert!r}")

@@ -47,10 +47,10 @@ def receivers_text(kinds: Iterable[str]) -> str:
     return " + ".join(NAMES.get(kind, kind) for kind in sorted(kinds))
 
 
-def production_alerts(rules_dir: Path) -> dict[str, AlertRule]:
+def production_alerts(rule_files: Iterable[Path]) -> dict[str, AlertRule]:
     """Every alert of the project's production rule files, by name."""
     alerts: dict[str, AlertRule] = {}
-    for path in sorted(rules_dir.glob("*.yml")):
+    for path in rule_files:
         alerts.update(read_alerts(path))
     return alerts
 
@@ -94,7 +94,7 @@ class AlertScenario:
         self.prom = prom
         self.sinks = sinks
         self.routing = stack.project.routing
-        self.alerts = production_alerts(stack.project.monitoring.rules_dir)
+        self.alerts = production_alerts(stack.project.monitoring.rule_files())
         self.alertmanager_yml = (stack.run_dir / "conf/alertmanager/alertmanager.yml").read_text()
 
     # -- observations --------------------------------------------------------------------

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from synthmon.durations import parse_duration
 from synthmon.errors import ConfigError
 from synthmon.masking import hide_password
-from synthmon.project import Project, load_project
+from synthmon.project import Project
 from synthmon.secrets import Secret, read_secret
 
 StackKind = Literal["auto", "processes", "containers", "external"]
@@ -48,8 +48,9 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option(
         "project",
-        "the project under test: a directory holding synthmon_project.py, or that file "
-        "(its load profiles, SLO spec and dashboards are the defaults of the options below)",
+        "the project under test: its project file (synthmon.yaml) or a directory holding it; "
+        "default: synthmon.yaml at the rootdir (its load profiles, SLO spec and dashboards are "
+        "the defaults of the options below)",
     ),
     Option(
         "stack",
@@ -284,6 +285,8 @@ class Settings:
             if value is not None:
                 given.add(opt.name)
             raw[opt.name] = value if value is not None else opt.default
+        from synthmon.projectfile import load_project  # pydantic: only when a project is named
+
         try:
             project = load_project(str(raw["project"])) if raw["project"] else None
         except ConfigError as exc:
@@ -294,7 +297,7 @@ class Settings:
                 "slo_spec": project.slo_spec,
                 "dashboards": project.monitoring.dashboards,
             }
-            raw.update({k: str(v) for k, v in defaults.items() if k not in given})
+            raw.update({k: str(v) for k, v in defaults.items() if k not in given and v})
 
         def num(name: str) -> float:
             return _positive(sources[name], str(raw[name]))

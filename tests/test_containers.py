@@ -75,10 +75,7 @@ def engine_env(found: engine.Engine) -> dict[str, str]:
 
 
 # -- the suite itself --------------------------------------------------------------------------
-ALERTS = (
-    "examples/manager-app/checks/test_alerts.py"
-    "::test_alert_fires_reaches_its_receivers_and_resolves"
-)
+ALERTS = "checks/test_alerts.py::test_alert_fires_reaches_its_receivers_and_resolves"
 SUITE = (
     "checks/test_health.py", f"{ALERTS}[ApplicationDown]",
     f"{ALERTS}[DatabaseConnectionFailure]", "load", "slo",

@@ -63,6 +63,8 @@ def test_settings_imports_only_leaves() -> None:
     """Every module may import settings; settings imports no client, plugin or stack module."""
     allowed = {"synthmon.errors", "synthmon.durations", "synthmon.secrets", "synthmon.masking"}
     allowed |= {"synthmon.project"}  # the project description: data, importing only errors
+    # its file's reader: pydantic models, importing only project, errors and yamlfile
+    allowed |= {"synthmon.projectfile"}
     assert import_graph()["synthmon.settings"] <= allowed
 
 

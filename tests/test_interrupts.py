@@ -44,7 +44,7 @@ def run_base() -> Iterator[Path]:
 def start_scenario(run_dir: Path) -> subprocess.Popen[bytes]:
     """A real alert scenario in a pytest subprocess (it runs for ~20 s once the stack is up)."""
     argv = [
-        sys.executable, "-m", "pytest", "examples/manager-app/checks/test_alerts.py",
+        sys.executable, "-m", "pytest", "checks/test_alerts.py",
         "-k", "HighErrorRate",
         "-p", "no:cacheprovider", "--run-dir", str(run_dir),
     ]  # fmt: skip

@@ -2,7 +2,7 @@
 
 A word of the reference example in synthmon/ means the library has learnt something about one
 service again (a service, a header, a user, a label, an alert name); it belongs in
-examples/manager-app/synthmon_project.py (or its faults.py) instead.
+examples/manager-app/synthmon.yaml instead.
 """
 
 from __future__ import annotations

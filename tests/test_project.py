@@ -1,5 +1,5 @@
-"""The project description: the reference example loads, its files exist, settings take their
-defaults from it, and every mistake in it is a one-line ConfigError naming where."""
+"""The project: the reference example's synthmon.yaml loads, its files exist, settings take
+their defaults from it, and every mistake in it is a one-line ConfigError naming where."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from synthmon.errors import ConfigError
-from synthmon.project import Monitoring, Project, Routing, ServiceSpec, load_project
+from synthmon.project import Monitoring, Project, Routing, ServiceSpec
+from synthmon.projectfile import load_project
 from synthmon.settings import Settings
 from synthmon.stack.embedded import Context, port_names
 
@@ -28,7 +29,7 @@ def test_the_reference_example_loads_and_names_existing_files() -> None:
         assert path.is_file(), path
     for path in (monitoring.rules_dir, monitoring.templates_dir, monitoring.dashboards):
         assert path.is_dir(), path
-    assert set(project.faults) == {"chaos", "github_quota", "failed_logins"}
+    assert {s.alert for s in project.scenarios} >= {"ApplicationDown", "HighErrorRate"}
 
 
 def test_settings_take_the_projects_files_unless_given() -> None:
@@ -49,12 +50,12 @@ def test_env_beats_the_ini_file(tmp_path: Path) -> None:
         settings({}, {}, ini=ini)
 
 
-def test_a_broken_description_file_names_itself(tmp_path: Path) -> None:
-    (tmp_path / "synthmon_project.py").write_text("import no_such_module\n")
-    with pytest.raises(ConfigError, match=r"synthmon_project.py: ModuleNotFoundError"):
+def test_a_broken_project_file_names_itself(tmp_path: Path) -> None:
+    (tmp_path / "synthmon.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"^--project: .*synthmon.yaml: line 2: not valid YAML"):
         settings({"project": str(tmp_path)})
-    (tmp_path / "synthmon_project.py").write_text("project = 42\n")
-    with pytest.raises(ConfigError, match=r"^--project: .*expected `project = Project\(...\)`"):
+    (tmp_path / "synthmon.yaml").write_text("name: x\n")
+    with pytest.raises(ConfigError, match=r"^--project: .*synthmon.yaml: services: required key"):
         settings({"project": str(tmp_path)})
 
 

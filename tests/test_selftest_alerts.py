@@ -13,6 +13,7 @@ from synthmon.alerting import AlertmanagerClient
 from synthmon.errors import UnexpectedEvent
 from synthmon.faults import Faults
 from synthmon.scenario import AlertScenario
+from tests._example_faults import chaos, github_quota
 
 pytestmark = pytest.mark.selftest
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.selftest
 def errors_under_traffic(faults: Faults) -> Iterator[None]:
     url = f"{faults.stack.app_url}/api/tasks"
     with (
-        faults.project_fault("chaos", endpoint="/api/tasks", error_rate=0.5),
+        chaos(faults, endpoint="/api/tasks", error_rate=0.5),
         faults.traffic(lambda c: c.get(url), 20),
     ):
         yield
@@ -66,9 +67,7 @@ def test_route_to_the_wrong_receiver_fails_the_routing_assertion(
         faults.reconfigured("alertmanager", "alertmanager.yml", route_p3_to_p2),
         pytest.raises(UnexpectedEvent) as caught,
     ):
-        alert_scenario.run(
-            "GitHubAPIRateLimitLow", faults.project_fault("github_quota", remaining=10)
-        )
+        alert_scenario.run("GitHubAPIRateLimitLow", github_quota(faults, remaining=10))
     message = str(caught.value)
     assert "outside its receivers email" in message
     assert "slack:" in message and "GitHubAPIRateLimitLow" in message
@@ -80,7 +79,7 @@ def test_silence_that_does_not_match_fails_the_maintenance_check(
     with pytest.raises(UnexpectedEvent) as caught:
         alert_scenario.run_silenced(
             "GitHubAPIRateLimitLow",
-            faults.project_fault("github_quota", remaining=10),
+            github_quota(faults, remaining=10),
             alertmanager,
             matchers={"alertname": "SomeOtherAlert"},
         )

@@ -17,6 +17,7 @@ from synthmon.prom import Prometheus
 from synthmon.slo import SLOReport, load_spec
 from synthmon.slo.gate import gate_after_load
 from synthmon.stack import Stack
+from tests._example_faults import chaos
 
 pytestmark = [pytest.mark.selftest, pytest.mark.slo]
 
@@ -49,17 +50,17 @@ def drop_app_job(text: str) -> str:
 
 CASES: dict[str, tuple[Callable[[Faults], AbstractContextManager[object]], dict[str, str], str]] = {
     "true P95 near 150 ms passes": (
-        lambda f: f.project_fault("chaos", latency_ms=150),
+        lambda f: chaos(f, latency_ms=150),
         {"p95-latency": "pass", "error-rate": "pass"},
         "",
     ),
     "true P95 near 300 ms fails on latency": (
-        lambda f: f.project_fault("chaos", latency_ms=300),
+        lambda f: chaos(f, latency_ms=300),
         {"p95-latency": "fail", "error-rate": "pass"},
         "<= 200 ms",
     ),
     "5% injected errors fail on error rate": (
-        lambda f: f.project_fault("chaos", error_rate=0.05),
+        lambda f: chaos(f, error_rate=0.05),
         {"p95-latency": "pass", "error-rate": "fail"},
         "5xx of",
     ),

@@ -6,6 +6,7 @@ time-scaled and pointed at the local sinks, into the run directory.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from synthmon.errors import ConfigError
@@ -19,13 +20,18 @@ from synthmon.stack.rules import scale_rules
 MIN_WINDOW_S = 4 * SCRAPE_INTERVAL_S
 
 
-def render_rules(settings: Settings, rules_dir: Path) -> dict[str, str]:
-    """Every rule file, time-scaled: file name → text."""
+def render_rules(settings: Settings, rule_files: Iterable[Path]) -> dict[str, str]:
+    """Every rule file, time-scaled: file name → text (a name twice is an error)."""
+    files = list(rule_files)
+    names = [p.name for p in files]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"rule files: two files named {', '.join(twice)}: rename one")
     return {
         path.name: scale_rules(
             path.read_text(), settings.time_scale, MIN_WINDOW_S, source=str(path)
         )
-        for path in sorted(rules_dir.glob("*.yml"))
+        for path in files
     }
 
 

@@ -8,6 +8,7 @@ them, then the notification sinks, the Pushgateway, Alertmanager and Prometheus.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -32,7 +33,7 @@ PG_FAST = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_w
 MONITORING_PORTS = (
     "sinks_http", "sinks_smtp", "alertmanager", "alertmanager_cluster", "prometheus", "pushgateway",
 )  # fmt: skip
-PLACEHOLDER = re.compile(r"\{(host|port|python|project)\}|\{(port|url|secret):(\w+)\}")
+PLACEHOLDER = re.compile(r"\{(host|port|python|project)\}|\{(port|url|secret|env):(\w+)\}")
 Ports = Mapping[str, int]
 
 
@@ -62,6 +63,10 @@ class Context:
             if simple == "project":
                 return str(self.project.root)
             kind, name = ("port", own) if simple == "port" else (kind, name)
+            if kind == "env":  # the user's environment secret, read as the stack starts
+                if name not in os.environ:
+                    raise ConfigError(f"service {own}: {match.group(0)}: ${name} is not set")
+                return os.environ[name]
             table: Mapping[str, object] = {
                 "port": self.ports, "url": self.urls(), "secret": self.secrets,
             }[kind]  # fmt: skip

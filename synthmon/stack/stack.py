@@ -89,7 +89,7 @@ def _services(settings: Settings, ctx: Context, runner: ProcessRunner) -> list[S
     project, ports = ctx.project, ctx.ports
     conf = runner.run_dir / "conf"
     am_config = render_alertmanager(settings, project, ports, conf)
-    rules = render_rules(settings, project.monitoring.rules_dir)
+    rules = render_rules(settings, project.monitoring.rule_files())
     prom_conf = runner.conf_dir("prometheus")
     if not isinstance(runner, ContainerRunner):
         return [
@@ -114,7 +114,7 @@ def _project(settings: Settings) -> Project:
     if settings.project is None:
         raise ConfigError(
             f"--stack {settings.stack}: no project to start; give {settings.where('project')} "
-            "(a directory with synthmon_project.py)"
+            "(synthmon.yaml, or a directory with it)"
         )
     return settings.project
 

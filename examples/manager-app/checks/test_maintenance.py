@@ -7,18 +7,23 @@ import pytest
 
 from synthmon.alerting import AlertmanagerClient
 from synthmon.faults import Faults
+from synthmon.project import Project
 from synthmon.scenario import AlertScenario
 
 pytestmark = [pytest.mark.alert, pytest.mark.destructive]
 
 
 def test_maintenance_silence_suppresses_then_delivers(
-    alert_scenario: AlertScenario, alertmanager: AlertmanagerClient, faults: Faults
+    alert_scenario: AlertScenario,
+    alertmanager: AlertmanagerClient,
+    faults: Faults,
+    project: Project,
 ) -> None:
+    scenario = project.scenario("GitHubAPIRateLimitLow")  # its fault in synthmon.yaml
     alert_scenario.run_silenced(
-        "GitHubAPIRateLimitLow",
-        faults.project_fault("github_quota", remaining=10),
+        scenario.alert,
+        faults.applied(scenario.faults),
         alertmanager,
-        matchers={"alertname": "GitHubAPIRateLimitLow"},
-        cause="GitHub quota down to 10 requests",
+        matchers={"alertname": scenario.alert},
+        cause=scenario.cause,
     )

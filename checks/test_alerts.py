@@ -1,0 +1,57 @@
+"""The project's alerts, end to end: fault → rule fires → Alertmanager routes → the right
+receivers are notified → the fault is removed → resolved.
+
+Each alert's cause is data in the project file's ``scenarios:`` (what the report's "Inject
+fault" step says, and the faults, applied together by :meth:`synthmon.faults.Faults.applied`);
+the scenario's shape and deadlines live in :class:`synthmon.scenario.AlertScenario`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from synthmon.faults import Faults
+from synthmon.plugin import settings_of
+from synthmon.project import Project
+from synthmon.scenario import AlertScenario
+
+pytestmark = [pytest.mark.alert, pytest.mark.destructive]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One test per scenario of the project, its id the alert's name (stable in JUnit)."""
+    if "scenario_alert" in metafunc.fixturenames:
+        project = settings_of(metafunc.config).project
+        alerts = [s.alert for s in project.scenarios] if project is not None else []
+        metafunc.parametrize("scenario_alert", alerts, ids=alerts)
+    if "always_firing" in metafunc.fixturenames:
+        project = settings_of(metafunc.config).project
+        names = sorted(project.routing.always_firing) if project is not None else []
+        metafunc.parametrize("always_firing", names, ids=names)
+
+
+def test_alert_fires_reaches_its_receivers_and_resolves(
+    scenario_alert: str, project: Project, alert_scenario: AlertScenario, faults: Faults
+) -> None:
+    scenario = project.scenario(scenario_alert)
+    alert_scenario.run(scenario.alert, faults.applied(scenario.faults), scenario.cause)
+
+
+def test_every_alert_has_a_scenario(project: Project, alert_scenario: AlertScenario) -> None:
+    """Each alert of the rules has a scenario, is always firing, or says why it has none."""
+    covered = {s.alert for s in project.scenarios} | set(project.no_scenario)
+    untested = set(alert_scenario.alerts) - covered - set(project.routing.always_firing)
+    assert not untested, (
+        f"alerts without a scenario (add one to scenarios:, or a reason to no_scenario: of "
+        f"{project.source}): {sorted(untested)}"
+    )
+
+
+def test_always_firing_alert_fires_and_only_reaches_its_receivers(
+    always_firing: str, alert_scenario: AlertScenario
+) -> None:
+    """An always-firing alert (a Watchdog) proves the pipeline itself is alive, end to end."""
+    rule = alert_scenario.alerts[always_firing]
+    fired = alert_scenario.wait_firing(rule, 30, since=0.0)
+    alert_scenario.check_notified(rule, fired, "firing", since=0.0, deadline_s=30)
+    alert_scenario.check_nobody_else(rule, since=0.0, window_s=0)

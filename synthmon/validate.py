@@ -1,0 +1,187 @@
+"""``synthmon validate``: every problem of a project file, one line each, without starting
+anything (exit code :data:`VALIDATE_EXIT`).
+
+Checked: the schema and the services' graph (:mod:`synthmon.projectfile`), that every file it
+names exists and parses (``promtool check rules`` on each rule file, ``promtool check config``
+and ``amtool check-config`` on test copies with the path map and templates resolved; the load
+profiles and the SLO spec with synthmon's own readers), that each image names an image setting,
+and that every alert named by ``scenarios``, ``no_scenario`` and ``routing.always_firing`` is
+defined by a rule. The user's files are only read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from string import Template
+
+import yaml
+
+from synthmon.errors import ConfigError
+from synthmon.load import load_profiles
+from synthmon.project import Project
+from synthmon.projectfile import ProjectFileError, build, find_project_file, parse
+from synthmon.settings import OPTIONS
+from synthmon.slo import load_spec
+from synthmon.stack.embedded import MONITORING_PORTS
+from synthmon.stack.rules import read_alerts
+from synthmon.yamlfile import parse_yaml, read_text
+
+VALIDATE_EXIT = 4
+_TOOL_TIMEOUT_S = 60.0
+
+
+def validate(path: Path | str) -> list[str]:
+    """Every problem of the project file at ``path`` (or its directory), one line each."""
+    try:
+        file = find_project_file(path)
+        project = build(file, parse(file))
+    except ProjectFileError as exc:
+        return exc.problems
+    except ConfigError as exc:
+        return [str(exc)]
+    problems = [f"{file}: {p}" for p in _file_problems(project)]
+    if not any("monitoring." in p for p in problems):
+        problems += [f"{file}: {p}" for p in _monitoring_problems(project)]
+    return problems
+
+
+def _file_problems(project: Project) -> list[str]:
+    mon = project.monitoring
+    files = {
+        "monitoring.prometheus_yml": mon.prometheus_yml,
+        "monitoring.alertmanager_yml": mon.alertmanager_yml,
+        "load.locustfile": project.locustfile,
+        "load.profiles": project.load_profiles,
+        "slo.spec": project.slo_spec,
+    }
+    problems = [f"{key}: {p}: no such file" for key, p in files.items() if not p.is_file()]
+    dirs = {"monitoring.templates": mon.templates_dir, "monitoring.rules": mon.rules_dir}
+    problems += [f"{key}: {p}: no such directory" for key, p in dirs.items() if not p.is_dir()]
+    if mon.dashboards and not mon.dashboards.exists():
+        problems.append(f"monitoring.dashboards: {mon.dashboards}: no such file or directory")
+    if mon.rules_dir.is_dir() and not mon.rule_files():
+        problems.append(f"monitoring.rules: no rule file matches {', '.join(mon.rule_globs)}")
+    problems += [
+        f"monitoring.path_map.{key}: {p}: no such file or directory"
+        for key, p in mon.path_map.items()
+        if not p.exists()
+    ]
+    for spec in project.services:
+        if "--routes" in spec.argv:
+            routes = Path(spec.argv[spec.argv.index("--routes") + 1])
+            if not routes.is_file():
+                problems.append(f"services.{spec.name}.routes: {routes}: no such file")
+    images = {o.removeprefix("image_") for o in _image_settings()}
+    for spec in project.services:
+        if spec.image is not None and spec.image not in images:
+            problems.append(
+                f"services.{spec.name}.image: {spec.image!r} is no image setting "
+                f"(have: {', '.join(sorted(images))})"
+            )
+    return problems
+
+
+def _image_settings() -> list[str]:
+    return [o.name for o in OPTIONS if o.name.startswith("image_")]
+
+
+def _monitoring_problems(project: Project) -> list[str]:
+    problems: list[str] = []
+    mon = project.monitoring
+    alerts: set[str] = set()
+    for rule_file in mon.rule_files():
+        problems += _tool("monitoring.rules", ("promtool", "check", "rules", str(rule_file)))
+        try:
+            alerts |= set(read_alerts(rule_file))
+        except ConfigError as exc:
+            problems.append(f"monitoring.rules: {exc}")
+    for key, load in (("load.profiles", load_profiles), ("slo.spec", load_spec)):
+        try:
+            load(project.load_profiles if key == "load.profiles" else project.slo_spec)
+        except ConfigError as exc:
+            problems.append(f"{key}: {exc}")
+    with tempfile.TemporaryDirectory(prefix="synthmon-validate-") as tmp:
+        work = Path(tmp)
+        prom = work / "prometheus.yml"
+        prom.write_text(_prometheus_copy(project, work))
+        problems += _tool("monitoring.prometheus_yml", ("promtool", "check", "config", str(prom)))
+        am = work / "alertmanager.yml"
+        try:
+            am.write_text(_alertmanager_copy(project))
+        except ConfigError as exc:
+            problems.append(f"monitoring.alertmanager_yml: {exc}")
+        else:
+            problems += _tool("monitoring.alertmanager_yml", ("amtool", "check-config", str(am)))
+    if not problems:
+        named = [("scenarios", a) for a in (s.alert for s in project.scenarios)]
+        named += [("no_scenario", a) for a in project.no_scenario]
+        named += [("routing.always_firing", a) for a in project.routing.always_firing]
+        problems += [
+            f"{key}.{alert}: no rule of monitoring.rules defines alert {alert!r}"
+            for key, alert in named
+            if alert not in alerts
+        ]
+    return problems
+
+
+def _mapped(project: Project, text: str) -> str:
+    """``text`` with every path of the path map replaced by its file in the repository."""
+    for prod in sorted(project.monitoring.path_map, key=len, reverse=True):
+        text = text.replace(prod, str(project.monitoring.path_map[prod]))
+    return text
+
+
+def _prometheus_copy(project: Project, work: Path) -> str:
+    """A test copy of prometheus.yml: the path map applied, the stack's ``$placeholders``
+    filled with stand-ins (the time-scaled rule copies are the real rule files here)."""
+    rules = work / "rules"
+    rules.mkdir()
+    for n, rule_file in enumerate(project.monitoring.rule_files()):
+        (rules / f"{n}-{rule_file.name}").write_text(rule_file.read_text(encoding="utf-8"))
+    names = [*(s.name for s in project.services), *MONITORING_PORTS]
+    addresses = {f"{name}_address": "127.0.0.1:9" for name in names}
+    text = _mapped(project, read_text(project.monitoring.prometheus_yml, "prometheus.yml"))
+    return Template(text).safe_substitute(
+        addresses,
+        scrape_interval="1s",
+        evaluation_interval="1s",
+        scrape_timeout="800ms",
+        rules_dir=str(rules),
+    )
+
+
+def _alertmanager_copy(project: Project) -> str:
+    """A test copy of alertmanager.yml: the path map applied; templates not in the repository
+    are read from the templates directory (as the stack does)."""
+    mon = project.monitoring
+    text = _mapped(project, read_text(mon.alertmanager_yml, "alertmanager.yml"))
+    doc = parse_yaml(text, str(mon.alertmanager_yml))
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{mon.alertmanager_yml}: expected a mapping")
+    templates = doc.get("templates") or []
+    if isinstance(templates, list):
+        doc["templates"] = [
+            t if Path(str(t)).parent.is_dir() else str(mon.templates_dir / Path(str(t)).name)
+            for t in templates
+        ]
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def _tool(key: str, argv: tuple[str, ...]) -> list[str]:
+    """[] when the check passes; else one line: its first error (paths of test copies kept)."""
+    if shutil.which(argv[0]) is None:
+        return [f"{key}: {argv[0]} not found on PATH (make setup installs it)"]
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=_TOOL_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return [f"{key}: {' '.join(argv[:3])} took over {_TOOL_TIMEOUT_S:g}s"]
+    if done.returncode == 0:
+        return []
+    lines = [ln.strip() for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
+    failed = [ln for ln in lines if "FAILED" in ln or "error" in ln.lower()] or lines or ["failed"]
+    return [f"{key}: {' '.join(argv[:3])} {Path(argv[-1]).name}: {' '.join(failed[-1].split())}"]
