@@ -194,7 +194,7 @@ def test_unknown_dependency() -> None:
 
 
 def test_the_reference_example_declares_its_contract() -> None:
-    from synthmon.project import load_project
+    from synthmon.projectfile import load_project
 
     project = load_project(Path(__file__).parents[1] / "examples" / "manager-app")
     assert project.health is not None
@@ -203,7 +203,7 @@ def test_the_reference_example_declares_its_contract() -> None:
 
 @pytest.mark.parametrize("dependency", ["kafka", "app"])
 def test_a_project_entry_must_name_a_dependency(dependency: str) -> None:
-    from synthmon.project import load_project
+    from synthmon.projectfile import load_project
 
     project = load_project(Path(__file__).parents[1] / "examples" / "manager-app")
     health = HealthContract("/health", entries={dependency: HealthEntry("checks.x")})

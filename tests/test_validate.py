@@ -22,7 +22,7 @@ Edit = Callable[[dict], None]
 @pytest.fixture
 def copy(tmp_path: Path) -> Path:
     """The reference example's project file and monitoring files, in a scratch directory."""
-    for part in ("synthmon.yaml", "monitoring", "load", "slo"):
+    for part in ("synthmon.yaml", "monitoring", "load", "slo", "upstreams"):
         src = EXAMPLE / part
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / part)
     return tmp_path
