@@ -48,7 +48,8 @@ class _Prometheus(BaseHTTPRequestHandler):
             data = {"resultType": "scalar", "result": [time.time(), str(time.time())]}
             status, doc = 200, {"status": "success", "data": data}
         else:
-            data = {"resultType": "vector", "result": [{"metric": {}, "value": [time.time(), "0"]}]}
+            series = {"metric": {"status": "200"}, "value": [time.time(), "0"]}  # a real one has it
+            data = {"resultType": "vector", "result": [series]}
             status, doc = 200, {"status": "success", "data": data}
         body = json.dumps(doc).encode()
         self.send_response(status)
