@@ -21,7 +21,12 @@ if [ "${1:-}" = --list ]; then
 fi
 [ $# -gt 0 ] || { echo "usage: $0 PURPOSE... | --list PURPOSE" >&2; exit 2; }
 
-installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
+# installed, or provided by an installed package (a machine's own nodejs provides npm)
+installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ] ||
+    dpkg-query -W -f='${db:Status-Status} ${Provides}\n' 2>/dev/null |
+      grep -qE "^installed .*(^|[ ,])$1([ ,(]|\$)"
+}
 missing=()
 for purpose in "$@"; do
   for choice in $(packages_of "$purpose"); do

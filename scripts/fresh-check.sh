@@ -2,7 +2,8 @@
 # Before a landing (not CI; it costs minutes): does `make setup` + the tests pass on a NEW
 # machine? Builds a root from images/build.sh's cached Debian 12 base plus the fresh-image
 # list's packages the tests use (as the exec guard last measured them, else the whole list),
-# binds this machine's Go and pyenv Python read-only (a new machine of the kind has both),
+# binds this machine's Go, pyenv Python and registry trust (CA bundle, pip config) read-only (a
+# new machine of the kind has them),
 # copies a clean `git archive HEAD`, and runs `make setup`, the test tools and every test that
 # needs no container engine in a Podman container from that root. Its last line names the
 # first missing program, or says there is none.
@@ -25,7 +26,7 @@ list=$FRESH
 python=$(python3 -c 'import sys; print(sys.base_prefix)')
 libs=$(ldd "$python"/bin/python3 "$python"/lib/python3*/lib-dynload/*.so 2>/dev/null \
   | awk '/=> \// { print $3 }' | sort -u | xargs -r readlink -f | xargs -r dpkg -S 2>/dev/null \
-  | cut -d: -f1 | sort -u)
+  | cut -d: -f1 | sort -u || true)  # a library no package owns: in the base already
 packages=$( { grep -v '^#' "$list"; echo "$libs"; echo make; } | grep -Fxf <(grep -v '^#' "$FRESH") | sort -u | tr '\n' ' ')
 tag=localhost/synthmon/fresh-$KIND:$(echo "$base $packages" | sha256sum | cut -c1-12)
 if ! podman image exists "$tag"; then
@@ -47,15 +48,24 @@ go=$(dirname "$(dirname "$(readlink -f "$(command -v go)")")")
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(tests --ignore=tests/test_containers.py)
 log=$work/fresh-check.log
+# The machine's own registry trust and pip settings (a new machine of the kind has them too):
+# its CA bundle at a path of its own (the root's ca-certificates owns /etc/ssl/certs)
+ca=/run/synthmon-machine-ca.crt
+machine=(-v "/etc/ssl/certs/ca-certificates.crt:$ca:ro")
+[ -d /opt/wheels ] && machine+=(-v /opt/wheels:/opt/wheels:ro)
+for var in $(env | grep -oE '^PIP_[A-Z_]+=' | grep -v '^PIP_CERT='); do machine+=(-e "${var%=}"); done
+for var in PIP_CERT SSL_CERT_FILE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE NODE_EXTRA_CA_CERTS; do
+  machine+=(-e "$var=$ca")
+done
 set +e
-podman run --name "$ctr" --network host --privileged \
+podman run --name "$ctr" --network host --privileged "${machine[@]}" \
   -v "$FRESH:/work/shared/fresh-image/$KIND.txt:ro" -v "$python:$python:ro" -v "$go:$go:ro" \
   -v "$work:/work/fresh" -w /work/fresh -e "PATH=$python/bin:$go/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
   "$tag" bash -c "make setup test-tools report-tools && .venv/bin/pytest -p no:cacheprovider ${args[*]}" \
   2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-first=$(grep -m1 -E '^exec guard: |No such file or directory|command not found|is not installed' "$log" || true)
+first=$(grep -v '^debconf' "$log" | grep -m1 -E '^exec guard: |No such file or directory|command not found|is not installed' || true)
 if [ -n "$first" ]; then
   echo "fresh-check: exit $status; first missing program: $first"
 else
