@@ -41,6 +41,7 @@ if ! podman image exists "$tag"; then
 fi
 
 work=$(mktemp -d /tmp/synthmon-fresh-XXXXXX)
+chmod 755 "$work"  # as a clone is: PostgreSQL runs as its own user and must traverse it
 ctr=synthmon-fresh-run-$$
 trap 'podman rm -f "$ctr" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 git archive HEAD | tar -x -C "$work"

@@ -293,7 +293,7 @@ def shell_programs(text: str, makefile: bool = False) -> Iterator[tuple[int, str
     for number, line in enumerate(_unquoted(text).split("\n"), 1):
         line = re.sub(r"^\s*[\w*|./-]+\)\s", " ", line)  # a case pattern
         line = re.sub(r"\$\{[^}]*\}", "V", line)  # ${var...} expansions
-        line = re.sub(r"\b\w+=\([^)]*\)", " ", line)  # array assignments
+        line = re.sub(r"\b\w+\+?=\([^)]*\)", " ", line)  # array assignments, appends
         for segment in re.split(r"\|\||&&|\$\(|[|;&(){}`]", line):
             tokens = segment.split()
             while tokens and (re.match(r"^\w+=", tokens[0]) or tokens[0] in WRAPPERS

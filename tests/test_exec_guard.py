@@ -100,6 +100,7 @@ cat <<'EOF'
 heredoc-word not a command
 EOF
 files=(one two)
+files+=(-v /opt/x:/opt/x:ro)
 case "$1" in
   start|stop) podman ps ;;
 esac

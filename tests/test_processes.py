@@ -4,7 +4,6 @@ and cleanup after a run that died without tearing down."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -148,10 +147,13 @@ def test_live_run_is_left_alone(tmp_path: Path) -> None:
     runner = ProcessRunner(tmp_path / "run-live", startup_timeout=20)
     runner.start(http_server("web", port))
     record = json.loads((tmp_path / "run-live" / "pids.json").read_text())
-    record["owner"] = os.getppid()  # a live process that is not us
+    owner = subprocess.Popen(["sleep", "60"])  # a live process that is not us (getppid() may be
+    record["owner"] = owner.pid  # 0 when pytest is a container's PID 1)
     (tmp_path / "run-live" / "pids.json").write_text(json.dumps(record))
     try:
         assert clean_stale_runs(tmp_path) == []
         assert runner.is_running("web")
     finally:
+        owner.kill()
+        owner.wait()
         runner.stop_all()
