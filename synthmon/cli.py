@@ -1,6 +1,7 @@
 """``synthmon`` command line. ``synthmon gate``: evaluate an SLO spec over a window, exit 0/1/2;
 ``synthmon validate [FILE]``: check a project file, exit 0 or 4 (one line per problem);
-``synthmon schema``: print the project file's JSON Schema.
+``synthmon schema``: print the project file's JSON Schema; ``synthmon up``: start the project's
+stack and keep it up until Ctrl-C; ``synthmon down RUN_DIR``: stop a stack left running.
 
 Exit codes: 0 every objective holds, 1 an objective is violated, 2 the gate could not be
 evaluated (bad input, Prometheus unreachable, no data, too few requests). With ``--baseline``
@@ -189,6 +190,59 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The settings ``synthmon up`` takes (of the plugin's OPTIONS table): what the stack needs.
+UP_SETTINGS = ("project", "stack", "run_dir", "time_scale", "startup_timeout",
+               *(o.name for o in OPTIONS if o.name.startswith("image_")))  # fmt: skip
+UP_STACKS = ("auto", "processes", "containers")
+
+
+def up_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """``synthmon up``'s settings, built like the plugin's: options, then ``SYNTHMON_*`` env,
+    then ./synthmon.yaml, then the defaults. A bad project file is a ConfigError."""
+    from synthmon.projectfile import PROJECT_FILE
+
+    env = os.environ if environ is None else environ
+    names = {o.env for o in OPTIONS if o.name in UP_SETTINGS}
+    given = {name: getattr(args, name, None) for name in UP_SETTINGS}
+    ini = {"project": (PROJECT_FILE, f"./{PROJECT_FILE}")} if Path(PROJECT_FILE).is_file() else {}
+    settings = Settings.from_values(
+        lambda option: given.get(option.name),
+        {k: v for k, v in env.items() if k in names},
+        ini=ini,
+    )
+    if settings.stack not in UP_STACKS:
+        raise ConfigError(
+            f"{settings.where('stack')} {settings.stack}: synthmon up starts a stack "
+            f"({', '.join(UP_STACKS)}); an external one is already up"
+        )
+    if settings.project is None:
+        raise ConfigError(
+            f"no project: give {settings.where('project')} FILE (or SYNTHMON_PROJECT), or run "
+            f"where {PROJECT_FILE} is"
+        )
+    return settings
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from synthmon.up import up
+    from synthmon.validate import VALIDATE_EXIT
+
+    try:
+        settings = up_settings(args)
+    except ConfigError as exc:  # the project file or an option: one line, nothing started
+        print(f"synthmon up: error: {exc}", file=sys.stderr)
+        return VALIDATE_EXIT
+    return up(settings)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from synthmon.up import down
+
+    for line in down(Path(args.run_dir)):
+        print(f"synthmon down: {line}", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="synthmon", description=__doc__.split("\n")[0])
@@ -262,6 +316,33 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=cmd_validate)
     schema = sub.add_parser("schema", help="print the JSON Schema of synthmon.yaml")
     schema.set_defaults(handler=cmd_schema)
+    up = sub.add_parser(
+        "up",
+        help="start the project's stack, print its URLs, keep it up until Ctrl-C",
+        description="Start the project's stack (as a test session would) and keep it up, "
+        "printing every URL, until Ctrl-C or SIGTERM tears all of it down. A bad project file "
+        "is one line and exit 4.",
+    )
+    for option in OPTIONS:
+        if option.name in UP_SETTINGS:
+            default = f"; default {option.default}" if option.default else ""
+            up.add_argument(
+                option.flag,
+                dest=option.name,
+                metavar={"project": "FILE", "run_dir": "DIR", "stack": "KIND"}.get(
+                    option.name, "IMAGE" if option.name.startswith("image_") else "N"
+                ),
+                help=f"{option.help} (env {option.env}{default})",
+            )
+    up.set_defaults(handler=cmd_up)
+    down = sub.add_parser(
+        "down",
+        help="stop a stack left running (synthmon up, or pytest --keep-stack)",
+        description="Stop every service <RUN_DIR>/pids.json records (its owner, when alive, "
+        "is asked to do its own teardown).",
+    )
+    down.add_argument("run_dir", metavar="RUN_DIR", help="the run directory the stack printed")
+    down.set_defaults(handler=cmd_down)
     return parser
 
 

@@ -60,6 +60,7 @@ _settings_key = pytest.StashKey[Settings]()
 _error_key = pytest.StashKey[str]()
 _active_key = pytest.StashKey[bool]()
 _stack_key = pytest.StashKey[Stack]()
+_kept_key = pytest.StashKey[str]()  # why --keep-stack kept (or did not keep) the stack
 _load_key = pytest.StashKey["LoadResult"]()
 slo_report_key = pytest.StashKey[str]()
 
@@ -320,6 +321,36 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         write(f"stack: {stack.kind}{reason}; run directory: {stack.run_dir}")
         if stack.runner is not None:
             write(f"service logs: {stack.run_dir / 'logs'}")
+        kept = config.stash.get(_kept_key, None)
+        for line in _kept_lines(stack, kept) if kept else ():
+            write(line, yellow=True, bold=line.startswith("stop it"))
+
+
+def _keep_stack(settings: Settings, running: Stack, session: pytest.Session) -> str | None:
+    """Why the stack stays up after this session (None: torn down as always). Ctrl-C/SIGTERM
+    (an interrupted session) keeps nothing."""
+    interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+    if not settings.keep_stack or not session.testsfailed or interrupted:
+        return None
+    if running.runner is None or running.runner.kind != "processes":
+        return f"--keep-stack: the {running.kind} stack is torn down (keeping needs processes)"
+    running.runner.keep()
+    from synthmon.up import write_stack_record
+
+    write_stack_record(running)
+    return "kept"
+
+
+def _kept_lines(stack: Stack, why: str) -> list[str]:
+    from synthmon.up import stop_command, url_lines
+
+    if why != "kept":
+        return [why]
+    return [
+        "stack kept running (--keep-stack, a check failed):",
+        *url_lines(stack),
+        f"stop it: {stop_command(stack.run_dir)}",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -332,8 +363,11 @@ def synthmon_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def stack(synthmon_settings: Settings, pytestconfig: pytest.Config) -> Iterator[Stack]:
-    """The stack under test (started once per session, always torn down)."""
+def stack(
+    synthmon_settings: Settings, pytestconfig: pytest.Config, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    """The stack under test (started once per session, torn down unless ``--keep-stack`` and
+    a check failed)."""
     try:
         with open_stack(synthmon_settings) as running:
             from synthmon.redact import redactor_of  # loaded as a plugin: import late
@@ -342,6 +376,9 @@ def stack(synthmon_settings: Settings, pytestconfig: pytest.Config) -> Iterator[
                 redactor_of(pytestconfig).add(secret)
             pytestconfig.stash[_stack_key] = running
             yield running
+            kept = _keep_stack(synthmon_settings, running, request.session)
+            if kept is not None:
+                pytestconfig.stash[_kept_key] = kept
     except SynthmonError as exc:
         raise pytest.fail.Exception(str(exc), pytrace=False) from None
 

@@ -67,6 +67,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("image_pushgateway", "container image of the Pushgateway", "prom/pushgateway:v1.5.1"),
     Option("image_app", "container image of the service under test", "synthmon/app:latest"),
     Option("run_dir", "directory for run directories (logs, results)", ".synthmon/runs"),
+    Option(
+        "keep_stack",
+        "processes stack: when a check failed, leave the stack running for a look (the summary "
+        "prints its URLs and `synthmon down RUN_DIR` to stop it)",
+        switch=True,
+    ),
     Option("time_scale", "divide rule for:/windows and Alertmanager intervals by this", "60"),
     Option("startup_timeout", "seconds each stack service gets to become ready", "60"),
     Option("http_timeout", "seconds for every HTTP request the checks make", "5"),
@@ -200,6 +206,7 @@ class Settings:
     project: Project | None = None
     images: Mapping[str, str] = field(default_factory=lambda: _images({}, {}))
     run_dir: Path = Path(".synthmon/runs")
+    keep_stack: bool = False
     time_scale: float = 60.0
     startup_timeout: float = 60.0
     http_timeout: float = 5.0
@@ -306,6 +313,7 @@ class Settings:
             "stack": raw["stack"],
             "project": project,
             "run_dir": Path(str(raw["run_dir"])),
+            "keep_stack": _switch(sources["keep_stack"], raw["keep_stack"]),
             "time_scale": num("time_scale"),
             "startup_timeout": num("startup_timeout"),
             "http_timeout": num("http_timeout"),

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import html
 import itertools
 import json
 import signal
@@ -26,7 +27,7 @@ import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from synthmon.sinks._model import Kind, Notification
@@ -128,6 +129,12 @@ def build_app(store: Store, smtp_port: int) -> Starlette:
             return PlainTextResponse(f"since must be a Unix time, got {since!r}", 400)
         return JSONResponse([n.to_json() for n in items])
 
+    async def inbox(request: Request) -> Response:
+        return JSONResponse(inbox_json(store.snapshot()))
+
+    async def inbox_page(request: Request) -> Response:
+        return HTMLResponse(inbox_html(store.snapshot()))
+
     async def ready(request: Request) -> Response:
         return JSONResponse({"status": "ready", "smtp_port": smtp_port})
 
@@ -137,10 +144,75 @@ def build_app(store: Store, smtp_port: int) -> Starlette:
             Route("/slack/{channel}", slack, methods=["POST"]),
             Route("/webhook/{name}", webhook, methods=["POST"]),
             Route("/notifications", notifications, methods=["GET", "DELETE"]),
+            Route("/inbox", inbox, methods=["GET"]),
+            Route("/inbox.html", inbox_page, methods=["GET"]),
             Route("/-/ready", ready, methods=["GET"]),
             Route("/-/healthy", ready, methods=["GET"]),
         ]
     )
+
+
+def inbox_json(items: list[Notification]) -> dict[str, Any]:
+    """What each receiver integration got, newest first: one entry per (receiver, kind,
+    channel), in the order each was first reached; raw payloads left out (``/notifications``
+    has them)."""
+    groups: dict[tuple[str, str, str], list[Notification]] = {}
+    for item in items:
+        groups.setdefault((item.receiver, item.kind, item.channel), []).append(item)
+    return {
+        "total": len(items),
+        "inbox": [
+            {
+                "receiver": receiver,
+                "kind": kind,
+                "channel": channel,
+                "count": len(got),
+                "firing": sum(n.status == "firing" for n in got),
+                "resolved": sum(n.status == "resolved" for n in got),
+                "notifications": [
+                    {k: v for k, v in n.to_json().items() if k != "raw"} for n in reversed(got)
+                ],
+            }
+            for (receiver, kind, channel), got in groups.items()
+        ],
+    }
+
+
+def inbox_html(items: list[Notification]) -> str:
+    """The inbox as a plain HTML page (no scripts); every value escaped."""
+    doc = inbox_json(items)
+    esc = html.escape
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>synthmon sinks: inbox</title>',
+        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;"
+        "margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;"
+        "vertical-align:top}.firing{color:#b00}.resolved{color:#070}</style></head><body>",
+        f"<h1>synthmon sinks: inbox</h1><p>{doc['total']} notification(s); JSON: "
+        '<a href="inbox">/inbox</a>, every payload: <a href="notifications">/notifications</a>'
+        "</p>",
+    ]
+    if not doc["inbox"]:
+        parts.append("<p>Nothing received yet.</p>")
+    for group in doc["inbox"]:
+        parts.append(
+            f"<h2>{esc(group['receiver'] or '(receiver not in payload)')}: "
+            f"{esc(group['kind'])} {esc(group['channel'])}</h2>"
+            f"<p>{group['count']} ({group['firing']} firing, {group['resolved']} resolved)</p>"
+            "<table><tr><th>time (UTC)</th><th>status</th><th>alert</th><th>labels</th>"
+            "<th>annotations</th></tr>"
+        )
+        for n in group["notifications"]:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(n["time"]))
+            labels = "<br>".join(f"{esc(k)}={esc(v)}" for k, v in sorted(n["labels"].items()))
+            notes = "<br>".join(f"{esc(k)}: {esc(v)}" for k, v in sorted(n["annotations"].items()))
+            parts.append(
+                f'<tr><td>{when}</td><td class="{esc(n["status"])}">{esc(n["status"])}</td>'
+                f"<td>{esc(n['alertname'] or '?')}</td><td>{labels}</td><td>{notes}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
 
 
 async def _json(request: Request) -> object:

@@ -49,6 +49,7 @@ class ProcessRunner:
         self.startup_timeout = startup_timeout
         self.services: dict[str, Service] = {}
         self._running: dict[str, _Running] = {}
+        self.kept = False
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
         (run_dir / "data").mkdir(parents=True, exist_ok=True)
 
@@ -211,8 +212,15 @@ class ProcessRunner:
         running.process.wait(timeout=5)
         self._forget(name)
 
+    def keep(self) -> None:
+        """Leave every service running (``--keep-stack``): stop_all then stops nothing and
+        pids.json stays, for ``synthmon down`` (or the next run's stale-run cleanup)."""
+        self.kept = True
+
     def stop_all(self) -> None:
         """Stop every service in reverse start order and delete data dirs; logs stay."""
+        if self.kept:
+            return
         for name in reversed(list(self._running)):
             self.stop(name)
         shutil.rmtree(self.run_dir / "data", ignore_errors=True)
