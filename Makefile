@@ -34,6 +34,7 @@ lint: setup
 	$(VENV)/ruff check .
 	$(VENV)/mypy
 	$(VENV)/deptry synthmon
+	scripts/actionlint.sh examples/pipelines/github/*.yml
 	@rm -rf .synthmon/dist && $(VENV)/python -m pip wheel -q --no-deps -w .synthmon/dist . >/dev/null
 	$(VENV)/check-wheel-contents .synthmon/dist/synthmon-*.whl
 
