@@ -74,10 +74,7 @@ def test_the_pr_pipelines_commands_run_against_the_second_example(tmp_path: Path
             done = run(command, tmp_path)
             assert done.returncode == 0, f"{command}:\n{done.stdout}{done.stderr}"
             continue
-        # main's checks/test_dashboards.py fails to collect for a project without dashboards
-        # (linkcheck has none): left out here until the suite skips it; the rest as written
-        skip = f"--ignore={ROOT}/checks/test_dashboards.py"
-        done = run(command, tmp_path, skip, "--collect-only", "-q", "-p", "no:cacheprovider")
+        done = run(command, tmp_path, "--collect-only", "-q", "-p", "no:cacheprovider")
         assert done.returncode == 0, f"{command}:\n{done.stdout}{done.stderr}"
         ids = set(done.stdout.split())
         for scenario in project.scenarios:
