@@ -133,6 +133,11 @@ class MonitoringModel(_Model):
         default_factory=dict,
         description="absolute paths the production configs name → files or directories here",
     )
+    scrape: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="prometheus.yml job name → the service it scrapes in the test stack (null: "
+        "not scraped); default: a service named like the job",
+    )
 
 
 class RoutingModel(_Model):
@@ -530,6 +535,7 @@ def build(file: Path, model: ProjectModel) -> Project:
         dashboards=_path(root, mon.dashboards) if mon.dashboards else None,
         rule_globs=globs,
         path_map={k: _path(root, v) for k, v in mon.path_map.items()},
+        scrape=dict(mon.scrape),
     )
     return Project(
         name=model.name,
