@@ -291,6 +291,11 @@ class FaultModel(_Model):
 class ScenarioModel(_Model):
     cause: str = Field(min_length=1, description="what the report's 'Inject fault' step says")
     faults: list[FaultModel] = Field(min_length=1, description="applied together")
+    known_failure: str | None = Field(
+        None,
+        min_length=1,
+        description="why this scenario cannot pass yet: it runs as a strict xfail (a pass fails)",
+    )
 
 
 class ProjectModel(_Model):
@@ -511,7 +516,7 @@ def build(file: Path, model: ProjectModel) -> Project:
                         f"scenarios.{alert}.faults.{n}: {service!r} is not a service "
                         f"(have: {', '.join(model.services)})"
                     )
-        scenarios.append(Scenario(alert, scenario.cause, faults))
+        scenarios.append(Scenario(alert, scenario.cause, faults, scenario.known_failure))
         if alert in model.no_scenario:
             problems.append(f"no_scenario.{alert}: the alert has a scenario too")
     for alert in model.routing.always_firing:
