@@ -6,7 +6,7 @@ PYTEST_RUN_ARGS ?=
 # make run STACK=containers|processes|auto (default: the suite's own default, auto)
 STACK ?=
 # the example whose service the suite tests (its synthmon.yaml); its own checks run with the
-# generic suite
+# generic suite (its checks/ directory, if it has one)
 EXAMPLE ?= examples/manager-app
 RUN_PREFIX := $(if $(filter containers,$(STACK)),scripts/podman.sh run --)
 
@@ -17,7 +17,7 @@ setup:
 
 run: setup
 	@mkdir -p $(RESULTS)
-	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(EXAMPLE)/checks --project $(EXAMPLE)/synthmon.yaml $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
+	@$(RUN_PREFIX) $(VENV)/pytest checks load slo $(wildcard $(EXAMPLE)/checks) --project $(EXAMPLE)/synthmon.yaml $(if $(STACK),--stack $(STACK)) --junitxml=$(RESULTS)/junit.xml \
 		--alluredir=$(RESULTS)/allure-results --clean-alluredir $(PYTEST_RUN_ARGS); \
 	status=$$?; \
 	echo; \

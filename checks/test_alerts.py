@@ -22,8 +22,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One test per scenario of the project, its id the alert's name (stable in JUnit)."""
     if "scenario_alert" in metafunc.fixturenames:
         project = settings_of(metafunc.config).project
-        alerts = [s.alert for s in project.scenarios] if project is not None else []
-        metafunc.parametrize("scenario_alert", alerts, ids=alerts)
+        scenarios = project.scenarios if project is not None else ()
+        params = [
+            pytest.param(
+                s.alert,
+                id=s.alert,
+                marks=[pytest.mark.xfail(strict=True, reason=s.known_failure)]
+                if s.known_failure
+                else [],
+            )
+            for s in scenarios
+        ]
+        metafunc.parametrize("scenario_alert", params)
     if "always_firing" in metafunc.fixturenames:
         project = settings_of(metafunc.config).project
         names = sorted(project.routing.always_firing) if project is not None else []

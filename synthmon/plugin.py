@@ -319,6 +319,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if stack is not None:
         reason = f" ({stack.reason})" if stack.reason else ""
         write(f"stack: {stack.kind}{reason}; run directory: {stack.run_dir}")
+        for note in stack.notes:
+            write(note)
         if stack.runner is not None:
             write(f"service logs: {stack.run_dir / 'logs'}")
         kept = config.stash.get(_kept_key, None)

@@ -68,8 +68,11 @@ class ServiceSpec:
 class Monitoring:
     """The project's monitoring files, as in its repository (synthmon renders test copies).
 
-    ``prometheus_yml`` is a ``string.Template``: ``$scrape_interval``, ``$evaluation_interval``,
-    ``$scrape_timeout``, ``$rules_dir`` and ``$NAME_address`` (host:port) of every service.
+    ``prometheus_yml`` is the production file (its test copy:
+    :mod:`synthmon.stack.prometheus_config`), or a ``string.Template`` naming
+    ``$scrape_interval``, ``$evaluation_interval``, ``$scrape_timeout``, ``$rules_dir`` and
+    ``$NAME_address`` (host:port) of every service. ``scrape``: job name → the service it
+    scrapes in the test stack (``None``: not scraped); default: a service named like the job.
     """
 
     prometheus_yml: Path
@@ -80,6 +83,7 @@ class Monitoring:
     rule_globs: tuple[str, ...] = ("*.yml",)  # the rule files: these globs under rules_dir
     # absolute paths the production configs name → files of the repository (test copies only)
     path_map: Mapping[str, Path] = field(default_factory=dict)
+    scrape: Mapping[str, str | None] = field(default_factory=dict)
 
     def rule_files(self) -> tuple[Path, ...]:
         """Every rule file, sorted, each once."""
@@ -178,11 +182,12 @@ FaultSpec = ServiceFault | TrafficFault | HttpFault | PushFault | UpstreamFault
 @dataclass(frozen=True)
 class Scenario:
     """Alert ``alert`` is caused by ``faults`` (applied together); ``cause`` is the report's
-    "Inject fault" text."""
+    "Inject fault" text; ``known_failure``: why it cannot pass yet (run as a strict xfail)."""
 
     alert: str
     cause: str
     faults: tuple[FaultSpec, ...]
+    known_failure: str | None = None  # why it cannot pass yet: a strict xfail
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,11 @@ class MonitoringModel(_Model):
         default_factory=dict,
         description="absolute paths the production configs name → files or directories here",
     )
+    scrape: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="prometheus.yml job name → the service it scrapes in the test stack (null: "
+        "not scraped); default: a service named like the job",
+    )
 
 
 class RoutingModel(_Model):
@@ -286,6 +291,11 @@ class FaultModel(_Model):
 class ScenarioModel(_Model):
     cause: str = Field(min_length=1, description="what the report's 'Inject fault' step says")
     faults: list[FaultModel] = Field(min_length=1, description="applied together")
+    known_failure: str | None = Field(
+        None,
+        min_length=1,
+        description="why this scenario cannot pass yet: it runs as a strict xfail (a pass fails)",
+    )
 
 
 class ProjectModel(_Model):
@@ -506,7 +516,7 @@ def build(file: Path, model: ProjectModel) -> Project:
                         f"scenarios.{alert}.faults.{n}: {service!r} is not a service "
                         f"(have: {', '.join(model.services)})"
                     )
-        scenarios.append(Scenario(alert, scenario.cause, faults))
+        scenarios.append(Scenario(alert, scenario.cause, faults, scenario.known_failure))
         if alert in model.no_scenario:
             problems.append(f"no_scenario.{alert}: the alert has a scenario too")
     for alert in model.routing.always_firing:
@@ -530,6 +540,7 @@ def build(file: Path, model: ProjectModel) -> Project:
         dashboards=_path(root, mon.dashboards) if mon.dashboards else None,
         rule_globs=globs,
         path_map={k: _path(root, v) for k, v in mon.path_map.items()},
+        scrape=dict(mon.scrape),
     )
     return Project(
         name=model.name,

@@ -193,7 +193,7 @@ def _synthetic(raw: Mapping[str, str | None], sources: Mapping[str, str]) -> dic
         "ca_file": _file(sources["ca_file"], raw["ca_file"]),
         "client_cert": _file(sources["client_cert"], raw["client_cert"]),
         "client_key": _file(sources["client_key"], raw["client_key"]),
-        "dashboards": Path(str(raw["dashboards"])),
+        "dashboards": Path(str(raw["dashboards"])) if raw["dashboards"] is not None else None,
         "dashboard_rate_interval": str(raw["dashboard_rate_interval"]),
     }
 
@@ -231,7 +231,7 @@ class Settings:
     ca_file: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
-    dashboards: Path = Path("monitoring/grafana/dashboards")
+    dashboards: Path | None = Path("monitoring/grafana/dashboards")  # None: the project has none
     dashboard_rate_interval: str = "1m"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -305,6 +305,8 @@ class Settings:
                 "dashboards": project.monitoring.dashboards,
             }
             raw.update({k: str(v) for k, v in defaults.items() if k not in given and v})
+            if project.monitoring.dashboards is None and "dashboards" not in given:
+                raw["dashboards"] = None  # the project names none: nothing to check
 
         def num(name: str) -> float:
             return _positive(sources[name], str(raw[name]))

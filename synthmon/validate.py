@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from string import Template
 
 import yaml
 
@@ -25,7 +24,8 @@ from synthmon.project import Project
 from synthmon.projectfile import ProjectFileError, build, find_project_file, parse
 from synthmon.settings import OPTIONS
 from synthmon.slo import load_spec
-from synthmon.stack.embedded import MONITORING_PORTS
+from synthmon.stack.embedded import port_names, prometheus_yml
+from synthmon.stack.prometheus_config import is_template
 from synthmon.stack.rules import read_alerts
 from synthmon.yamlfile import parse_yaml, read_text
 
@@ -106,8 +106,21 @@ def _monitoring_problems(project: Project) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="synthmon-validate-") as tmp:
         work = Path(tmp)
         prom = work / "prometheus.yml"
-        prom.write_text(_prometheus_copy(project, work))
-        problems += _tool("monitoring.prometheus_yml", ("promtool", "check", "config", str(prom)))
+        original = read_text(mon.prometheus_yml, "prometheus.yml")
+        if not is_template(original):  # the file as production reads it (path map applied)
+            (work / "production.yml").write_text(_mapped(project, original))
+            problems += _tool(
+                "monitoring.prometheus_yml",
+                ("promtool", "check", "config", str(work / "production.yml")),
+            )
+        try:
+            prom.write_text(_prometheus_copy(project, work))
+        except ConfigError as exc:
+            problems.append(f"monitoring.prometheus_yml: {exc}")
+        else:
+            problems += _tool(
+                "monitoring.prometheus_yml", ("promtool", "check", "config", str(prom))
+            )
         am = work / "alertmanager.yml"
         try:
             am.write_text(_alertmanager_copy(project))
@@ -135,22 +148,13 @@ def _mapped(project: Project, text: str) -> str:
 
 
 def _prometheus_copy(project: Project, work: Path) -> str:
-    """A test copy of prometheus.yml: the path map applied, the stack's ``$placeholders``
-    filled with stand-ins (the time-scaled rule copies are the real rule files here)."""
+    """The stack's test copy of prometheus.yml (stand-in ports; the rule files are copied as
+    they are: ``promtool check config`` reads them)."""
     rules = work / "rules"
     rules.mkdir()
     for n, rule_file in enumerate(project.monitoring.rule_files()):
         (rules / f"{n}-{rule_file.name}").write_text(rule_file.read_text(encoding="utf-8"))
-    names = [*(s.name for s in project.services), *MONITORING_PORTS]
-    addresses = {f"{name}_address": "127.0.0.1:9" for name in names}
-    text = _mapped(project, read_text(project.monitoring.prometheus_yml, "prometheus.yml"))
-    return Template(text).safe_substitute(
-        addresses,
-        scrape_interval="1s",
-        evaluation_interval="1s",
-        scrape_timeout="800ms",
-        rules_dir=str(rules),
-    )
+    return prometheus_yml(project, dict.fromkeys(port_names(project), 9), work).text
 
 
 def _alertmanager_copy(project: Project) -> str:

@@ -15,6 +15,7 @@ SYNTHMON = Path(__file__).resolve().parents[1] / "synthmon"
 NAMES = (
     "claude", "claude_manager", "manager-app", "fake_github", "github", "github_api",
     "X-Chaos-Token", "chaos_token", "demo", "priority", "Watchdog", "P1", "P2", "P3", "P4",
+    "linkcheck",
 )  # fmt: skip
 PATTERN = re.compile(r"\b(?:" + "|".join(map(re.escape, NAMES)) + r")\b", re.IGNORECASE)
 

@@ -238,6 +238,23 @@ def _webhook(entry: dict[str, Any], where: str, receiver: str, sinks: _Sinks) ->
     if "url" not in entry:
         raise ConfigError(f"alertmanager config: {where}.url is missing")
     entry["url"] = f"{sinks.http_url}/webhook/{receiver}"
+    _http_config(entry, receiver, sinks)
+
+
+def _http_config(entry: dict[str, Any], receiver: str, sinks: _Sinks) -> None:
+    """The sinks speak plain HTTP and check no credentials: TLS settings go, and each
+    credentials file the production config names (``authorization.credentials_file``,
+    ``basic_auth.password_file``, ``bearer_token_file``) points to a dummy file."""
+    http = entry.get("http_config")
+    if not isinstance(http, dict):
+        return
+    http.pop("tls_config", None)
+    if "bearer_token_file" in http:
+        http["bearer_token_file"] = sinks.secret(f"{receiver}-bearer-token", "dummy")
+    for section, key in (("authorization", "credentials_file"), ("basic_auth", "password_file")):
+        part = http.get(section)
+        if isinstance(part, dict) and key in part:
+            part[key] = sinks.secret(f"{receiver}-{section}-{key}", "dummy")
 
 
 _REWRITERS = {

@@ -15,12 +15,17 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 
 from synthmon.durations import format_duration
 from synthmon.errors import ConfigError, StackError
 from synthmon.project import Project, ServiceSpec
 from synthmon.stack.container_service import ContainerService
+from synthmon.stack.prometheus_config import (
+    STACK_JOBS,
+    RenderedPrometheus,
+    Timing,
+    render_prometheus_config,
+)
 from synthmon.stack.service import CommandProbe, HttpProbe, Probe, ScrapedProbe, Service, TcpProbe
 
 HOST = "127.0.0.1"
@@ -174,26 +179,37 @@ def alertmanager(ports: Ports, config: str) -> Service:
     )  # fmt: skip
 
 
-def _prometheus_yml(project: Project, ports: Ports, conf_dir: Path) -> str:
+def prometheus_yml(project: Project, ports: Ports, conf_dir: Path) -> RenderedPrometheus:
+    """The test copy of the project's prometheus.yml for this run's ports."""
     path = project.monitoring.prometheus_yml
-    addresses = {f"{name}_address": f"{HOST}:{port}" for name, port in ports.items()}
+    not_http = {s.name: s.kind for s in project.services if s.kind != "command"}
+    address = {name: f"{HOST}:{port}" for name, port in ports.items()}
     try:
-        return Template(path.read_text()).substitute(
-            addresses,
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return render_prometheus_config(
+        text,
+        source=str(path),
+        timing=Timing(
             scrape_interval=format_duration(SCRAPE_INTERVAL_S),
             evaluation_interval=format_duration(EVALUATION_INTERVAL_S),
             scrape_timeout=format_duration(SCRAPE_INTERVAL_S * 0.8),
-            rules_dir=conf_dir / "rules",
-        )
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(
-            f"{path}: placeholder {exc} is not one of $scrape_interval, $evaluation_interval, "
-            f"$scrape_timeout, $rules_dir or {', '.join('$' + a for a in addresses)}"
-        ) from None
+        ),
+        rules_dir=conf_dir / "rules",
+        services={
+            n: a for n, a in address.items() if n not in not_http and n not in MONITORING_PORTS
+        },
+        stack={n: address[n] for n in STACK_JOBS},
+        not_http=not_http,
+        scrape=project.monitoring.scrape,
+        path_map=project.monitoring.path_map,
+        template_addresses=address,
+    )
 
 
-def prometheus(project: Project, ports: Ports, rules: dict[str, str], conf_dir: Path) -> Service:
-    config = _prometheus_yml(project, ports, conf_dir)
+def prometheus(project: Project, ports: Ports, rules: dict[str, str], config: str) -> Service:
+    """``config``: the rendered prometheus.yml (:func:`prometheus_yml`)."""
     return Service(
         name="prometheus",
         argv=(binary("prometheus"), "--config.file={conf}/prometheus.yml",
@@ -281,14 +297,14 @@ def alertmanager_container(
 
 
 def prometheus_container(
-    project: Project, ports: Ports, rules: dict[str, str], conf_dir: Path, image: str
+    project: Project, ports: Ports, rules: dict[str, str], config: str, image: str
 ) -> ContainerService:
     return ContainerService(
         name="prometheus", image=image, readable_by=NOBODY,
         argv=("--config.file={conf}/prometheus.yml", "--storage.tsdb.path=/prometheus",
               f"--web.listen-address={HOST}:{ports['prometheus']}",
               "--storage.tsdb.retention.time=1d"),
-        configs={"prometheus.yml": _prometheus_yml(project, ports, conf_dir),
+        configs={"prometheus.yml": config,
                  **{f"rules/{n}": t for n, t in rules.items()}},
         probe=ScrapedProbe(f"http://{HOST}:{ports['prometheus']}", project.scrape_jobs),
     )  # fmt: skip

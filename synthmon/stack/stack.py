@@ -50,6 +50,7 @@ class Stack:
     scrape_interval_s: float = embedded.SCRAPE_INTERVAL_S
     evaluation_interval_s: float = embedded.EVALUATION_INTERVAL_S
     reason: str = ""
+    notes: tuple[str, ...] = ()  # what the test copies of the configs leave out, and why
 
 
 def new_run_dir(base: Path) -> Path:
@@ -82,23 +83,26 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _services(settings: Settings, ctx: Context, runner: ProcessRunner) -> list[Service]:
-    """The embedded stack in start order: as processes, or from images on a ContainerRunner."""
+def _services(
+    settings: Settings, ctx: Context, runner: ProcessRunner
+) -> tuple[list[Service], tuple[str, ...]]:
+    """The embedded stack in start order: as processes, or from images on a ContainerRunner;
+    and the run summary's notes about the rendered configs."""
     from synthmon.stack.configs import render_alertmanager, render_rules
 
     project, ports = ctx.project, ctx.ports
     conf = runner.run_dir / "conf"
     am_config = render_alertmanager(settings, project, ports, conf)
     rules = render_rules(settings, project.monitoring.rule_files())
-    prom_conf = runner.conf_dir("prometheus")
+    prom = embedded.prometheus_yml(project, ports, runner.conf_dir("prometheus"))
     if not isinstance(runner, ContainerRunner):
         return [
             *(embedded.project_service(spec, ctx) for spec in project.services),
             embedded.sinks(ports),
             embedded.pushgateway(ports),
             embedded.alertmanager(ports, am_config),
-            embedded.prometheus(project, ports, rules, prom_conf),
-        ]
+            embedded.prometheus(project, ports, rules, prom.text),
+        ], prom.notes()
     image = settings.images
     am_mounts = (project.monitoring.templates_dir, conf / "secrets")
     return [
@@ -106,8 +110,8 @@ def _services(settings: Settings, ctx: Context, runner: ProcessRunner) -> list[S
         embedded.sinks(ports),
         embedded.pushgateway_container(ports, image["pushgateway"]),
         embedded.alertmanager_container(ports, am_config, image["alertmanager"], am_mounts),
-        embedded.prometheus_container(project, ports, rules, prom_conf, image["prometheus"]),
-    ]
+        embedded.prometheus_container(project, ports, rules, prom.text, image["prometheus"]),
+    ], prom.notes()
 
 
 def _project(settings: Settings) -> Project:
@@ -138,7 +142,8 @@ def embedded_stack(
         if isinstance(runner, ContainerRunner) and runner.stale_removed:
             reason += f"; removed {len(runner.stale_removed)} containers of dead runs"
         try:
-            services: Sequence[Service] = _services(settings, ctx, runner)
+            services: Sequence[Service]
+            services, notes = _services(settings, ctx, runner)
             for service in services:
                 runner.start(service)
             yield Stack(
@@ -155,6 +160,7 @@ def embedded_stack(
                 runner=runner,
                 time_scale=settings.time_scale,
                 reason=reason,
+                notes=notes,
             )
         finally:
             runner.stop_all()
