@@ -428,7 +428,10 @@ class ExecGuard:
         judge = Judge.here()
         self.found = judge.violations(uses, frozenset(self.expected_missing))
         USED.parent.mkdir(parents=True, exist_ok=True)
-        USED.write_text("".join(f"{name}\n" for name in sorted(judge.used_packages(uses))))
+        # a union over runs: a run of a few tests must not shrink what the whole suite uses
+        seen = read_names(USED) if USED.is_file() else set()
+        used = seen | judge.used_packages(uses)
+        USED.write_text("".join(f"{name}\n" for name in sorted(used)))
         if self.found and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
