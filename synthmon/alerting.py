@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, TypedDict
 
 import httpx
 
 from synthmon.errors import QueryError
 from synthmon.http_errors import json_of, send
+from synthmon.service_client import ServiceClient
 
 
 class Matcher(TypedDict):
@@ -61,27 +61,13 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class AlertmanagerClient:
+class AlertmanagerClient(ServiceClient):
     """Alertmanager API v2 over httpx; every failure is a one-line HttpError (a QueryError)."""
 
     def __init__(
         self, base_url: str, timeout: float = 5.0, headers: Mapping[str, str] | None = None
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=f"{self.base_url}/api/v2", timeout=timeout, headers=dict(headers or {})
-        )
-
-    def __enter__(self) -> AlertmanagerClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
+        super().__init__(base_url, timeout, api="/api/v2", headers=headers)
 
     def status(self) -> dict[str, Any]:
         """Cluster, version and the loaded config (``config.original``)."""

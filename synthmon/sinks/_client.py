@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 
 import httpx
 
 from synthmon.http_errors import json_of, send
+from synthmon.service_client import ServiceClient
 from synthmon.sinks._model import Notification
 from synthmon.waiting import NotYet, never_during, wait_until
 
@@ -15,29 +15,8 @@ Predicate = Callable[[Notification], bool]
 _SHOWN = 25  # notifications listed in a timeout message
 
 
-class SinkClient:
+class SinkClient(ServiceClient):
     """HTTP client of ``python -m synthmon.sinks``."""
-
-    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
-
-    def __enter__(self) -> SinkClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
-    def ready(self) -> bool:
-        try:
-            return self._http.get("/-/ready").status_code == 200
-        except httpx.HTTPError:
-            return False
 
     def notifications(self, since: float | None = None) -> list[Notification]:
         """Everything recorded (at or after ``since``, a Unix time), oldest first."""

@@ -4,41 +4,25 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any
 
 import httpx
 
 from synthmon.errors import HttpError
 from synthmon.http_errors import http_error, json_of, send
+from synthmon.service_client import ServiceClient
 
 SERVICE = "fake upstream"
 
 
-class UpstreamClient:
+class UpstreamClient(ServiceClient):
     """HTTP client of ``python -m synthmon.upstream``'s control API (``/_fake/``); a failed
     call raises :class:`~synthmon.errors.HttpError` in synthmon's one format."""
 
+    ready_path = "/_fake/state"
+
     def __init__(self, base_url: str, timeout: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)
-
-    def __enter__(self) -> UpstreamClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
-    def ready(self) -> bool:
-        try:
-            return self._http.get("/_fake/state").status_code == 200
-        except httpx.HTTPError:
-            return False
+        super().__init__(base_url, timeout, trust_env=False)
 
     def state(self) -> dict[str, Any]:
         """``{"routes": {name: {method, path, status, delay_ms, quota}}, "quota": {limit,
