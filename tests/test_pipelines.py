@@ -45,7 +45,7 @@ def run(command: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProces
     checkout as the suite and this venv's synthmon and pytest."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHMON_")}
     env |= {
-        "PATH": f"{BIN}:{env['PATH']}", "SYNTHMON_SUITE": str(ROOT),
+        "PATH": f"{BIN}:{env['PATH']}", "SUITE_DIR": str(ROOT),
         "RESULTS": str(tmp_path / "results"), "GITHUB_SHA": "0" * 40,
     }  # fmt: skip
     return subprocess.run(

@@ -119,10 +119,11 @@ def test_renamed_copy_passes_the_suite(base: Path) -> None:
     assert validate.returncode == 0, validate.stderr
     done = _suite(
         project, base / "runs", "checks/test_health.py", "checks/test_alerts.py", "slo",
-        "-k", "health or ErrorsTooHigh or performance_baselines",
+        "-k", "health or ErrorsTooHigh or objective_holds",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:]
     assert "alert 1 passed" in done.stdout, done.stdout[-4000:]  # ErrorsTooHigh's scenario ran
+    assert re.search(r"slo \d+ passed", done.stdout), done.stdout[-4000:]  # and the gate
 
 
 def test_inconsistent_rename_fails(base: Path) -> None:
@@ -131,6 +132,6 @@ def test_inconsistent_rename_fails(base: Path) -> None:
     subs = [_rename_services, _rename_alerts_and_label, _rename_counter(everywhere=False)]
     project = renamed_copy(base / "broken", subs)
     assert COUNTER[0] in (base / "broken/app/metrics.py").read_text()
-    done = _suite(project, base / "runs", "slo", "-k", "performance_baselines")
+    done = _suite(project, base / "runs", "slo", "-k", "objective_holds")
     assert done.returncode == 1, done.stdout[-4000:]
     assert COUNTER[1] in done.stdout, done.stdout[-4000:]

@@ -166,7 +166,8 @@ def render_prometheus_config(
     missing = sorted(set(STACK_JOBS) - set(stack))
     if missing:
         raise ConfigError(f"render_prometheus_config: no address for {', '.join(missing)}")
-    if is_template(text):
+    template = is_template(text)
+    if template:
         names = template_addresses if template_addresses is not None else {**services, **stack}
         text = fill_template(text, names, timing, rules_dir, source)
     try:
@@ -206,6 +207,10 @@ def render_prometheus_config(
         if not isinstance(job, dict) or not isinstance(job.get("job_name"), str):
             raise ConfigError(f"{source}: scrape_configs.{n}: expected a job with a job_name")
         name = job["job_name"]
+        if template and name not in scrape and job.get("static_configs"):
+            # the template form names its targets itself ($NAME_address): they are the stack's
+            kept.append({k: v for k, v in job.items() if k not in _JOB_TIMING})
+            continue
         target, why = _job_target(name, scrape, services, not_http, stack)
         if target is None:
             dropped.append((name, why))
