@@ -18,7 +18,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,16 +113,49 @@ def _timeout(text: str) -> float:
     return value
 
 
+def _table_settings(
+    args: argparse.Namespace,
+    names: Iterable[str],
+    environ: Mapping[str, str] | None,
+    given: Mapping[str, str] | None = None,
+    ini: Mapping[str, tuple[str, str]] | None = None,
+) -> Settings:
+    """Settings from the plugin's OPTIONS table for a subcommand that takes only ``names``:
+    its flags, then their ``SYNTHMON_*`` env (no other variable), then ``ini``, then defaults."""
+    names = set(names)
+    env = os.environ if environ is None else environ
+    own_env = {o.env for o in OPTIONS if o.name in names}
+    values = {name: getattr(args, name, None) for name in names} | dict(given or {})
+    return Settings.from_values(
+        lambda option: values.get(option.name),
+        {k: v for k, v in env.items() if k in own_env},
+        ini=ini,
+    )
+
+
+def _add_table_options(
+    parser: argparse.ArgumentParser,
+    names: Iterable[str],
+    metavar: Callable[[str], str],
+    flags: Mapping[str, str] | None = None,
+) -> None:
+    """The OPTIONS table's flags for ``names`` (same names, env variables and help)."""
+    for option in OPTIONS:
+        if option.name in names and option.cli:
+            default = f"; default {option.default}" if option.default else ""
+            parser.add_argument(
+                (flags or {}).get(option.name, option.flag),
+                dest=option.name,
+                metavar=metavar(option.name),
+                help=f"{option.help} (env {option.env}{default})",
+            )
+
+
 def gate_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
     """The gate's settings, built like the plugin's (``Settings.from_values``): options, then
     ``SYNTHMON_*`` env, then defaults; the timeout is the gate's own ``--timeout``."""
-    env = os.environ if environ is None else environ
-    names = {o.env for o in OPTIONS if o.name in GATE_SETTINGS}
-    given = {name: getattr(args, name, None) for name in GATE_SETTINGS}
-    given["http_timeout"] = str(_timeout(args.timeout))
-    settings = Settings.from_values(
-        lambda option: given.get(option.name), {k: v for k, v in env.items() if k in names}
-    )
+    given = {"http_timeout": str(_timeout(args.timeout))}
+    settings = _table_settings(args, GATE_SETTINGS, environ, given)
     if settings.prometheus_url is None:
         raise ConfigError("--prometheus-url (or SYNTHMON_PROMETHEUS_URL) is required")
     return settings
@@ -201,15 +234,8 @@ def up_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = No
     then ./synthmon.yaml, then the defaults. A bad project file is a ConfigError."""
     from synthmon.projectfile import PROJECT_FILE
 
-    env = os.environ if environ is None else environ
-    names = {o.env for o in OPTIONS if o.name in UP_SETTINGS}
-    given = {name: getattr(args, name, None) for name in UP_SETTINGS}
     ini = {"project": (PROJECT_FILE, f"./{PROJECT_FILE}")} if Path(PROJECT_FILE).is_file() else {}
-    settings = Settings.from_values(
-        lambda option: given.get(option.name),
-        {k: v for k, v in env.items() if k in names},
-        ini=ini,
-    )
+    settings = _table_settings(args, UP_SETTINGS, environ, ini=ini)
     if settings.stack not in UP_STACKS:
         raise ConfigError(
             f"{settings.where('stack')} {settings.stack}: synthmon up starts a stack "
@@ -252,15 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate an SLO spec over a window (exit 0 pass, 1 violated, 2 not evaluated)",
         description="Evaluate an SLO spec against Prometheus over exactly one window.",
     )
-    for option in OPTIONS:  # the plugin's table: same names, env variables and meaning
-        if option.name in GATE_SETTINGS and option.cli:
-            default = f"; default {option.default}" if option.default else ""
-            gate.add_argument(
-                _OWN_FLAGS.get(option.name, option.flag),
-                dest=option.name,
-                metavar={"url": "URL", "user": "USER"}.get(option.name.rpartition("_")[2], "FILE"),
-                help=f"{option.help} (env {option.env}{default})",
-            )
+    _add_table_options(
+        gate,
+        GATE_SETTINGS,
+        lambda name: {"url": "URL", "user": "USER"}.get(name.rpartition("_")[2], "FILE"),
+        _OWN_FLAGS,
+    )
     gate.add_argument("--start", help="window start: unix seconds or ISO 8601")
     gate.add_argument("--end", help="window end: unix seconds or ISO 8601")
     gate.add_argument("--last", metavar="DURATION", help="window = the last DURATION (24h, 90m)")
@@ -323,17 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
         "printing every URL, until Ctrl-C or SIGTERM tears all of it down. A bad project file "
         "is one line and exit 4.",
     )
-    for option in OPTIONS:
-        if option.name in UP_SETTINGS:
-            default = f"; default {option.default}" if option.default else ""
-            up.add_argument(
-                option.flag,
-                dest=option.name,
-                metavar={"project": "FILE", "run_dir": "DIR", "stack": "KIND"}.get(
-                    option.name, "IMAGE" if option.name.startswith("image_") else "N"
-                ),
-                help=f"{option.help} (env {option.env}{default})",
-            )
+    _add_table_options(
+        up,
+        UP_SETTINGS,
+        lambda name: {"project": "FILE", "run_dir": "DIR", "stack": "KIND"}.get(
+            name, "IMAGE" if name.startswith("image_") else "N"
+        ),
+    )
     up.set_defaults(handler=cmd_up)
     down = sub.add_parser(
         "down",
