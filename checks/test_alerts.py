@@ -8,8 +8,11 @@ the scenario's shape and deadlines live in :class:`synthmon.scenario.AlertScenar
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
+from synthmon import delivery
 from synthmon.faults import Faults
 from synthmon.plugin import settings_of
 from synthmon.project import Project
@@ -36,21 +39,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("scenario_alert", params)
     if "always_firing" in metafunc.fixturenames:
         project = settings_of(metafunc.config).project
-        names = sorted(project.routing.always_firing) if project is not None else []
+        policy = project.policy if project is not None else None
+        names = sorted(policy.always_firing) if policy is not None else []
         metafunc.parametrize("always_firing", names, ids=names)
 
 
 def test_alert_fires_reaches_its_receivers_and_resolves(
-    scenario_alert: str, project: Project, alert_scenario: AlertScenario, faults: Faults
+    scenario_alert: str,
+    project: Project,
+    alert_scenario: AlertScenario,
+    faults: Faults,
+    record_property: Callable[[str, object], None],
 ) -> None:
     scenario = project.scenario(scenario_alert)
-    alert_scenario.run(scenario.alert, faults.applied(scenario.faults), scenario.cause)
+    try:
+        alert_scenario.run(scenario.alert, faults.applied(scenario.faults), scenario.cause)
+    finally:  # the delivery report shows a failed scenario too
+        record_property(delivery.PROPERTY, delivery.encode(alert_scenario.deliveries))
 
 
 def test_every_alert_has_a_scenario(project: Project, alert_scenario: AlertScenario) -> None:
     """Each alert of the rules has a scenario, is always firing, or says why it has none."""
     covered = {s.alert for s in project.scenarios} | set(project.no_scenario)
-    untested = set(alert_scenario.alerts) - covered - set(project.routing.always_firing)
+    untested = set(alert_scenario.alerts) - covered - alert_scenario.always_firing
     assert not untested, (
         f"alerts without a scenario (add one to scenarios:, or a reason to no_scenario: of "
         f"{project.source}): {sorted(untested)}"
@@ -63,5 +74,6 @@ def test_always_firing_alert_fires_and_only_reaches_its_receivers(
     """An always-firing alert (a Watchdog) proves the pipeline itself is alive, end to end."""
     rule = alert_scenario.alerts[always_firing]
     fired = alert_scenario.wait_firing(rule, 30, since=0.0)
-    alert_scenario.check_notified(rule, fired, "firing", since=0.0, deadline_s=30)
-    alert_scenario.check_nobody_else(rule, since=0.0, window_s=0)
+    targets = alert_scenario.routed(alert_scenario.live_labels(rule, 30))
+    alert_scenario.check_notified(rule, fired, "firing", since=0.0, deadline_s=30, targets=targets)
+    alert_scenario.check_nobody_else(rule, targets, since=0.0, window_s=0)

@@ -1,50 +1,51 @@
 """One alert scenario, always in the same shape, with deadlines computed from the configs.
 
-steady state → fault → the rule fires in Prometheus → exactly the expected receivers are
-notified, with the rule's labels and annotations → fault removed → resolved notifications →
-steady state again. Every wait has a deadline derived from the rendered configs (scrape +
-evaluation + ``for:`` + window + group_wait, plus a margin), never a fixed sleep, and a
-timeout says what the rule's expression returned and what the sinks received.
+steady state → fault → the rule fires in Prometheus → every destination the routing tree sends
+the alert to (for its real labels) is notified, and the project's policy holds → fault removed →
+resolved notifications → steady state again. Every wait has a deadline derived from the rendered
+configs (scrape + evaluation + ``for:`` + window + group_wait, plus a margin), never a fixed
+sleep, and a timeout says what the rule's expression returned and what the sinks received.
 
-Each phase is an Allure step named as the runbook says it ("Wait for HighErrorRate to fire",
-"Verify PagerDuty + Slack notified (firing)") with the rule's PromQL and result or the
-notifications received attached, and a long wait announces itself on the terminal.
+Each phase is an Allure step ("Wait for HighErrorRate to fire", "Verify … notified (firing)")
+with the rule's PromQL and result or the notifications received attached; each destination's
+delivery and time to page is recorded (:mod:`synthmon.delivery`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from synthmon import evidence, progress
 from synthmon.alerting import AlertmanagerClient
-from synthmon.errors import ConfigError, QueryError
-from synthmon.project import Routing
-from synthmon.prom import Alert, Prometheus, wait_until
+from synthmon.amconfig.routing import routes_for
+from synthmon.attribution import Target, elsewhere, is_of, matching, reached, read_targets
+from synthmon.delivery import Delivery
+from synthmon.errors import ConfigError, QueryError, WaitTimeout
+from synthmon.prom import Alert, Prometheus
+from synthmon.prom import wait_until as prom_wait
 from synthmon.sinks import Notification, SinkClient
 from synthmon.stack import Stack
-from synthmon.stack.alertmanager_config import route_timings
 from synthmon.stack.rules import AlertRule, alert_deadline, read_alerts
+from synthmon.waiting import NotYet, wait_until
+from synthmon.yamlfile import parse_yaml
 
-NAMES: Mapping[str, str] = {"pagerduty": "PagerDuty", "slack": "Slack", "webhook": "heartbeat"}
-# Compared exactly with what Prometheus fired; "description" quotes the changing $value, so
-# it only has to be there.
+DESTINATIONS = "destinations.json"  # written next to the rendered alertmanager.yml
+# Compared exactly with what Prometheus fired, where the payload carries them; "description"
+# quotes the changing $value.
 EXACT_ANNOTATIONS = ("summary", "runbook_url")
 MARGIN_S = 5.0
 
 
-def expected_receivers(rule: AlertRule, routing: Routing) -> frozenset[str]:
-    """The sink kinds an alert must reach, as the project's routing promises."""
-    return routing.expected(rule.name, rule.labels)
-
-
-def receivers_text(kinds: Iterable[str]) -> str:
-    """``PagerDuty + Slack``: receivers as the runbook names them."""
-    return " + ".join(NAMES.get(kind, kind) for kind in sorted(kinds))
+def receivers_text(names: Iterable[str]) -> str:
+    """``a/slack[0] + b/email[0]``: destinations joined for a step title."""
+    return " + ".join(names) or "nobody"
 
 
 def production_alerts(rule_files: Iterable[Path]) -> dict[str, AlertRule]:
@@ -65,19 +66,18 @@ class Deadlines:
     group_interval: float
 
     @classmethod
-    def for_rule(cls, rule: AlertRule, stack: Stack, alertmanager_yml: str) -> Deadlines:
-        labels = {"alertname": rule.name, **rule.labels}
-        timings = route_timings(alertmanager_yml, labels)
+    def for_rule(cls, rule: AlertRule, stack: Stack, config: Mapping[str, Any]) -> Deadlines:
+        routes = routes_for(config, {"alertname": rule.name, **rule.labels}, datetime.now(UTC))
         fire = alert_deadline(
             rule, stack.time_scale, stack.scrape_interval_s, stack.evaluation_interval_s
         )
         window = max(rule.windows, default=0.0) / stack.time_scale
-        group_interval = max(t.group_interval_s for t in timings)
+        group_interval = max(r.group_interval_s for r in routes)
         # A new aggregation group flushes after group_wait; one Alertmanager already holds
         # (the alert fired before, maybe only for an instant) flushes at its group_interval.
         return cls(
             fire=fire + MARGIN_S,
-            notify=max(max(t.group_wait_s, t.group_interval_s) for t in timings) + MARGIN_S,
+            notify=max(max(r.group_wait_s, r.group_interval_s) for r in routes) + MARGIN_S,
             resolve=stack.scrape_interval_s + window + 2 * stack.evaluation_interval_s
             + group_interval + MARGIN_S,
             group_interval=group_interval,
@@ -85,17 +85,57 @@ class Deadlines:
 
 
 class AlertScenario:
-    """Runs the runbook's alert scenarios against a stack synthmon controls."""
+    """Runs the project's alert scenarios against a stack synthmon controls.
+
+    Who must be notified is the routing tree's answer for the alert's real labels (as
+    Alertmanager holds them once it fires), each integration checked at its own sink; the
+    project's policy then says whether that answer pages the right people.
+    """
 
     def __init__(self, stack: Stack, prom: Prometheus, sinks: SinkClient) -> None:
-        if stack.project is None:
-            raise ConfigError(f"{stack.kind} stack: alert scenarios need a project")
+        if stack.project is None or stack.alertmanager_url is None:
+            raise ConfigError(
+                f"{stack.kind} stack: alert scenarios need a project and Alertmanager"
+            )
         self.stack = stack
         self.prom = prom
         self.sinks = sinks
-        self.routing = stack.project.routing
+        self.alertmanager = AlertmanagerClient(stack.alertmanager_url)
+        self.policy = stack.project.policy
         self.alerts = production_alerts(stack.project.monitoring.rule_files())
-        self.alertmanager_yml = (stack.run_dir / "conf/alertmanager/alertmanager.yml").read_text()
+        conf = stack.run_dir / "conf/alertmanager"
+        self.alertmanager_yml = (conf / "alertmanager.yml").read_text()
+        self.config = parse_yaml(self.alertmanager_yml, str(conf / "alertmanager.yml"))
+        self.targets = read_targets(conf / DESTINATIONS)
+        self.deliveries: list[Delivery] = []  # the last scenario's, for the report
+        self._shared = {t for name in self.always_firing for t in self._static_targets(name)}
+
+    @property
+    def always_firing(self) -> frozenset[str]:
+        return self.policy.always_firing if self.policy is not None else frozenset()
+
+    # -- routing -------------------------------------------------------------------------
+    def routed(self, labels: Mapping[str, str]) -> list[Target]:
+        """The destinations the tree sends an alert with ``labels`` to now (muted routes not)."""
+        receivers = {
+            m.receiver for m in routes_for(self.config, labels, datetime.now(UTC)) if not m.muted
+        }
+        return [t for t in self.targets if t.receiver in receivers]
+
+    def _static_targets(self, name: str) -> list[Target]:
+        rule = self.alerts[name]
+        return self.routed({**rule.labels, "alertname": name})
+
+    def live_labels(self, rule: AlertRule, deadline_s: float) -> dict[str, str]:
+        """The alert's labels as Alertmanager holds them (external labels and relabelling in)."""
+
+        def held() -> dict[str, str] | NotYet:
+            found = self.alertmanager.alerts({"alertname": rule.name})
+            return dict(found[0]["labels"]) if found else NotYet("not in Alertmanager yet")
+
+        return wait_until(
+            held, timeout_s=deadline_s, interval_s=0.2, what=f"{rule.name} in Alertmanager"
+        )
 
     # -- observations --------------------------------------------------------------------
     def _active(self, name: str) -> list[Alert]:
@@ -106,7 +146,7 @@ class AlertScenario:
 
     def _expression_says(self, rule: AlertRule) -> str:
         """What the (time-scaled) rule expression returns right now, for timeout messages."""
-        loaded = self._loaded_expr(rule.name)
+        loaded = str(self._loaded(rule.name)["query"])
         try:
             samples = self.prom.query(loaded)
         except QueryError as exc:
@@ -114,11 +154,11 @@ class AlertScenario:
         values = ", ".join(f"{dict(s.labels)} = {s.value:g}" for s in samples) or "nothing"
         return f"its expression `{' '.join(loaded.split())}` returned {values}"
 
-    def _loaded_expr(self, name: str) -> str:
+    def _loaded(self, name: str) -> dict[str, object]:
         for group in self.prom.rules():
             for rule in group.get("rules", []):
                 if rule.get("name") == name:
-                    return str(rule["query"])
+                    return dict(rule)
         raise QueryError(f"alert {name} is not loaded in Prometheus {self.stack.prometheus_url}")
 
     def _received(self, since: float) -> str:
@@ -127,20 +167,20 @@ class AlertScenario:
 
     def _show_state(self, rule: AlertRule) -> None:
         """Evidence: the loaded PromQL with what it returns now, the alert in Prometheus."""
-        loaded, at = self._loaded_expr(rule.name), time.time()
+        loaded, at = str(self._loaded(rule.name)["query"]), time.time()
         evidence.attach_promql(f"PromQL of {rule.name}", loaded, self.prom.query(loaded), at)
         evidence.attach_alerts(f"{rule.name} in Prometheus", self._active(rule.name))
 
-    def _show_received(self, rule: AlertRule, since: float) -> None:
-        """Evidence: every notification of the alert since ``since``, at any receiver."""
-        notes = [n for n in self.sinks.notifications(since) if n.alertname == rule.name]
-        evidence.attach_notifications(f"{rule.name} notifications received", notes)
+    def _show_received(self, since: float) -> None:
+        """Evidence: every notification since ``since``, at any destination."""
+        evidence.attach_notifications("notifications received", self.sinks.notifications(since))
 
     # -- phases ----------------------------------------------------------------------------
-    def wait_inactive(self, rule: AlertRule, deadline_s: float) -> None:
+    def wait_inactive(self, rule: AlertRule, deadline_s: float) -> float:
+        """Wait until Prometheus no longer holds the alert; when that was seen."""
         with evidence.step(f"Wait for {rule.name} to be inactive", lambda: self._show_state(rule)):
             progress.waiting(f"{rule.name} to be inactive", deadline_s)
-            wait_until(
+            prom_wait(
                 lambda: not self._active(rule.name),
                 deadline_s,
                 lambda: (
@@ -148,6 +188,7 @@ class AlertScenario:
                     + self._expression_says(rule)
                 ),
             )
+        return time.time()
 
     def settle(self, rule: AlertRule, deadlines: Deadlines) -> None:
         """Steady state: the alert inactive, and Alertmanager done with its last episode.
@@ -169,7 +210,7 @@ class AlertScenario:
         with evidence.step(f"Wait for {rule.name} to fire", lambda: self._show_state(rule)):
             progress.waiting(f"{rule.name} to fire", deadline_s)
             try:
-                wait_until(lambda: bool(self._firing(rule.name)), deadline_s, lambda: "")
+                prom_wait(lambda: bool(self._firing(rule.name)), deadline_s, lambda: "")
             except QueryError:
                 raise AssertionError(
                     f"{rule.name} did not fire within {deadline_s:g}s "
@@ -178,71 +219,158 @@ class AlertScenario:
                 ) from None
             return self._firing(rule.name)[0]
 
+    def check_not_early(self, rule: AlertRule, started: float, fired_at: float) -> None:
+        """An alert cannot fire before its (scaled) ``for`` has elapsed since the fault: if it
+        does, it was pending before the fault, and the scenario proves nothing about the cause."""
+        hold = float(str(self._loaded(rule.name).get("duration", 0)))
+        slack = self.stack.evaluation_interval_s
+        assert fired_at - started + slack >= hold, (
+            f"{rule.name} fired {fired_at - started:.1f} s after the fault, before its for: "
+            f"({hold:g} s in this stack) could elapse: it was pending before the fault"
+        )
+
     def check_notified(
-        self, rule: AlertRule, fired: Alert, status: str, since: float, deadline_s: float
+        self,
+        rule: AlertRule,
+        fired: Alert,
+        status: str,
+        since: float,
+        deadline_s: float,
+        *,
+        targets: Sequence[Target],
+        fired_at: float | None = None,
+        unnamed_after: float = 0.0,
     ) -> list[Notification]:
-        """Each expected receiver got ``status`` for this alert, with the rule's labels."""
-        expected = expected_receivers(rule, self.routing)
+        """Each destination in ``targets`` got ``status`` for this alert; what payloads carry of
+        its labels and annotations is what Prometheus fired. One Delivery recorded each."""
+        wanted = [
+            t for t in targets if not t.unverifiable and (status == "firing" or t.send_resolved)
+        ]
+        for target in targets:
+            if target not in wanted:
+                note = target.unverifiable or "send_resolved: false"
+                self._record(rule, target, status, None, since, fired_at, 0.0, note)
+        shown = receivers_text(sorted({t.name for t in wanted}))
         got: list[Notification] = []
-        receivers, shown = receivers_text(expected), lambda: self._show_received(rule, since)
-        with evidence.step(f"Verify {receivers} notified ({status})", shown):
-            progress.waiting(f"{status} {rule.name} at {receivers}", deadline_s)
-            for kind in sorted(expected):
+        with evidence.step(
+            f"Verify {shown} notified ({status})", lambda: self._show_received(since)
+        ):
+            progress.waiting(f"{status} {rule.name} at {shown}", deadline_s)
+            for target in wanted:
+                ambiguous = target in self._shared and rule.name not in self.always_firing
 
-                def arrived(n: Notification, kind: str = kind) -> bool:
-                    return n.kind == kind and n.alertname == rule.name and n.status == status
-
-                got += self.sinks.wait_for(
-                    arrived,
-                    deadline_s,
-                    f"{status} {rule.name} at {kind} (receivers: {', '.join(sorted(expected))})",
-                    since=since,
-                )
-            for note in got:
-                wrong = {
-                    k: note.labels.get(k) for k, v in rule.labels.items() if note.labels.get(k) != v
-                }
-                assert not wrong, (
-                    f"{note.describe()}: labels {wrong}, the rule says {dict(rule.labels)}"
-                )
-                if rule.name in self.routing.always_firing:  # a heartbeat, no runbook text
-                    continue
-                for key in EXACT_ANNOTATIONS:
-                    assert note.annotations.get(key) == fired.annotations.get(key), (
-                        f"{note.describe()}: annotation {key} is {note.annotations.get(key)!r}, "
-                        f"Prometheus fired {fired.annotations.get(key)!r}"
+                def arrived(n: Notification, t: Target = target, amb: bool = ambiguous) -> bool:
+                    return bool(
+                        matching(
+                            [n], t, rule.name, status, ambiguous=amb, unnamed_after=unnamed_after
+                        )
                     )
-                assert note.annotations.get("description"), f"{note.describe()}: no description"
+
+                try:
+                    first = self.sinks.wait_for(
+                        arrived,
+                        deadline_s,
+                        f"{status} {rule.name} at {target.name} (the routing sends it to: {shown})",
+                        since=since,
+                    )[0]
+                except WaitTimeout:
+                    self._record(rule, target, status, None, since, fired_at, deadline_s, "")
+                    raise
+                self._record(rule, target, status, first, since, fired_at, deadline_s, "")
+                got.append(first)
+            for note in got:
+                self._check_content(rule, fired, note)
         return got
 
-    def check_nobody_else(self, rule: AlertRule, since: float, window_s: float) -> None:
-        expected = expected_receivers(rule, self.routing)
-        with evidence.step(f"Verify nobody but {receivers_text(expected)} is notified"):
+    def _check_content(self, rule: AlertRule, fired: Alert, note: Notification) -> None:
+        """What the payload carries must be what Prometheus fired (user templates may carry
+        less: only what is there is compared)."""
+        wrong = {
+            k: note.labels.get(k)
+            for k, v in rule.labels.items()
+            if k in note.labels and note.labels[k] != v
+        }
+        assert not wrong, f"{note.describe()}: labels {wrong}, the rule says {dict(rule.labels)}"
+        if rule.name in self.always_firing or not note.annotations:
+            return
+        for key in EXACT_ANNOTATIONS:
+            if key in note.annotations:
+                assert note.annotations[key] == fired.annotations.get(key), (
+                    f"{note.describe()}: annotation {key} is {note.annotations[key]!r}, "
+                    f"Prometheus fired {fired.annotations.get(key)!r}"
+                )
+
+    def _record(
+        self,
+        rule: AlertRule,
+        target: Target,
+        status: str,
+        note: Notification | None,
+        since: float,
+        alert_at: float | None,
+        bound: float,
+        why: str,
+    ) -> None:
+        self.deliveries.append(
+            Delivery(
+                alert=rule.name, receiver=target.receiver, integration=target.integration,
+                index=target.index, status=status, delivered=note is not None,
+                after_cause_s=None if note is None else note.time - since,
+                after_alert_s=None if note is None or alert_at is None else note.time - alert_at,
+                bound_s=bound, scale=self.stack.time_scale, note=why,
+            )
+        )  # fmt: skip
+
+    def check_policy(self, rule: AlertRule, labels: Mapping[str, str], since: float) -> None:
+        """The destinations reached satisfy the project's policy for the alert's labels."""
+        if self.policy is None:
+            return
+        notes = [n for n in self.sinks.notifications(since) if is_of(n, rule.name, ambiguous=False)]
+        violations = self.policy.violations(labels, reached(notes))
+        with evidence.step(f"Verify the policy for {rule.name}"):
+            assert not violations, f"{rule.name}: policy violated: " + "; ".join(violations)
+
+    def check_nobody_else(
+        self, rule: AlertRule, targets: Sequence[Target], since: float, window_s: float
+    ) -> None:
+        names = ", ".join(t.name for t in targets) or "nobody"
+        with evidence.step(f"Verify nobody but {names} is notified of {rule.name}"):
             self.sinks.expect_none(
-                lambda n: n.alertname == rule.name and n.kind not in expected,
+                lambda n: bool(elsewhere([n], targets, rule.name)),
                 window_s,
-                f"of {rule.name} outside its receivers {', '.join(sorted(expected))}",
+                f"of {rule.name} outside the destinations the routing sends it to ({names})",
                 since=since,
             )
 
     def run(self, name: str, fault: AbstractContextManager[object], cause: str = "") -> None:
         """The whole scenario for alert ``name``, with ``fault`` (described by ``cause``)."""
         rule = self.alerts[name]
-        deadlines = Deadlines.for_rule(rule, self.stack, self.alertmanager_yml)
+        self.deliveries = []
+        deadlines = Deadlines.for_rule(rule, self.stack, self.config)
         self.settle(rule, deadlines)
         started = time.time()
         with contextlib.ExitStack() as injected:
             with evidence.step(f"Inject fault: {cause or name}"):
                 injected.enter_context(fault)
             fired = self.wait_firing(rule, deadlines.fire, started)
-            self.check_notified(rule, fired, "firing", started, deadlines.notify)
-            self.check_nobody_else(rule, started, self.stack.evaluation_interval_s * 2)
+            fired_at = time.time()
+            self.check_not_early(rule, started, fired_at)
+            labels = self.live_labels(rule, deadlines.notify)
+            targets = self.routed(labels)
+            self.check_notified(
+                rule, fired, "firing", started, deadlines.notify, targets=targets, fired_at=fired_at
+            )
+            self.check_policy(rule, labels, started)
+            self.check_nobody_else(rule, targets, started, self.stack.evaluation_interval_s * 2)
             with evidence.step(f"Remove fault: {cause or name}"):
                 injected.close()
         removed = time.time()
-        self.check_notified(rule, fired, "resolved", removed, deadlines.resolve + deadlines.notify)
-        self.wait_inactive(rule, deadlines.resolve)
-        self.check_nobody_else(rule, started, 0)
+        ended = self.wait_inactive(rule, deadlines.resolve)
+        self.check_notified(
+            rule, fired, "resolved", removed, deadlines.resolve + deadlines.notify,
+            targets=targets, fired_at=ended, unnamed_after=ended,
+        )  # fmt: skip
+        self.check_nobody_else(rule, targets, started, 0)
 
     def run_silenced(
         self,
@@ -255,7 +383,8 @@ class AlertScenario:
         """Planned maintenance: a silence holds back the notifications of a firing alert;
         once it is expired, they are delivered."""
         rule = self.alerts[name]
-        deadlines = Deadlines.for_rule(rule, self.stack, self.alertmanager_yml)
+        self.deliveries = []
+        deadlines = Deadlines.for_rule(rule, self.stack, self.config)
         self.settle(rule, deadlines)
         with evidence.step(f"Create a maintenance silence for {dict(matchers)}"):
             silence = alertmanager.create_silence(
@@ -266,11 +395,15 @@ class AlertScenario:
         try:
             with evidence.step(f"Inject fault: {cause or name}"), fault:
                 fired = self.wait_firing(rule, deadlines.fire, started)
+                targets = self.routed(self.live_labels(rule, deadlines.notify))
                 silenced = f"Verify nobody is notified of {name} while silenced"
-                with evidence.step(silenced, lambda: self._show_received(rule, started)):
+                with evidence.step(silenced, lambda: self._show_received(started)):
                     progress.waiting(f"no {name} notification (silenced)", deadlines.notify)
                     self.sinks.expect_none(
-                        lambda n: n.alertname == rule.name and n.status == "firing",
+                        lambda n: any(
+                            matching([n], t, rule.name, "firing", ambiguous=t in self._shared)
+                            for t in targets
+                        ),
                         deadlines.notify,
                         f"of {rule.name} while silence {silence} ({dict(matchers)}) is active",
                         since=started,
@@ -284,7 +417,9 @@ class AlertScenario:
                 with evidence.step(f"Expire silence {silence}: maintenance is over"):
                     alertmanager.expire_silence(silence)
                 expired = time.time()
-                self.check_notified(rule, fired, "firing", expired, deadlines.notify)
+                self.check_notified(
+                    rule, fired, "firing", expired, deadlines.notify, targets=targets
+                )
         finally:
             alertmanager.expire_silence(silence)
         self.wait_inactive(rule, deadlines.resolve)
