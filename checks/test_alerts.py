@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from synthmon import delivery
+from synthmon import coverage, delivery
 from synthmon.faults import Faults
 from synthmon.plugin import settings_of
 from synthmon.project import Project
@@ -56,6 +56,8 @@ def test_alert_fires_reaches_its_receivers_and_resolves(
         alert_scenario.run(scenario.alert, faults.applied(scenario.faults), scenario.cause)
     finally:  # the delivery report shows a failed scenario too
         record_property(delivery.PROPERTY, delivery.encode(alert_scenario.deliveries))
+        if alert_scenario.exercised is not None:
+            record_property(coverage.PROPERTY, alert_scenario.exercised.encode())
 
 
 def test_every_alert_has_a_scenario(project: Project, alert_scenario: AlertScenario) -> None:

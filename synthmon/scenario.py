@@ -24,8 +24,9 @@ from typing import Any
 
 from synthmon import evidence, progress
 from synthmon.alerting import AlertmanagerClient
-from synthmon.amconfig.routing import routes_for
+from synthmon.amconfig.routing import RouteMatch, routes_for
 from synthmon.attribution import Target, elsewhere, is_of, matching, reached, read_targets
+from synthmon.coverage import Exercised
 from synthmon.delivery import Delivery
 from synthmon.errors import ConfigError, QueryError, WaitTimeout
 from synthmon.prom import Alert, Prometheus
@@ -108,6 +109,7 @@ class AlertScenario:
         self.config = parse_yaml(self.alertmanager_yml, str(conf / "alertmanager.yml"))
         self.targets = read_targets(conf / DESTINATIONS)
         self.deliveries: list[Delivery] = []  # the last scenario's, for the report
+        self.exercised: Exercised | None = None  # what the last scenario reached, if it passed
         self._shared = {t for name in self.always_firing for t in self._static_targets(name)}
 
     @property
@@ -117,10 +119,11 @@ class AlertScenario:
     # -- routing -------------------------------------------------------------------------
     def routed(self, labels: Mapping[str, str]) -> list[Target]:
         """The destinations the tree sends an alert with ``labels`` to now (muted routes not)."""
-        receivers = {
-            m.receiver for m in routes_for(self.config, labels, datetime.now(UTC)) if not m.muted
-        }
+        receivers = {m.receiver for m in self._routes(labels) if not m.muted}
         return [t for t in self.targets if t.receiver in receivers]
+
+    def _routes(self, labels: Mapping[str, str]) -> list[RouteMatch]:
+        return routes_for(self.config, labels, datetime.now(UTC))
 
     def _static_targets(self, name: str) -> list[Target]:
         rule = self.alerts[name]
@@ -345,7 +348,7 @@ class AlertScenario:
     def run(self, name: str, fault: AbstractContextManager[object], cause: str = "") -> None:
         """The whole scenario for alert ``name``, with ``fault`` (described by ``cause``)."""
         rule = self.alerts[name]
-        self.deliveries = []
+        self.deliveries, self.exercised = [], None
         deadlines = Deadlines.for_rule(rule, self.stack, self.config)
         self.settle(rule, deadlines)
         started = time.time()
@@ -357,7 +360,7 @@ class AlertScenario:
             self.check_not_early(rule, started, fired_at)
             labels = self.live_labels(rule, deadlines.notify)
             targets = self.routed(labels)
-            self.check_notified(
+            got = self.check_notified(
                 rule, fired, "firing", started, deadlines.notify, targets=targets, fired_at=fired_at
             )
             self.check_policy(rule, labels, started)
@@ -371,6 +374,11 @@ class AlertScenario:
             targets=targets, fired_at=ended, unnamed_after=ended,
         )  # fmt: skip
         self.check_nobody_else(rule, targets, started, 0)
+        self.exercised = Exercised(
+            alert=rule.name,
+            routes=tuple(m.route_id for m in self._routes(labels) if not m.muted),
+            receivers=tuple(sorted({n.receiver for n in got})),
+        )
 
     def run_silenced(
         self,

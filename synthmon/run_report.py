@@ -1,0 +1,71 @@
+"""The monitoring part of the run's summary: delivery and time to page, and config coverage.
+
+Scenarios record both as JUnit user properties (:mod:`synthmon.delivery`,
+:mod:`synthmon.coverage`); this reads them back from the test reports, so the summary is the
+same with or without xdist, and a coverage record only counts when its test passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from synthmon import coverage, delivery
+from synthmon.project import Project
+from synthmon.scenario import production_alerts
+from synthmon.yamlfile import parse_yaml
+
+
+def _properties(stats: Mapping[str, Sequence[Any]], name: str) -> Iterable[tuple[bool, str]]:
+    for outcome, reports in stats.items():
+        for report in reports:
+            if getattr(report, "when", "call") != "call":
+                continue
+            for key, value in getattr(report, "user_properties", ()):
+                if key == name:
+                    yield outcome == "passed", str(value)
+
+
+def deliveries(stats: Mapping[str, Sequence[Any]]) -> list[delivery.Delivery]:
+    return delivery.decode(value for _, value in _properties(stats, delivery.PROPERTY))
+
+
+def coverage_parts(
+    stats: Mapping[str, Sequence[Any]], project: Project
+) -> list[coverage.Part] | None:
+    """Coverage of the project's configs by the passing scenarios (None: no scenario ran)."""
+    records = list(_properties(stats, coverage.PROPERTY))
+    scenarios_ran = any(True for _ in _properties(stats, delivery.PROPERTY))
+    if not scenarios_ran:
+        return None
+    path = project.monitoring.alertmanager_yml
+    config = parse_yaml(path.read_text(), str(path))
+    alerts = production_alerts(project.monitoring.rule_files())
+    exempt = project.policy.always_firing if project.policy is not None else frozenset()
+    universe = coverage.Universe.of(config, alerts, exempt)
+    passed = [coverage.Exercised.decode(value) for ok, value in records if ok]
+    return coverage.measure(universe, passed)
+
+
+def lines(stats: Mapping[str, Sequence[Any]], project: Project | None) -> list[str]:
+    """The delivery report, the coverage report and the policy warning, for the terminal."""
+    out = delivery.summary_lines(deliveries(stats))
+    if project is None:
+        return out
+    parts = coverage_parts(stats, project)
+    if parts is not None:
+        out += ["monitoring config coverage:", *(f"  {p.line()}" for p in parts)]
+    if project.policy is None:
+        out.append(
+            f"warning: {project.source} declares no policy: who must be paged is only what the "
+            "routing tree says (a route edited to drop the pager would still pass)"
+        )
+    return out
+
+
+def write_allure_environment(allure_dir: Path, summary: Sequence[str]) -> None:
+    """The summary in the Allure report's Environment widget (environment.properties)."""
+    allure_dir.mkdir(parents=True, exist_ok=True)
+    entries = [f"synthmon.{i:02d}={line.strip()}" for i, line in enumerate(summary)]
+    (allure_dir / "environment.properties").write_text("\n".join(entries) + "\n")
