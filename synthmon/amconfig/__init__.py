@@ -1,1 +1,1 @@
-"""The user's alertmanager.yml as data: redirected to local sinks, routed, checked against a policy."""
+"""The user's alertmanager.yml as data: redirected to sinks, routed, held to a policy."""
