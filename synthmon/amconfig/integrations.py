@@ -100,6 +100,11 @@ INTEGRATIONS: dict[str, Integration] = {
     )
 }  # fmt: skip
 
+# URL fields of integration entries that only go into the notification's text
+NON_DESTINATION_URLS = frozenset(
+    {"icon_url", "image_url", "thumb_url", "client_url", "avatar_url", "title_link"}
+)
+
 # global: (value field, *_file twin) of every secret the global section may hold
 GLOBAL_SECRETS: tuple[tuple[str, str | None], ...] = (
     ("smtp_auth_password", "smtp_auth_password_file"),

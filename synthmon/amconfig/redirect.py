@@ -23,6 +23,7 @@ from synthmon.amconfig.integrations import (
     HTTP_DROPPED,
     HTTP_SECRET_FILES,
     INTEGRATIONS,
+    NON_DESTINATION_URLS,
     TLS_DROPPED,
     Integration,
     global_destinations,
@@ -345,8 +346,11 @@ def _entry_urls(
     else:
         value = integ.saas_default or ""
     urls = [(str(integ.destination), value)] if value else []
+    # and, apart from the table, every field named like a URL (a table that misses one fails)
+    urls += [(k, _read(k, v)) for k, v in entry.items() if isinstance(k, str) and v and
+             k.endswith(("url", "url_file")) and k not in NON_DESTINATION_URLS]  # fmt: skip
     http = entry.get("http_config", glob.get("http_config"))
-    return urls + _http_urls("http_config", http)
+    return list(dict.fromkeys(urls + _http_urls("http_config", http)))
 
 
 def _http_urls(where: str, http: Any) -> list[tuple[str, str]]:
