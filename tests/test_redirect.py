@@ -184,6 +184,8 @@ def test_the_loopback_check_sees_saas_defaults_of_unset_fields() -> None:
     assert "receivers[0].opsgenie_configs[0].api_url: https://api.opsgenie.com/" in left
     assert "receivers[0].telegram_configs[0].api_url: https://api.telegram.org" in left
     assert "global.smtp_smarthost: smtp.example.com:587" in left
+    fixed = non_loopback_destinations(load("all-025.yml"))
+    assert any(x.startswith("receivers[4].pushover_configs[0]: unverifiable") for x in fixed)
 
 
 # -- unverifiable ---------------------------------------------------------------------------
@@ -338,3 +340,22 @@ def test_example_renders_and_passes_amtool_with_its_templates(
     trees = [amtool("config", "routes", f"--config.file={p}").stdout
              for p in (mon.alertmanager_yml, path)]  # fmt: skip
     assert trees[0] == trees[1]
+
+
+def test_the_stack_records_destinations_in_the_run_dir(tmp_path: Path) -> None:
+    """configs.render_alertmanager writes conf/alertmanager/destinations.json beside the copy."""
+    import json
+
+    from synthmon.settings import Settings
+    from synthmon.stack.configs import render_alertmanager
+
+    project = load_project(ROOT / "examples/linkcheck/synthmon.yaml")
+    ports = {"sinks_http": 18080, "sinks_smtp": 18025}
+    text = render_alertmanager(Settings(), project, ports, tmp_path)
+    record = json.loads((tmp_path / "alertmanager/destinations.json").read_text())
+    assert {"receiver": "linkcheck-oncall", "integration": "webhook", "index": 0,
+            "send_resolved": True, "path": "/r/linkcheck-oncall/webhook/0"} in (
+        record["destinations"]
+    )  # fmt: skip
+    assert record["unverifiable"] == [] and "/r/linkcheck-email/email/0" not in text
+    assert "hello: r/linkcheck-email/email/0" in text

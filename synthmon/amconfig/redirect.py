@@ -317,8 +317,8 @@ def non_loopback_destinations(config: Mapping[str, Any]) -> list[str]:
                 continue
             for index, entry in enumerate(entries or []):
                 where = f"receivers[{number}].{key}[{index}]"
-                found += [f"{where}.{k}: {v}" for k, v in _entry_urls(integ, entry, glob)
-                          if not _loopback(v)]  # fmt: skip
+                urls = _entry_urls(integ, entry, glob)
+                found += [f"{where}{'.' * bool(k)}{k}: {v}" for k, v in urls if not _loopback(v)]
     return found
 
 
@@ -333,18 +333,9 @@ def _entry_urls(
     reason = _unverifiable(integ, entry)
     if reason:
         return [("", f"unverifiable ({reason})")]
-    value = ""
-    for key, fallback in (
-        (integ.destination, False),
-        (integ.destination_file, False),
-        (integ.global_default, True),
-        (integ.global_default_file, True),
-    ):
-        if key and (entry if not fallback else glob).get(key):
-            value = _read(key, (entry if not fallback else glob)[key])
-            break
-    else:
-        value = integ.saas_default or ""
+    sources = ((entry, integ.destination), (entry, integ.destination_file),
+               (glob, integ.global_default), (glob, integ.global_default_file))  # fmt: skip
+    value = next((_read(k, d[k]) for d, k in sources if k and d.get(k)), integ.saas_default)
     urls = [(str(integ.destination), value)] if value else []
     # and, apart from the table, every field named like a URL (a table that misses one fails)
     urls += [(k, _read(k, v)) for k, v in entry.items() if isinstance(k, str) and v and
