@@ -25,6 +25,7 @@ PRODUCTION = STACK / "alertmanager.yml"
 TEMPLATES = STACK / "templates"
 ROUTES: list[dict[str, Any]] = yaml.safe_load((STACK / "routes-test.yml").read_text())
 SINKS = "http://127.0.0.1:18080"
+PATH_MAP = {"/etc/alertmanager/templates": TEMPLATES}  # as examples/manager-app/synthmon.yaml
 
 
 def render(text: str, tmp_path: Path, factor: float = 60) -> str:
@@ -34,8 +35,9 @@ def render(text: str, tmp_path: Path, factor: float = 60) -> str:
         sinks_http_url=SINKS,
         smtp_host="127.0.0.1",
         smtp_port=18025,
-        template_dir=TEMPLATES,
         secrets_dir=tmp_path / "secrets",
+        path_map=PATH_MAP,
+        base_dir=STACK,
     )
 
 
@@ -97,7 +99,8 @@ def test_amtool_check_catches_a_broken_template(amtool: str, tmp_path: Path) -> 
     path = tmp_path / "alertmanager.yml"
     text = render_alertmanager_config(
         PRODUCTION.read_text(), factor=60, sinks_http_url=SINKS, smtp_host="127.0.0.1",
-        smtp_port=18025, template_dir=broken, secrets_dir=tmp_path / "secrets",
+        smtp_port=18025, secrets_dir=tmp_path / "secrets",
+        path_map={"/etc/alertmanager/templates": broken}, base_dir=STACK,
     )  # fmt: skip
     path.write_text(text)
     done = check_config(amtool, path)
@@ -194,22 +197,26 @@ def test_render_sets_scaled_defaults_on_a_bare_root(tmp_path: Path) -> None:
 
 
 def test_render_points_every_integration_at_the_sinks(tmp_path: Path) -> None:
+    """The contract's paths: /r/{receiver}/{integration}/{index}; email by EHLO name."""
     config = yaml.safe_load(render(PRODUCTION.read_text(), tmp_path))
     receivers = {r["name"]: r for r in config["receivers"]}
     pd = receivers["pagerduty-slack-p1"]["pagerduty_configs"][0]
-    assert pd["url"] == f"{SINKS}/pagerduty/v2/enqueue"
+    assert pd["url"] == f"{SINKS}/r/pagerduty-slack-p1/pagerduty/0"
     key = Path(pd["routing_key_file"]).read_text().strip()
     assert len(key) == 32 and Path(pd["routing_key_file"]).parent == tmp_path / "secrets"
     slack = receivers["pagerduty-slack-p1"]["slack_configs"][0]
-    assert "api_url" not in slack
-    assert Path(slack["api_url_file"]).read_text().strip() == f"{SINKS}/slack/incidents"
-    assert receivers["heartbeat"]["webhook_configs"][0]["url"] == f"{SINKS}/webhook/heartbeat"
+    assert "api_url" not in slack and slack["channel"] == "#incidents"
+    url = Path(slack["api_url_file"]).read_text().strip()
+    assert url == f"{SINKS}/r/pagerduty-slack-p1/slack/0"
+    assert receivers["heartbeat"]["webhook_configs"][0]["url"] == f"{SINKS}/r/heartbeat/webhook/0"
     email = receivers["email-p3"]["email_configs"][0]
-    assert email["require_tls"] is False
+    assert (email["smarthost"], email["hello"]) == ("127.0.0.1:18025", "r/email-p3/email/0")
+    assert email["tls_config"] == {"insecure_skip_verify": True}
+    assert "require_tls" not in email  # the user's (global smtp_require_tls: true) stands
     glob = config["global"]
-    assert glob["smtp_smarthost"] == "127.0.0.1:18025" and glob["smtp_require_tls"] is False
+    assert glob["smtp_smarthost"] == "127.0.0.1:18025" and glob["smtp_require_tls"] is True
     assert Path(glob["smtp_auth_password_file"]).is_file()
-    assert config["templates"] == [str(TEMPLATES / "*.tmpl")]
+    assert config["templates"] == [str(TEMPLATES.resolve() / "*.tmpl")]
     assert "example.com:587" not in yaml.safe_dump(config)
     assert "pagerduty.com" not in yaml.safe_dump(config)
 
@@ -232,16 +239,16 @@ def test_render_never_touches_the_production_file(tmp_path: Path) -> None:
             "route.routes[1].group_interval: 'soon'",
         ),
         (
-            "route: {receiver: r}\nreceivers: [{name: r, pagerduty_configs: [{service_key: k}]}]",
-            "receivers[r].pagerduty_configs[0].service_key",
+            "route: {receiver: r}\nreceivers: [{name: r, fax_configs: [{number: 1}]}]",
+            "receivers[r].fax_configs: unknown integration",
         ),
         (
-            "route: {receiver: r}\nreceivers: [{name: r, email_configs: [{from: a@b}]}]",
-            "receivers[r].email_configs[0].to is missing",
+            "route: {receiver: r}\nreceivers: [{name: r, email_configs: [{to: a, tls_config: 1}]}]",
+            "tls_config must be a mapping",
         ),
         (
-            "route: {receiver: r}\nreceivers: [{name: r, opsgenie_configs: [{api_key: k}]}]",
-            "receivers[r].opsgenie_configs: no local sink",
+            "route: {receiver: r}\ntemplates: [/opt/elsewhere/*.tmpl]",
+            "templates: /opt/elsewhere/*.tmpl is under no monitoring.path_map entry",
         ),
     ],
 )

@@ -1,13 +1,12 @@
 """Render the production alertmanager.yml for the test stack, and read its timings back.
 
-The production file keeps real intervals and real PagerDuty/Slack/SMTP endpoints. The test
-stack needs the same routing with time compressed and every integration pointed at the local
-sinks, so the routing under test is the production routing, not a hand-written copy.
+The production file keeps real intervals and real endpoints. The test stack needs the same
+routing with time compressed and every destination pointed at the local sinks (the faithful
+redirection of :mod:`synthmon.amconfig.redirect`), so what is tested is the production config.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from synthmon.amconfig.redirect import Redirected, non_loopback_destinations, redirect
 from synthmon.durations import format_duration, parse_duration
 from synthmon.errors import ConfigError
 from synthmon.yamlfile import parse_yaml
@@ -44,60 +44,55 @@ def render_alertmanager_config(
     sinks_http_url: str,
     smtp_host: str,
     smtp_port: int,
-    template_dir: Path,
     secrets_dir: Path,
+    path_map: Mapping[str, Path],
+    base_dir: Path,
 ) -> str:
-    """The production config with intervals divided by ``factor`` and every receiver on sinks.
+    """The production config with intervals divided by ``factor`` and every destination on
+    the sinks (:func:`synthmon.amconfig.redirect.redirect`), as YAML text."""
+    return redirect_alertmanager_config(
+        text, factor=factor, sinks_http_url=sinks_http_url, smtp_host=smtp_host,
+        smtp_port=smtp_port, secrets_dir=secrets_dir, path_map=path_map, base_dir=base_dir,
+    )[0]  # fmt: skip
 
-    Secret ``*_file`` fields are kept (so the file-reading code path runs) but point to dummy
-    files written into ``secrets_dir``.
+
+def redirect_alertmanager_config(
+    text: str,
+    *,
+    factor: float,
+    sinks_http_url: str,
+    smtp_host: str,
+    smtp_port: int,
+    secrets_dir: Path,
+    path_map: Mapping[str, Path],
+    base_dir: Path,
+) -> tuple[str, Redirected]:
+    """:func:`render_alertmanager_config`, and what the copy delivers where.
+
+    Raises ConfigError when anything in the copy still names a host off loopback.
     """
     if factor <= 0:
         raise ConfigError(f"alertmanager config: time scale factor must be > 0, got {factor}")
     config = _load(text)
-    secrets_dir.mkdir(parents=True, exist_ok=True)
-    sinks = _Sinks(sinks_http_url.rstrip("/"), smtp_host, smtp_port, secrets_dir)
-
-    glob = config.setdefault("global", {})
-    _require_mapping(glob, "global")
-    if "resolve_timeout" in glob:
-        glob["resolve_timeout"] = _scaled(glob, "resolve_timeout", "global", factor, 1.0)
-    glob.update(
-        smtp_smarthost=f"{smtp_host}:{smtp_port}",
-        smtp_require_tls=False,
-        pagerduty_url=f"{sinks.http_url}/pagerduty/v2/enqueue",
-    )
-    for key in ("smtp_auth_password", "smtp_auth_secret", "slack_api_url"):
-        glob.pop(key, None)
-    if "smtp_auth_password_file" in glob:
-        glob["smtp_auth_password_file"] = sinks.secret("global-smtp-password", "dummy")
-    if "slack_api_url_file" in glob:
-        url = f"{sinks.http_url}/slack/default"
-        glob["slack_api_url_file"] = sinks.secret("global-slack-url", url)
-
+    glob = config.get("global")
+    if glob is not None:
+        _require_mapping(glob, "global")
+        if "resolve_timeout" in glob:
+            glob["resolve_timeout"] = _scaled(glob, "resolve_timeout", "global", factor, 1.0)
     route = config["route"]
     for key, default in DEFAULT_TIMINGS.items():
         route.setdefault(key, default)
     _scale_route(route, "route", factor, {})
-
-    for index, receiver in enumerate(_list(config.get("receivers"), "receivers")):
-        _require_mapping(receiver, f"receivers[{index}]")
-        name = str(receiver.get("name", index))
-        for kind in receiver:
-            if kind.endswith("_configs") and kind not in _REWRITERS:
-                raise ConfigError(
-                    f"alertmanager config: receivers[{name}].{kind}: no local sink for it "
-                    f"(the test stack has {', '.join(_REWRITERS)})"
-                )
-        for kind, rewrite in _REWRITERS.items():
-            for number, entry in enumerate(_list(receiver.get(kind), f"receivers[{name}].{kind}")):
-                where = f"receivers[{name}].{kind}[{number}]"
-                _require_mapping(entry, where)
-                rewrite(entry, where, name, sinks)
-
-    templates = _list(config.get("templates"), "templates") or ["*.tmpl"]
-    config["templates"] = [str(template_dir / Path(str(t)).name) for t in templates]
-    return yaml.safe_dump(config, sort_keys=False)
+    done = redirect(
+        config, sinks_http_url=sinks_http_url, smtp_host=smtp_host, smtp_port=smtp_port,
+        secrets_dir=secrets_dir, path_map=path_map, base_dir=base_dir,
+    )  # fmt: skip
+    left = non_loopback_destinations(done.config)
+    if left:
+        raise ConfigError(
+            f"alertmanager config: the test copy still names hosts off loopback: {'; '.join(left)}"
+        )
+    return yaml.safe_dump(done.config, sort_keys=False), done
 
 
 def route_timings(text: str, labels: Mapping[str, str]) -> list[RouteTiming]:
@@ -179,90 +174,6 @@ def _scale_route(
         route["repeat_interval"] = format_duration(effective["group_interval"])
     for index, child in enumerate(_list(route.get("routes"), f"{where}.routes")):
         _scale_route(child, f"{where}.routes[{index}]", factor, effective)
-
-
-# -- receivers -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Sinks:
-    """Where the rendered receivers deliver to."""
-
-    http_url: str
-    smtp_host: str
-    smtp_port: int
-    secrets_dir: Path
-
-    def secret(self, name: str, value: str) -> str:
-        """Write a dummy secret file (0600) and return its path."""
-        path = self.secrets_dir / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-        path.write_text(value + "\n")
-        path.chmod(0o600)
-        return str(path)
-
-
-def _pagerduty(entry: dict[str, Any], where: str, receiver: str, sinks: _Sinks) -> None:
-    if "service_key" in entry or "service_key_file" in entry:
-        raise ConfigError(
-            f"alertmanager config: {where}.service_key: the sinks speak Events API v2 only; "
-            "use routing_key"
-        )
-    entry["url"] = f"{sinks.http_url}/pagerduty/v2/enqueue"
-    entry.pop("routing_key", None)
-    # A stable 32-character key per receiver, shaped like a real integration key.
-    key = hashlib.md5(receiver.encode(), usedforsecurity=False).hexdigest()
-    entry["routing_key_file"] = sinks.secret(f"{receiver}-pagerduty-routing-key", key)
-
-
-def _slack(entry: dict[str, Any], where: str, receiver: str, sinks: _Sinks) -> None:
-    channel = str(entry.get("channel") or "").lstrip("#@") or "default"
-    entry.pop("api_url", None)
-    url = f"{sinks.http_url}/slack/{channel}"
-    entry["api_url_file"] = sinks.secret(f"{receiver}-slack-{channel}-url", url)
-
-
-def _email(entry: dict[str, Any], where: str, receiver: str, sinks: _Sinks) -> None:
-    if "to" not in entry:
-        raise ConfigError(f"alertmanager config: {where}.to is missing")
-    if "smarthost" in entry:
-        entry["smarthost"] = f"{sinks.smtp_host}:{sinks.smtp_port}"
-    entry["require_tls"] = False
-    entry.pop("tls_config", None)
-    for key in ("auth_password", "auth_secret"):
-        entry.pop(key, None)
-    if "auth_password_file" in entry:
-        entry["auth_password_file"] = sinks.secret(f"{receiver}-smtp-password", "dummy")
-
-
-def _webhook(entry: dict[str, Any], where: str, receiver: str, sinks: _Sinks) -> None:
-    if "url" not in entry:
-        raise ConfigError(f"alertmanager config: {where}.url is missing")
-    entry["url"] = f"{sinks.http_url}/webhook/{receiver}"
-    _http_config(entry, receiver, sinks)
-
-
-def _http_config(entry: dict[str, Any], receiver: str, sinks: _Sinks) -> None:
-    """The sinks speak plain HTTP and check no credentials: TLS settings go, and each
-    credentials file the production config names (``authorization.credentials_file``,
-    ``basic_auth.password_file``, ``bearer_token_file``) points to a dummy file."""
-    http = entry.get("http_config")
-    if not isinstance(http, dict):
-        return
-    http.pop("tls_config", None)
-    if "bearer_token_file" in http:
-        http["bearer_token_file"] = sinks.secret(f"{receiver}-bearer-token", "dummy")
-    for section, key in (("authorization", "credentials_file"), ("basic_auth", "password_file")):
-        part = http.get(section)
-        if isinstance(part, dict) and key in part:
-            part[key] = sinks.secret(f"{receiver}-{section}-{key}", "dummy")
-
-
-_REWRITERS = {
-    "pagerduty_configs": _pagerduty,
-    "slack_configs": _slack,
-    "email_configs": _email,
-    "webhook_configs": _webhook,
-}
 
 
 # -- routing (for timings; amtool stays the authority in tests) ------------------------------

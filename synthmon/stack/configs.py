@@ -6,13 +6,15 @@ time-scaled and pointed at the local sinks, into the run directory.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from synthmon.errors import ConfigError
 from synthmon.project import Project
 from synthmon.settings import Settings
-from synthmon.stack.alertmanager_config import render_alertmanager_config
+from synthmon.stack.alertmanager_config import redirect_alertmanager_config
 from synthmon.stack.embedded import HOST, SCRAPE_INTERVAL_S, Ports
 from synthmon.stack.rules import scale_rules
 
@@ -36,17 +38,27 @@ def render_rules(settings: Settings, rule_files: Iterable[Path]) -> dict[str, st
 
 
 def render_alertmanager(settings: Settings, project: Project, ports: Ports, work_dir: Path) -> str:
-    """alertmanager.yml, time-scaled, every receiver pointed at the local sinks."""
+    """alertmanager.yml, time-scaled, every destination pointed at the local sinks; what it
+    delivers where is recorded in ``alertmanager/destinations.json`` under ``work_dir``."""
     path = project.monitoring.alertmanager_yml
     try:
-        return render_alertmanager_config(
+        text, done = redirect_alertmanager_config(
             path.read_text(),
             factor=settings.time_scale,
             sinks_http_url=f"http://{HOST}:{ports['sinks_http']}",
             smtp_host=HOST,
             smtp_port=ports["sinks_smtp"],
-            template_dir=project.monitoring.templates_dir,
             secrets_dir=work_dir / "secrets",
+            path_map=project.monitoring.path_map,
+            base_dir=path.parent,
         )
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    record = {
+        "destinations": [dataclasses.asdict(d) for d in done.destinations],
+        "unverifiable": [dataclasses.asdict(u) for u in done.unverifiable],
+    }
+    out = work_dir / "alertmanager" / "destinations.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    return text
