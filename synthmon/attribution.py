@@ -85,15 +85,16 @@ def reached(notes: Iterable[Notification]) -> set[tuple[str, str]]:
 
 
 def read_targets(path: Path) -> list[Target]:
-    """The destinations the rendered alertmanager.yml has, as the stack recorded them."""
+    """The destinations of the rendered alertmanager.yml, as the stack recorded them; the
+    unverifiable ones carry their reason."""
     data = read_json(path, "destinations")
     return [
         Target(
             receiver=str(d["receiver"]),
             integration=str(d["integration"]),
             index=int(d["index"]),
-            send_resolved=bool(d.get("send_resolved", True)),
-            unverifiable=str(d.get("unverifiable", "")),
+            send_resolved=bool(d.get("send_resolved", False)),
+            unverifiable=f"not verifiable here: {d['reason']}" if "reason" in d else "",
         )
-        for d in data
+        for d in [*data["destinations"], *data["unverifiable"]]
     ]

@@ -136,7 +136,7 @@ def _library_error(path: Path, tmp_path: Path) -> str:
         "alertmanager": lambda: (
             render_alertmanager_config(
                 path.read_text(), factor=60, sinks_http_url="http://127.0.0.1:9",
-                smtp_host="127.0.0.1", smtp_port=9, template_dir=tmp_path,
+                smtp_host="127.0.0.1", smtp_port=9, path_map={}, base_dir=tmp_path,
                 secrets_dir=tmp_path / "secrets",
             ),
             route_timings(path.read_text(), {"severity": "critical"}),
