@@ -63,10 +63,17 @@ def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
     return all(m.matches(labels) for m in matchers)
 
 
+_LEADING_FLAGS = re.compile(r"^\(\?([imsU]+)\)")
+
+
 def _go_regex(value: str) -> str:
-    """RE2 syntax Python spells differently: ``\\z`` (end of text) and ``(?P<n>`` stay; only
-    ``\\z`` needs translating."""
-    return value.replace(r"\z", r"\Z")
+    """RE2 syntax Python spells differently: leading flags (``(?i)x``) scope to the rest, as
+    in Go (Python wants global flags first), and ``\\z`` is Python's ``\\Z``."""
+    value = value.replace(r"\z", r"\Z")
+    flags = _LEADING_FLAGS.match(value)
+    if flags is not None and "U" not in flags.group(1):
+        value = f"(?{flags.group(1)}:{value[flags.end() :]})"
+    return value
 
 
 # -- the classic parser (pkg/labels/parse.go) -------------------------------------------------
