@@ -153,7 +153,8 @@ class PolicyRuleModel(_Model):
     """Alerts matching every one of `match` must reach each of `reach`."""
 
     match: list[str] = Field(
-        min_length=1, description='Alertmanager matchers on the alert\'s labels, e.g. priority="P1"'
+        min_length=1,
+        description='Alertmanager matchers on the alert\'s labels, e.g. severity="critical"',
     )
     reach: list[str] = Field(
         min_length=1,

@@ -54,7 +54,7 @@ class PolicyRule:
         return cls(tuple(matchers), tuple(check_reach(r) for r in reach))
 
     def label(self) -> str:
-        """The rule's matchers as a short text: ``priority=P1``."""
+        """The rule's matchers as a short text: ``severity=critical``."""
         return ",".join(f"{m.name}{m.op}{m.value}" for m in self.matchers) or "every alert"
 
 
@@ -105,7 +105,7 @@ def _meets(want: str, got: Reached) -> bool:
 
 
 def describe(got: Iterable[tuple[str, str]]) -> str:
-    """``slack-email-p2 (slack, email) + heartbeat (webhook)``; ``nothing`` when empty."""
+    """``team-mail (email, slack) + pager (pagerduty)``; ``nothing`` when empty."""
     by_receiver: dict[str, list[str]] = {}
     for receiver, integration in sorted(got):
         by_receiver.setdefault(receiver, [])
