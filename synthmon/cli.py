@@ -1,7 +1,9 @@
 """``synthmon`` command line. ``synthmon gate``: evaluate an SLO spec over a window, exit 0/1/2;
 ``synthmon validate [FILE]``: check a project file, exit 0 or 4 (one line per problem);
 ``synthmon schema``: print the project file's JSON Schema; ``synthmon up``: start the project's
-stack and keep it up until Ctrl-C; ``synthmon down RUN_DIR``: stop a stack left running.
+stack and keep it up until Ctrl-C; ``synthmon down RUN_DIR``: stop a stack left running;
+``synthmon routes diff --base REF``: who is notified of each alert before and after a change,
+exit 1 when the policy is violated, 4 on bad input.
 
 Exit codes: 0 every objective holds, 1 an objective is violated, 2 the gate could not be
 evaluated (bad input, Prometheus unreachable, no data, too few requests). With ``--baseline``
@@ -269,6 +271,28 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_routes_diff(args: argparse.Namespace) -> int:
+    from synthmon.amconfig.routes_diff import routes_diff
+    from synthmon.projectfile import PROJECT_FILE
+    from synthmon.validate import VALIDATE_EXIT
+
+    target = args.project or os.environ.get("SYNTHMON_PROJECT") or PROJECT_FILE
+    try:
+        report = routes_diff(target, args.base)
+    except ConfigError as exc:
+        print(f"synthmon routes diff: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return VALIDATE_EXIT
+    for line in report.changes:
+        print(line)
+    for line in report.violations:
+        print(f"policy violated: {line}")
+    print(
+        f"synthmon routes diff: {len(report.changes)} change(s) against {args.base}, "
+        f"{len(report.violations)} policy violation(s)"
+    )
+    return report.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="synthmon", description=__doc__.split("\n")[0])
@@ -362,6 +386,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     down.add_argument("run_dir", metavar="RUN_DIR", help="the run directory the stack printed")
     down.set_defaults(handler=cmd_down)
+    routes = sub.add_parser("routes", help="the alert routing of alertmanager.yml, without a stack")
+    routes_sub = routes.add_subparsers(dest="routes_command", required=True, metavar="COMMAND")
+    routes_diff = routes_sub.add_parser(
+        "diff",
+        help="who is notified of each alert, before (--base REF) and now; exit 1 on a policy "
+        "violation, 4 on bad input",
+        description="Route every alert rule's labels through alertmanager.yml at a git ref and in "
+        "the working tree: one line per changed alert, then one per policy violation.",
+    )
+    routes_diff.add_argument("--base", required=True, metavar="REF", help="git ref to compare with")
+    routes_diff.add_argument(
+        "--project",
+        metavar="FILE",
+        help="synthmon.yaml or its directory (default: SYNTHMON_PROJECT, else ./synthmon.yaml)",
+    )
+    routes_diff.set_defaults(handler=cmd_routes_diff)
     return parser
 
 

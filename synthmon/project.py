@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from synthmon.amconfig.policy import Policy
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract
 
@@ -237,6 +238,7 @@ class Project:
     versions: Mapping[str, str] = field(default_factory=dict)  # pinned tool versions (recorded)
     environments: Mapping[str, Environment] = field(default_factory=dict)
     source: Path | None = None  # the project file it was read from
+    policy: Policy | None = None  # who must be paged for which alert (synthmon.amconfig.policy)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.services]

@@ -26,8 +26,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from synthmon.amconfig.policy import Policy, PolicyRule, check_reach
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract, HealthEntry
 from synthmon.project import (
@@ -146,6 +147,45 @@ class RoutingModel(_Model):
     label: str
     receivers: dict[str, Receivers]
     always_firing: dict[str, Receivers] = Field(default_factory=dict)
+
+
+class PolicyRuleModel(_Model):
+    """Alerts matching every one of `match` must reach each of `reach`."""
+
+    match: list[str] = Field(
+        min_length=1,
+        description='Alertmanager matchers on the alert\'s labels, e.g. severity="critical"',
+    )
+    reach: list[str] = Field(
+        min_length=1,
+        description="integrations (pagerduty, slack, email, webhook, ...) or receiver:NAME",
+    )
+
+    @field_validator("match")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        PolicyRule.parse(value, ())
+        return value
+
+    @field_validator("reach")
+    @classmethod
+    def _reach(cls, value: list[str]) -> list[str]:
+        return [check_reach(r) for r in value]
+
+    def rule(self) -> PolicyRule:
+        return PolicyRule.parse(self.match, self.reach)
+
+
+class PolicyModel(_Model):
+    """Who must be told of which alert; checked against alertmanager.yml (synthmon routes diff)."""
+
+    always_firing: list[str] = Field(
+        default_factory=list, description="alerts that fire all the time (dead man's switch)"
+    )
+    rules: list[PolicyRuleModel] = Field(default_factory=list)
+
+    def policy(self) -> Policy:
+        return Policy(tuple(r.rule() for r in self.rules), tuple(self.always_firing))
 
 
 Scalar = str | bool | int | float | None
@@ -311,6 +351,7 @@ class ProjectModel(_Model):
     monitoring: MonitoringModel
     scrape_jobs: list[str] = Field(description="jobs Prometheus must scrape before checks start")
     routing: RoutingModel
+    policy: PolicyModel | None = None
     load: LoadModel
     slo: SloModel
     secrets: list[Name] = Field(default_factory=list, description="random values of each run")
@@ -570,6 +611,7 @@ def build(file: Path, model: ProjectModel) -> Project:
             for name, env in model.environments.items()
         },
         source=file,
+        policy=model.policy.policy() if model.policy is not None else None,
     )
 
 

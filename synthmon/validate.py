@@ -6,7 +6,8 @@ names exists and parses (``promtool check rules`` on each rule file, ``promtool 
 and ``amtool check-config`` on test copies with the path map and templates resolved; the load
 profiles and the SLO spec with synthmon's own readers), that each image names an image setting,
 and that every alert named by ``scenarios``, ``no_scenario`` and ``routing.always_firing`` is
-defined by a rule. The user's files are only read.
+defined by a rule (and ``policy.always_firing``); each ``receiver:NAME`` of the policy must name
+a receiver of alertmanager.yml. The user's files are only read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from synthmon.amconfig.routing import integrations
 from synthmon.errors import ConfigError
 from synthmon.load import load_profiles
 from synthmon.project import Project
@@ -132,12 +134,32 @@ def _monitoring_problems(project: Project) -> list[str]:
         named = [("scenarios", a) for a in (s.alert for s in project.scenarios)]
         named += [("no_scenario", a) for a in project.no_scenario]
         named += [("routing.always_firing", a) for a in project.routing.always_firing]
+        if project.policy is not None:
+            named += [("policy.always_firing", a) for a in project.policy.always_firing]
+            problems += _policy_problems(project)
         problems += [
             f"{key}.{alert}: no rule of monitoring.rules defines alert {alert!r}"
             for key, alert in named
             if alert not in alerts
         ]
     return problems
+
+
+def _policy_problems(project: Project) -> list[str]:
+    """A ``receiver:NAME`` of the policy that alertmanager.yml does not define."""
+    assert project.policy is not None
+    path = project.monitoring.alertmanager_yml
+    try:
+        doc = parse_yaml(read_text(path, "alertmanager.yml"), str(path))
+        have = integrations(doc if isinstance(doc, dict) else {})
+    except ConfigError as exc:
+        return [f"monitoring.alertmanager_yml: {exc}"]
+    return [
+        f"policy.rules: receiver:{name}: alertmanager.yml has no receiver {name!r} "
+        f"(have: {', '.join(have)})"
+        for name in sorted(project.policy.receivers())
+        if name not in have
+    ]
 
 
 def _mapped(project: Project, text: str) -> str:
