@@ -92,28 +92,6 @@ class Monitoring:
         return tuple(sorted(p for p in found if p.is_file()))
 
 
-@dataclass(frozen=True)
-class Routing:
-    """What the alert routing promises: which sink kinds (pagerduty, slack, email, webhook)
-    an alert reaches, by the value of its ``label``, or by name for always-firing alerts."""
-
-    label: str
-    receivers: Mapping[str, frozenset[str]]
-    always_firing: Mapping[str, frozenset[str]] = field(default_factory=dict)
-
-    def expected(self, name: str, labels: Mapping[str, str]) -> frozenset[str]:
-        """The sink kinds alert ``name`` with ``labels`` must reach."""
-        if name in self.always_firing:
-            return self.always_firing[name]
-        value = labels.get(self.label, "")
-        if value not in self.receivers:
-            raise ConfigError(
-                f"alert {name}: label {self.label}={value!r} has no receivers in the project's "
-                f"routing (have: {', '.join(sorted(self.receivers))})"
-            )
-        return self.receivers[value]
-
-
 # -- the faults that cause alerts, as data (applied by synthmon.faults.Faults.apply) ----------
 # Strings in paths, headers, JSON bodies and pushed metrics may hold ``${secret:NAME}`` and
 # ``${env:VAR}``; pushed metrics also ``${now}`` (unix seconds when it is pushed).
@@ -223,7 +201,6 @@ class Project:
     services: tuple[ServiceSpec, ...]
     target: str  # the service under test (Stack.app_url)
     monitoring: Monitoring
-    routing: Routing
     locustfile: Path
     load_profiles: Path
     slo_spec: Path

@@ -40,7 +40,6 @@ from synthmon.project import (
     Monitoring,
     Project,
     PushFault,
-    Routing,
     Scenario,
     ServiceFault,
     ServiceKind,
@@ -119,7 +118,7 @@ class ServiceModel(_Model):
         return self
 
 
-# -- monitoring, routing, health -----------------------------------------------------------------
+# -- monitoring, policy, health -----------------------------------------------------------------
 
 
 class MonitoringModel(_Model):
@@ -139,14 +138,6 @@ class MonitoringModel(_Model):
         description="prometheus.yml job name → the service it scrapes in the test stack (null: "
         "not scraped); default: a service named like the job",
     )
-
-
-class RoutingModel(_Model):
-    """What the alert routing promises: the receivers (sink kinds) by the value of `label`."""
-
-    label: str
-    receivers: dict[str, Receivers]
-    always_firing: dict[str, Receivers] = Field(default_factory=dict)
 
 
 class PolicyRuleModel(_Model):
@@ -350,7 +341,6 @@ class ProjectModel(_Model):
     health: HealthModel = Field(default_factory=lambda: HealthModel.model_validate({}))
     monitoring: MonitoringModel
     scrape_jobs: list[str] = Field(description="jobs Prometheus must scrape before checks start")
-    routing: RoutingModel
     policy: PolicyModel | None = None
     load: LoadModel
     slo: SloModel
@@ -560,7 +550,7 @@ def build(file: Path, model: ProjectModel) -> Project:
         scenarios.append(Scenario(alert, scenario.cause, faults, scenario.known_failure))
         if alert in model.no_scenario:
             problems.append(f"no_scenario.{alert}: the alert has a scenario too")
-    for alert in model.routing.always_firing:
+    for alert in model.policy.always_firing if model.policy is not None else ():
         if alert in model.scenarios:
             problems.append(f"scenarios.{alert}: an always-firing alert has its own check")
     problems += _scenario_secrets(model, secrets)
@@ -589,11 +579,6 @@ def build(file: Path, model: ProjectModel) -> Project:
         services=tuple(services),
         target=model.target,
         monitoring=monitoring,
-        routing=Routing(
-            label=model.routing.label,
-            receivers={k: frozenset(v) for k, v in model.routing.receivers.items()},
-            always_firing={k: frozenset(v) for k, v in model.routing.always_firing.items()},
-        ),
         locustfile=_path(root, model.load.locustfile),
         load_profiles=_path(root, model.load.profiles),
         slo_spec=_path(root, model.slo.spec),

@@ -42,7 +42,7 @@ def coverage_parts(
     path = project.monitoring.alertmanager_yml
     config = parse_yaml(path.read_text(), str(path))
     alerts = production_alerts(project.monitoring.rule_files())
-    exempt = project.policy.always_firing if project.policy is not None else frozenset()
+    exempt = project.policy.always_firing if project.policy is not None else ()
     universe = coverage.Universe.of(config, alerts, exempt)
     passed = [coverage.Exercised.decode(value) for ok, value in records if ok]
     return coverage.measure(universe, passed)

@@ -24,7 +24,7 @@ from typing import Any
 
 from synthmon import evidence, progress
 from synthmon.alerting import AlertmanagerClient
-from synthmon.amconfig.routing import RouteMatch, routes_for
+from synthmon.amconfig.routing import RouteMatch, RouteTree
 from synthmon.attribution import Target, elsewhere, is_of, matching, reached, read_targets
 from synthmon.coverage import Exercised
 from synthmon.delivery import Delivery
@@ -68,7 +68,7 @@ class Deadlines:
 
     @classmethod
     def for_rule(cls, rule: AlertRule, stack: Stack, config: Mapping[str, Any]) -> Deadlines:
-        routes = routes_for(config, {"alertname": rule.name, **rule.labels}, datetime.now(UTC))
+        routes = RouteTree(config).match({"alertname": rule.name, **rule.labels}, datetime.now(UTC))
         fire = alert_deadline(
             rule, stack.time_scale, stack.scrape_interval_s, stack.evaluation_interval_s
         )
@@ -107,6 +107,7 @@ class AlertScenario:
         conf = stack.run_dir / "conf/alertmanager"
         self.alertmanager_yml = (conf / "alertmanager.yml").read_text()
         self.config = parse_yaml(self.alertmanager_yml, str(conf / "alertmanager.yml"))
+        self.tree = RouteTree(self.config)
         self.targets = read_targets(conf / DESTINATIONS)
         self.deliveries: list[Delivery] = []  # the last scenario's, for the report
         self.exercised: Exercised | None = None  # what the last scenario reached, if it passed
@@ -114,7 +115,7 @@ class AlertScenario:
 
     @property
     def always_firing(self) -> frozenset[str]:
-        return self.policy.always_firing if self.policy is not None else frozenset()
+        return frozenset(self.policy.always_firing if self.policy is not None else ())
 
     # -- routing -------------------------------------------------------------------------
     def routed(self, labels: Mapping[str, str]) -> list[Target]:
@@ -123,7 +124,7 @@ class AlertScenario:
         return [t for t in self.targets if t.receiver in receivers]
 
     def _routes(self, labels: Mapping[str, str]) -> list[RouteMatch]:
-        return routes_for(self.config, labels, datetime.now(UTC))
+        return self.tree.match(labels, datetime.now(UTC))
 
     def _static_targets(self, name: str) -> list[Target]:
         rule = self.alerts[name]
@@ -251,8 +252,8 @@ class AlertScenario:
         ]
         for target in targets:
             if target not in wanted:
-                note = target.unverifiable or "send_resolved: false"
-                self._record(rule, target, status, None, since, fired_at, 0.0, note)
+                why = target.unverifiable or "send_resolved: false"
+                self._record(rule, target, status, None, since, fired_at, 0.0, why)
         shown = receivers_text(sorted({t.name for t in wanted}))
         got: list[Notification] = []
         with evidence.step(

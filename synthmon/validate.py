@@ -5,7 +5,7 @@ Checked: the schema and the services' graph (:mod:`synthmon.projectfile`), that 
 names exists and parses (``promtool check rules`` on each rule file, ``promtool check config``
 and ``amtool check-config`` on test copies with the path map and templates resolved; the load
 profiles and the SLO spec with synthmon's own readers), that each image names an image setting,
-and that every alert named by ``scenarios``, ``no_scenario`` and ``routing.always_firing`` is
+and that every alert named by ``scenarios``, ``no_scenario`` and ``policy.always_firing`` is
 defined by a rule (and ``policy.always_firing``); each ``receiver:NAME`` of the policy must name
 a receiver of alertmanager.yml. The user's files are only read.
 """
@@ -133,7 +133,6 @@ def _monitoring_problems(project: Project) -> list[str]:
     if not problems:
         named = [("scenarios", a) for a in (s.alert for s in project.scenarios)]
         named += [("no_scenario", a) for a in project.no_scenario]
-        named += [("routing.always_firing", a) for a in project.routing.always_firing]
         if project.policy is not None:
             named += [("policy.always_firing", a) for a in project.policy.always_firing]
             problems += _policy_problems(project)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from synthmon.errors import ConfigError
-from synthmon.project import Monitoring, Project, Routing, ServiceSpec
+from synthmon.project import Monitoring, Project, ServiceSpec
 from synthmon.projectfile import load_project
 from synthmon.settings import Settings
 from synthmon.stack.embedded import Context, port_names
@@ -62,7 +62,7 @@ def test_a_broken_project_file_names_itself(tmp_path: Path) -> None:
 def _project(tmp_path: Path, **service: object) -> Project:
     files = Monitoring(*(tmp_path for _ in range(5)))
     return Project(
-        name="p", root=tmp_path, target="svc", monitoring=files, routing=Routing("team", {}),
+        name="p", root=tmp_path, target="svc", monitoring=files,
         services=(ServiceSpec("svc", **service),),
         locustfile=tmp_path, load_profiles=tmp_path, slo_spec=tmp_path, scrape_jobs=("svc",),
     )  # fmt: skip
@@ -90,11 +90,3 @@ def test_placeholders_expand_and_an_unknown_one_is_named(tmp_path: Path) -> None
 def test_a_bad_service_is_a_config_error(service: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ServiceSpec(**service)
-
-
-def test_routing_names_an_alert_it_cannot_route() -> None:
-    routing = Routing("team", {"web": frozenset({"slack"})}, {"Heartbeat": frozenset({"webhook"})})
-    assert routing.expected("Heartbeat", {}) == {"webhook"}
-    assert routing.expected("Down", {"team": "web"}) == {"slack"}
-    with pytest.raises(ConfigError, match=r"alert Down: label team='db' has no receivers"):
-        routing.expected("Down", {"team": "db"})
