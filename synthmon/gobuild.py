@@ -46,6 +46,7 @@ class GoProgram:
 
     module: str
     packages: tuple[str, ...]  # module-relative packages; each builds a binary of its last name
+    stamp: Mapping[str, str]  # -X variables its --version prints; {version}: 0.28.1
     debian: tuple[tuple[str, ...], ...]  # each binary's names on PATH from Debian
 
 
@@ -53,6 +54,15 @@ ALERTMANAGER = GoProgram(
     module="github.com/prometheus/alertmanager",
     packages=("cmd/alertmanager", "cmd/amtool"),
     debian=(("prometheus-alertmanager", "alertmanager"), ("amtool",)),
+    stamp={  # what the release Makefile's promu sets; without it --version prints ""
+        f"github.com/prometheus/common/version.{name}": value
+        for name, value in (
+            ("Version", "{version}"),
+            ("Revision", "v{version}"),
+            ("Branch", "HEAD"),
+            ("BuildUser", "synthmon-gobuild"),
+        )
+    },
 )
 
 
@@ -98,14 +108,18 @@ def _built(bin_dir: Path, packages: Sequence[str]) -> bool:
     return all((bin_dir / Path(pkg).name).is_file() for pkg in packages)
 
 
-def _go_install(module: str, version: str, packages: Sequence[str], gobin: Path) -> None:
+def _go_install(
+    module: str, version: str, packages: Sequence[str], gobin: Path, stamp: Mapping[str, str]
+) -> None:
     what = f"{module.rsplit('/', 1)[-1]} {version}"
     try:
         go = go_binary()
     except StackError as exc:
         raise StackError(f"building {what} needs Go: {exc}") from None
     env = {**os.environ, "GOBIN": str(gobin), "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
-    argv = [go, "install", *(f"{module}/{pkg}@{version}" for pkg in packages)]
+    ldflags = " ".join(f"-X {k}={v.format(version=version[1:])}" for k, v in stamp.items())
+    argv = [go, "install", "-trimpath", f"-ldflags={ldflags}"]
+    argv += [f"{module}/{pkg}@{version}" for pkg in packages]
     try:
         done = subprocess.run(  # cwd outside any module: go install pkg@version ignores go.mod
             argv, cwd=gobin, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
@@ -119,10 +133,13 @@ def _go_install(module: str, version: str, packages: Sequence[str], gobin: Path)
         raise StackError(f"building {what} with {go} failed: {last}")
 
 
-def ensure_built(module: str, version: str, packages: Sequence[str]) -> Path:
+def ensure_built(
+    module: str, version: str, packages: Sequence[str], stamp: Mapping[str, str] | None = None
+) -> Path:
     """The bin dir holding ``packages`` of ``module`` at ``version``, built on first use.
 
-    ``<cache>/<module>@<version>/bin``; a second call finds it and builds nothing.
+    ``<cache>/<module>@<version>/bin``; a second call finds it and builds nothing. ``stamp``:
+    ``-X`` linker variables (``{version}`` is filled in), e.g. what ``--version`` prints.
     """
     version = go_version(version, f"{module} version")
     bin_dir = cache_dir() / f"{module}@{version}" / "bin"
@@ -136,7 +153,8 @@ def ensure_built(module: str, version: str, packages: Sequence[str]) -> Path:
         started = time.monotonic()
         tmp = Path(tempfile.mkdtemp(dir=bin_dir.parent, prefix="bin."))
         try:
-            _go_install(module, version, packages, tmp)
+            _go_install(module, version, packages, tmp, stamp or {})
+            tmp.chmod(0o755)  # mkdtemp's 0700 would hide it from a service run as another user
             shutil.rmtree(bin_dir, ignore_errors=True)
             tmp.rename(bin_dir)
         finally:
@@ -187,7 +205,7 @@ def alertmanager_binaries(version: str | None) -> Binaries:
         server, tool = (_debian(*names) for names in ALERTMANAGER.debian)
         return Binaries(server, tool, binary_version(server), "Debian's; no pin", built=False)
     pinned = go_version(version, PIN_KEY.format(tool="alertmanager"))
-    bin_dir = ensure_built(ALERTMANAGER.module, pinned, ALERTMANAGER.packages)
+    bin_dir = ensure_built(ALERTMANAGER.module, pinned, ALERTMANAGER.packages, ALERTMANAGER.stamp)
     server, tool = (str(bin_dir / Path(pkg).name) for pkg in ALERTMANAGER.packages)
     return Binaries(
         server, tool, pinned[1:], f"{pinned}, pinned in synthmon.yaml versions", built=True
