@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from synthmon import progress
 from synthmon.amconfig.versions import Version
-from synthmon.errors import StackError
+from synthmon.errors import ConfigError, StackError
 from synthmon.waiting import NotYet, wait_until
 
 log = logging.getLogger(__name__)
@@ -233,3 +234,20 @@ def prometheus_line(version: str | None) -> str:
         f"Prometheus {found} (Debian): synthmon.yaml pins {pinned}, which is not built from "
         "source (its Go module needs the web UI's npm-built assets)"
     )
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m synthmon.gobuild 0.28.1 ...``: build those Alertmanager releases now (make
+    go-tools), so a run or the tests find them cached; one line each."""
+    logging.basicConfig(level=logging.INFO, format="synthmon: %(message)s")
+    try:
+        for version in argv:
+            print(alertmanager_line(version))
+    except (ConfigError, StackError) as exc:
+        print(f"synthmon: {exc}", file=sys.stderr)
+        return 4
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
