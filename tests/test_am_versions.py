@@ -20,6 +20,7 @@ from synthmon.amconfig.versions import (
 )
 from synthmon.errors import ConfigError
 from synthmon.gobuild import alertmanager_binaries
+from synthmon.stack import embedded
 from tests._programs import require
 
 ROUTE: dict[str, Any] = {"route": {"receiver": "r"}}
@@ -132,3 +133,27 @@ def test_the_table_says_what_the_real_amtools_load(where: str, key: str, tmp_pat
     built = alertmanager_binaries("0.28.1")
     ok, said = amtool_accepts(built.amtool, config, tmp_path)
     assert ok == (since <= Version(0, 28, 1)), f"amtool 0.28.1 on {key} (since {since}): {said}"
+
+
+def test_a_pin_too_old_is_told_to_rise() -> None:
+    config = receiver(jira_configs=[{}])
+    with pytest.raises(ConfigError) as caught:
+        check_supported(config, "0.27.0", "its Go module", pinned=True)
+    assert str(caught.value) == (
+        "alertmanager.yml: jira_configs needs Alertmanager ≥ 0.28 (this run: 0.27.0 from its Go "
+        "module); raise versions.alertmanager in synthmon.yaml to 0.28 or later"
+    )
+
+
+@pytest.mark.parametrize(
+    ("image", "refused"),
+    [("prom/alertmanager:v0.25.0", True), ("prom/alertmanager:v0.28.1", False),
+     ("localhost/am:latest", False)],  # no release in the tag: nothing to check against
+)  # fmt: skip
+def test_a_container_image_tagged_with_a_release_is_checked(image: str, refused: bool) -> None:
+    teams = yaml.safe_dump(TEAMS)
+    if not refused:
+        embedded.alertmanager_container({"alertmanager": 9093}, teams, image, ())
+        return
+    with pytest.raises(ConfigError, match=rf"msteams_configs needs .* from image {image}\)"):
+        embedded.alertmanager_container({"alertmanager": 9093}, teams, image, ())

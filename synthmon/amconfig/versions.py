@@ -166,10 +166,16 @@ def newer_features(config: Mapping[str, Any], version: Version) -> dict[str, Ver
 
 
 def check_supported(
-    config: Mapping[str, Any], version: Version | str, source: str, file: str = "alertmanager.yml"
+    config: Mapping[str, Any],
+    version: Version | str,
+    source: str,
+    *,
+    file: str = "alertmanager.yml",
+    pinned: bool = False,
 ) -> None:
     """ConfigError, one line, when the Alertmanager of this run (``version``, from ``source``:
-    "Debian", "its Go module") cannot load ``config``."""
+    "Debian", "its Go module", "image NAME") cannot load ``config``; ``pinned``: ``version`` is
+    the project's pin (the advice is then to raise it)."""
     have = version if isinstance(version, Version) else Version.parse(version)
     missing = newer_features(config, have)
     if not missing:
@@ -182,5 +188,6 @@ def check_supported(
         what = ", ".join(f"{n} ({missing[n].short()})" for n in names) + " need"
     raise ConfigError(
         f"{file}: {what} Alertmanager ≥ {top.short()} (this run: {have} from {source}); "
-        "pin versions.alertmanager in synthmon.yaml"
-    )
+        + (f"raise versions.alertmanager in synthmon.yaml to {top.short()} or later"
+           if pinned else "pin versions.alertmanager in synthmon.yaml")
+    )  # fmt: skip

@@ -43,6 +43,7 @@ MONITORING_PORTS = (
 )  # fmt: skip
 PLACEHOLDER = re.compile(r"\{(host|port|python|project)\}|\{(port|url|secret|env):(\w+)\}")
 Ports = Mapping[str, int]
+IMAGE_RELEASE = re.compile(r":v?(\d+\.\d+\.\d+)$")  # an image tag naming a release
 
 
 def port_names(project: Project) -> tuple[str, ...]:
@@ -178,6 +179,7 @@ def alertmanager(ports: Ports, config: str, pin: str | None = None) -> Service:
         parse_yaml(config, "alertmanager.yml") or {},
         found.version,
         "its Go module" if found.built else "Debian",
+        pinned=found.built,
     )
     return Service(
         name="alertmanager",
@@ -297,7 +299,13 @@ def project_container(spec: ServiceSpec, ctx: Context, images: Mapping[str, str]
 def alertmanager_container(
     ports: Ports, config: str, image: str, mounts: tuple[Path, ...]
 ) -> ContainerService:
-    """``mounts``: the templates and secret files the rendered config names by path."""
+    """``mounts``: the templates and secret files the rendered config names by path. An image
+    tagged with a release (``prom/alertmanager:v0.25.0``) must be able to load ``config``."""
+    tag = IMAGE_RELEASE.search(image)
+    if tag is not None:
+        check_supported(
+            parse_yaml(config, "alertmanager.yml") or {}, tag.group(1), f"image {image}"
+        )
     return ContainerService(
         name="alertmanager", image=image, mounts=mounts, readable_by=NOBODY,
         argv=("--config.file={conf}/alertmanager.yml", "--storage.path=/alertmanager",
