@@ -4,8 +4,10 @@ amtool against Debian's, and the embedded stack's Alertmanager running it."""
 from __future__ import annotations
 
 import fcntl
+import logging
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -59,6 +61,22 @@ def test_a_build_is_cached_and_writes_nothing_in_the_checkout(
     assert bin_dir == tmp_path / f"{ALERTMANAGER.module}@v{PIN}" / "bin"
     assert sorted(p.name for p in bin_dir.iterdir()) == ["alertmanager", "amtool"]
     assert checkout_state() == before, "the build wrote in the checkout"
+
+
+def test_two_workers_build_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two callers at once on a fresh cache: one builds, the other waits on the lock and finds
+    its build."""
+    require("go", "the Go toolchain (/usr/local/go/bin on PATH)")
+    monkeypatch.setenv(gobuild.CACHE_ENV, str(tmp_path))
+    caplog.set_level(logging.INFO, logger="synthmon.gobuild")
+    with ThreadPoolExecutor(2) as pool:
+        dirs = list(pool.map(lambda _: alertmanager_binaries(PIN).alertmanager, range(2)))
+    assert dirs[0] == dirs[1]
+    builds = [r.getMessage() for r in caplog.records if r.getMessage().startswith("built ")]
+    assert len(builds) == 1, builds
+    print(builds[0])
 
 
 def test_the_build_says_its_version() -> None:
