@@ -72,3 +72,12 @@ containers: setup
 	@images/build.sh
 test: containers
 run: $(if $(filter containers,$(STACK)),containers)
+
+# A pinned Alertmanager (synthmon.yaml versions.alertmanager) built from its Go module with
+# /usr/local/go into ~/.cache/synthmon/go, before a run or the tests need it (both would build
+# it on demand, ~40 s cold); AM_VERSIONS: the releases (the tests use 0.28.1).
+AM_VERSIONS ?= 0.28.1
+.PHONY: go-tools
+go-tools: setup
+	@PATH="$$PATH:/usr/local/go/bin" $(VENV)/python -m synthmon.gobuild $(AM_VERSIONS)
+test: go-tools

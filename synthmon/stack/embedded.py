@@ -16,8 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthmon.amconfig.versions import check_supported
 from synthmon.durations import format_duration
 from synthmon.errors import ConfigError, StackError
+from synthmon.gobuild import alertmanager_binaries
 from synthmon.project import Project, ServiceSpec
 from synthmon.stack.container_service import ContainerService
 from synthmon.stack.prometheus_config import (
@@ -27,6 +29,7 @@ from synthmon.stack.prometheus_config import (
     render_prometheus_config,
 )
 from synthmon.stack.service import CommandProbe, HttpProbe, Probe, ScrapedProbe, Service, TcpProbe
+from synthmon.yamlfile import parse_yaml
 
 HOST = "127.0.0.1"
 SCRAPE_INTERVAL_S = 1.0
@@ -40,6 +43,7 @@ MONITORING_PORTS = (
 )  # fmt: skip
 PLACEHOLDER = re.compile(r"\{(host|port|python|project)\}|\{(port|url|secret|env):(\w+)\}")
 Ports = Mapping[str, int]
+IMAGE_RELEASE = re.compile(r":v?(\d+\.\d+\.\d+)$")  # an image tag naming a release
 
 
 def port_names(project: Project) -> tuple[str, ...]:
@@ -167,10 +171,19 @@ def project_service(spec: ServiceSpec, ctx: Context) -> Service:
     )
 
 
-def alertmanager(ports: Ports, config: str) -> Service:
+def alertmanager(ports: Ports, config: str, pin: str | None = None) -> Service:
+    """Debian's Alertmanager, or release ``pin`` (the project's ``versions.alertmanager``) built
+    from its Go module; a config that release cannot load fails here, naming the key."""
+    found = alertmanager_binaries(pin)
+    check_supported(
+        parse_yaml(config, "alertmanager.yml") or {},
+        found.version,
+        "its Go module" if found.built else "Debian",
+        pinned=found.built,
+    )
     return Service(
         name="alertmanager",
-        argv=(binary("alertmanager", "prometheus-alertmanager"),
+        argv=(found.alertmanager,
               "--config.file={conf}/alertmanager.yml", "--storage.path={data}",
               f"--web.listen-address={HOST}:{ports['alertmanager']}",
               "--cluster.listen-address="),  # clustering off: it delays the first notification
@@ -286,7 +299,13 @@ def project_container(spec: ServiceSpec, ctx: Context, images: Mapping[str, str]
 def alertmanager_container(
     ports: Ports, config: str, image: str, mounts: tuple[Path, ...]
 ) -> ContainerService:
-    """``mounts``: the templates and secret files the rendered config names by path."""
+    """``mounts``: the templates and secret files the rendered config names by path. An image
+    tagged with a release (``prom/alertmanager:v0.25.0``) must be able to load ``config``."""
+    tag = IMAGE_RELEASE.search(image)
+    if tag is not None:
+        check_supported(
+            parse_yaml(config, "alertmanager.yml") or {}, tag.group(1), f"image {image}"
+        )
     return ContainerService(
         name="alertmanager", image=image, mounts=mounts, readable_by=NOBODY,
         argv=("--config.file={conf}/alertmanager.yml", "--storage.path=/alertmanager",
