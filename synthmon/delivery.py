@@ -42,7 +42,7 @@ class Delivery:
         return self.after_cause_s is not None and self.after_cause_s <= self.bound_s
 
     def line(self) -> str:
-        """``ApplicationDown firing at pagerduty-p1/pagerduty[0]: 3.9 s after the fault …``."""
+        """``Down firing at pager/pagerduty[0]: 3.9 s after the fault …``."""
         head = f"{self.alert} {self.status} at {self.destination}"
         if not self.delivered or self.after_cause_s is None:
             return f"{head}: NOT DELIVERED{f' ({self.note})' if self.note else ''}"

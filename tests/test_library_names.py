@@ -17,7 +17,11 @@ NAMES = (
     "X-Chaos-Token", "chaos_token", "demo", "priority", "Watchdog", "P1", "P2", "P3", "P4",
     "linkcheck",
 )  # fmt: skip
-PATTERN = re.compile(r"\b(?:" + "|".join(map(re.escape, NAMES)) + r")\b", re.IGNORECASE)
+# a Go module path (synthmon.gobuild builds Alertmanager from github.com/prometheus/...) is a
+# place to download from, not a name of the example
+PATTERN = re.compile(
+    r"\b(?:" + "|".join(map(re.escape, NAMES)) + r")\b(?!\.com/prometheus/)", re.IGNORECASE
+)
 
 
 def hits(root: Path) -> list[str]:

@@ -100,7 +100,7 @@ def _services(
             *(embedded.project_service(spec, ctx) for spec in project.services),
             embedded.sinks(ports),
             embedded.pushgateway(ports),
-            embedded.alertmanager(ports, am_config),
+            embedded.alertmanager(ports, am_config, project.versions.get("alertmanager")),
             embedded.prometheus(project, ports, rules, prom.text),
         ], prom.notes()
     image = settings.images
