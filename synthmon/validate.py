@@ -17,15 +17,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import yaml
-
 from synthmon.amconfig.routing import integrations
+from synthmon.amconfig.versions import check_supported
 from synthmon.errors import ConfigError
+from synthmon.gobuild import alertmanager_binaries
 from synthmon.load import load_profiles
 from synthmon.project import Project
 from synthmon.projectfile import ProjectFileError, build, find_project_file, parse
 from synthmon.settings import OPTIONS
 from synthmon.slo import load_spec
+from synthmon.stack.alertmanager_config import render_alertmanager_config
 from synthmon.stack.embedded import port_names, prometheus_yml
 from synthmon.stack.prometheus_config import is_template
 from synthmon.stack.rules import read_alerts
@@ -125,11 +126,11 @@ def _monitoring_problems(project: Project) -> list[str]:
             )
         am = work / "alertmanager.yml"
         try:
-            am.write_text(_alertmanager_copy(project))
+            am.write_text(_alertmanager_copy(project, work))
         except ConfigError as exc:
             problems.append(f"monitoring.alertmanager_yml: {exc}")
         else:
-            problems += _tool("monitoring.alertmanager_yml", ("amtool", "check-config", str(am)))
+            problems += _alertmanager_checks(project, am)
     if not problems:
         named = [("scenarios", a) for a in (s.alert for s in project.scenarios)]
         named += [("no_scenario", a) for a in project.no_scenario]
@@ -178,21 +179,37 @@ def _prometheus_copy(project: Project, work: Path) -> str:
     return prometheus_yml(project, dict.fromkeys(port_names(project), 9), work).text
 
 
-def _alertmanager_copy(project: Project) -> str:
-    """A test copy of alertmanager.yml: the path map applied; templates not in the repository
-    are read from the templates directory (as the stack does)."""
+def _alertmanager_checks(project: Project, copy: Path) -> list[str]:
+    """The copy loads in the run's Alertmanager (Debian's, or the pinned build: built on first
+    use) and passes that version's ``amtool check-config``."""
+    pin = project.versions.get("alertmanager")
+    try:
+        found = alertmanager_binaries(pin)
+        doc = parse_yaml(read_text(project.monitoring.alertmanager_yml, "alertmanager.yml"), "")
+        source = "its Go module" if found.built else "Debian"
+        check_supported(
+            doc if isinstance(doc, dict) else {}, found.version, source, pinned=found.built
+        )
+    except ConfigError as exc:
+        return [f"monitoring.alertmanager_yml: {exc}"]
+    return _tool("monitoring.alertmanager_yml", (found.amtool, "check-config", str(copy)))
+
+
+def _alertmanager_copy(project: Project, work: Path) -> str:
+    """The stack's test copy of alertmanager.yml (stand-in sink ports, dummy secrets), checked
+    against the Alertmanager version the run would use."""
     mon = project.monitoring
-    text = _mapped(project, read_text(mon.alertmanager_yml, "alertmanager.yml"))
-    doc = parse_yaml(text, str(mon.alertmanager_yml))
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{mon.alertmanager_yml}: expected a mapping")
-    templates = doc.get("templates") or []
-    if isinstance(templates, list):
-        doc["templates"] = [
-            t if Path(str(t)).parent.is_dir() else str(mon.templates_dir / Path(str(t)).name)
-            for t in templates
-        ]
-    return yaml.safe_dump(doc, sort_keys=False)
+    text = render_alertmanager_config(
+        read_text(mon.alertmanager_yml, "alertmanager.yml"),
+        factor=1.0,
+        sinks_http_url="http://127.0.0.1:9",
+        smtp_host="127.0.0.1",
+        smtp_port=9,
+        secrets_dir=work / "secrets",
+        path_map=mon.path_map,
+        base_dir=mon.alertmanager_yml.parent,
+    )
+    return text
 
 
 def _tool(key: str, argv: tuple[str, ...]) -> list[str]:
