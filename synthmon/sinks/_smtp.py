@@ -65,9 +65,17 @@ class SmtpHandler:
         return "250 Message accepted for delivery"
 
 
+class _SMTP(SMTP):
+    """aiosmtpd with the LOGIN challenges most servers send (Postfix, Exchange Online):
+    aiosmtpd's own "User Name" is refused by Alertmanager's LOGIN client."""
+
+    AuthLoginUsernameChallenge = "Username:"
+    AuthLoginPasswordChallenge = "Password:"
+
+
 def smtp_server(store: Store, context: ssl.SSLContext) -> SMTP:
     """One connection's SMTP protocol (a fresh one a connection)."""
-    return SMTP(
+    return _SMTP(
         SmtpHandler(store), hostname="synthmon-sinks", ident="synthmon sinks",
         tls_context=context, require_starttls=False, authenticator=accept_any,
         auth_require_tls=False,
