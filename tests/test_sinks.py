@@ -27,7 +27,7 @@ import yaml
 from synthmon.alerting import AlertmanagerClient, alert_payload
 from synthmon.errors import QueryError, UnexpectedEvent, WaitTimeout
 from synthmon.sinks import Notification, SinkClient
-from synthmon.sinks._parse import BEGIN, END
+from synthmon.sinks._parse import BEGIN, END, ParsedAlert, alerts_of
 from synthmon.stack.alertmanager_config import render_alertmanager_config, route_timings
 
 Starter = Callable[[str, list[str], str], "subprocess.Popen[bytes]"]
@@ -277,9 +277,9 @@ def test_wait_for_timeout_lists_what_arrived(sinks: SinkClient) -> None:
         sinks.wait_for(lambda n: n.alertname == "Never", 0.3, "for Never", since=since)
     message = str(caught.value)
     assert message.startswith("timed out after 0.3 s waiting for a notification for Never; ")
-    assert "received 1:" in message and "chat/slack/0 firing Other" in message
+    assert "received 1:" in message and "slack firing Other to chat/slack/0" in message
     assert (caught.value.what, caught.value.timeout_s) == ("a notification for Never", 0.3)
-    assert "chat/slack/0 firing Other" in caught.value.seen
+    assert "slack firing Other to chat/slack/0" in caught.value.seen
 
 
 def test_expect_none_fails_at_the_first_unwanted_notification(sinks: SinkClient) -> None:
@@ -291,8 +291,140 @@ def test_expect_none_fails_at_the_first_unwanted_notification(sinks: SinkClient)
     assert time.monotonic() - started < 10  # at once, not after the window
     message = str(caught.value)
     assert message.startswith("expected no notification of Other (watched 30 s), after ")
-    assert "got 1:" in message and "chat/slack/0 firing Other" in message
+    assert "got 1:" in message and "slack firing Other to chat/slack/0" in message
     sinks.expect_none(lambda n: n.alertname == "Never", 0.2, "of Never", since=since)  # control
+
+
+# -- every integration's answer, as Alertmanager checks it --------------------------------
+
+TEXT_LIST = (
+    "Alerts Firing:\nLabels:\n - alertname = Foo\n - job = app\nAnnotations:\n - summary = s\n"
+)
+WECHAT_TOKEN = "synthmon-sinks-wechat-token"
+Notified = tuple[str, str] | None  # (status, alertname) of the one notification, None: none
+ANSWERS: list[tuple[str, str, str, dict[str, Any], int, str, Notified]] = [
+    ("opsgenie create", "POST", "genie/opsgenie/0/v2/alerts",
+     {"json": {"message": "[FIRING:1] X", "details": {"alertname": "Foo"}}}, 202,
+     "Request will be processed", ("firing", "Foo")),
+    ("opsgenie empty message", "POST", "genie/opsgenie/0/v2/alerts", {"json": {"message": ""}},
+     422, "Message can not be empty", None),
+    ("opsgenie close", "POST", "genie/opsgenie/0/v2/alerts/k/close?identifierType=alias",
+     {"json": {"source": "am"}}, 202, "requestId", ("resolved", "")),
+    ("opsgenie update", "PUT", "genie/opsgenie/0/v2/alerts/k/message", {"json": {}}, 202, "", None),
+    ("victorops recovery", "POST", "vo/victorops/0/KEY/team",
+     {"json": {"message_type": "RECOVERY", "entity_id": "e",
+               "entity_display_name": "[RESOLVED] Foo"}},
+     200, '"result":"success"', ("resolved", "Foo")),
+    ("victorops bad type", "POST", "vo/victorops/0/KEY/team",
+     {"json": {"message_type": "LOUD", "entity_id": "e"}}, 400, "failure", None),
+    ("wechat token", "GET", "we/wechat/0/gettoken?corpid=c&corpsecret=s", {}, 200,
+     f'"access_token":"{WECHAT_TOKEN}"', None),
+    ("wechat no corp", "GET", "we/wechat/0/gettoken", {}, 200, '"errcode":40013', None),
+    ("wechat send", "POST", f"we/wechat/0/message/send?access_token={WECHAT_TOKEN}",
+     {"json": {"msgtype": "text", "text": {"content": "[FIRING:1] Foo\nbroke"}}}, 200,
+     '"errcode":0', ("firing", "Foo")),
+    ("wechat stale token", "POST", "we/wechat/0/message/send?access_token=old",
+     {"json": {"msgtype": "text"}}, 200, '"errcode":40014', None),
+    ("telegram", "POST", "tg/telegram/0//bot123:SECRET/sendMessage",
+     {"json": {"chat_id": "42", "text": TEXT_LIST}}, 200, '"chat":{"id":42', ("firing", "Foo")),
+    ("telegram empty", "POST", "tg/telegram/0/bot123:SECRET/sendMessage",
+     {"json": {"chat_id": "42", "text": " "}}, 400, '"ok":false', None),
+    ("webex", "POST", "wx/webex/0/", {"json": {"roomId": "r", "markdown": "[FIRING:2] Foo"}}, 200,
+     '"roomId":"r"', ("firing", "Foo")),
+    ("webex no room", "POST", "wx/webex/0", {"json": {"markdown": "m"}}, 400, "roomId", None),
+    ("discord", "POST", "dc/discord/0", {"json": {"embeds": [{"title": "[RESOLVED] Foo"}]}}, 204,
+     "", ("resolved", "Foo")),
+    ("discord empty", "POST", "dc/discord/0", {"json": {}}, 400, "50006", None),
+    ("msteams", "POST", "mt/msteams/0", {"json": {"title": "[FIRING:1] Foo", "text": "t"}}, 200,
+     "1", ("firing", "Foo")),
+    ("msteamsv2", "POST", "mt/msteamsv2/0",
+     {"json": {"attachments": [{"content": {"body": [{"text": "[FIRING:1] Foo"}]}}]}}, 202, "",
+     ("firing", "Foo")),
+    ("rocketchat", "POST", "rc/rocketchat/0/api/v1/chat.postMessage",
+     {"json": {"channel": "#ops", "text": "[FIRING:1] Foo"}}, 200, '"success":true',
+     ("firing", "Foo")),
+    ("rocketchat empty", "POST", "rc/rocketchat/0/api/v1/chat.postMessage", {"json": {}}, 400,
+     '"success":false', None),
+    ("sns", "POST", "sns/sns/0/",
+     {"data": {"Action": "Publish", "TopicArn": "arn:t", "Subject": "[FIRING:1] Foo",
+               "Message": "m"}},
+     200, "<PublishResponse", ("firing", "Foo")),
+    ("sns no target", "POST", "sns/sns/0/", {"data": {"Action": "Publish", "Message": "m"}}, 400,
+     "<Code>InvalidParameter</Code>", None),
+    ("pushover", "POST", "po/pushover/0",
+     {"params": {"token": "t", "user": "u", "title": "[RESOLVED] Foo", "message": "m"}}, 200,
+     '"status":1', ("resolved", "Foo")),
+    ("pushover no user", "POST", "po/pushover/0", {"params": {"token": "t", "message": "m"}},
+     400, "user is invalid", None),
+    ("oauth2 token", "POST", "hook/webhook/0/oauth2/token", {"data": {"grant_type": "x"}}, 200,
+     '"access_token"', None),
+    ("slack app", "POST", "chat/slack/0",
+     {"json": {"channel": "#c", "text": "[FIRING:1] Foo"},
+      "headers": {"Authorization": "Bearer x"}},
+     200, '"ok":true', ("firing", "Foo")),
+    ("slack app error", "POST", "chat/slack/0",
+     {"json": {"channel": "#c"}, "headers": {"Authorization": "Bearer x"}}, 200,
+     '"error":"no_text"', None),
+    ("pagerduty v1", "POST", "pd/pagerduty/0",
+     {"json": {"service_key": "k", "event_type": "resolve", "description": "[RESOLVED] Foo"}},
+     200, "incident_key", ("resolved", "Foo")),
+    ("unknown status", "POST", "hook/webhook/0", {"json": {"text": "it broke"}}, 200, "ok",
+     ("", "")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "code", "answer", "notified"),
+    [case[1:] for case in ANSWERS],
+    ids=[case[0] for case in ANSWERS],
+)
+def test_each_integration_answers_as_the_real_service(
+    sinks: SinkClient, method: str, path: str, kwargs: dict[str, Any], code: int, answer: str,
+    notified: Notified,
+) -> None:  # fmt: skip
+    since = time.time()
+    response = httpx.request(method, f"{sinks.base_url}/r/{path}", **kwargs)
+    assert response.status_code == code, response.text
+    assert answer in response.text
+    got = [(n.status, n.alertname) for n in sinks.notifications(since)]
+    assert got == ([notified] if notified else [])
+    [request] = sinks.requests(since)
+    assert (request.notification, request.status_code) == (notified is not None, code)
+    assert "SECRET" not in request.path and "KEY" not in request.path  # credentials in paths
+
+
+def test_jira_finds_the_issue_it_created_so_a_resolved_group_updates_it(
+    sinks: SinkClient,
+) -> None:
+    since, base = time.time(), f"{sinks.base_url}/r/tickets/jira/0"
+    search = {"jql": 'statusCategory != Done and project="OPS" and labels="ALERT{g1}" order by'}
+    assert httpx.post(f"{base}/search", json=search).json()["total"] == 0
+    bad = httpx.post(f"{base}/issue", json={"fields": {"project": {"key": "OPS"}}})
+    assert bad.status_code == 400 and "summary" in bad.text
+    fields = {"summary": "[FIRING:1] Foo", "project": {"key": "OPS"}, "labels": ["ALERT{g1}"]}
+    created = httpx.post(f"{base}/issue", json={"fields": fields})
+    assert created.status_code == 201 and created.json()["key"] == "SYN-1"
+    [found] = httpx.post(f"{base}/search", json=search).json()["issues"]
+    assert found["key"] == "SYN-1"
+    update = {"fields": {**fields, "summary": "[RESOLVED] Foo"}}
+    assert httpx.put(f"{base}/issue/SYN-1", json=update).status_code == 204
+    got = [(n.status, n.alertname, n.method, n.path) for n in sinks.notifications(since)]
+    assert got == [("firing", "Foo", "POST", "issue"), ("resolved", "Foo", "PUT", "issue/SYN-1")]
+    assert [r.notification for r in sinks.requests(since)] == [False, False, True, False, True]
+
+
+def test_payload_parsing_tries_each_way_and_says_unknown_when_none_fits() -> None:
+    block = f'{BEGIN}\n{{"alerts":[{{"status":"firing","labels":{{"a":"bell\\a"}}}}]}}\n{END}'
+    [alert] = alerts_of("slack", {"attachments": [{"text": block}]})
+    assert alert.labels == {"a": "bell\a"}  # Go's %q escapes that JSON lacks
+    details = {"firing": TEXT_LIST.split("\n", 1)[1], "resolved": "Labels:\n - alertname = Bar\n"}
+    listed = alerts_of("pagerduty", {"payload": {"custom_details": details}}, "firing")
+    assert [(a.status, a.labels["alertname"]) for a in listed] == [
+        ("firing", "Foo"), ("resolved", "Bar")
+    ]  # fmt: skip
+    assert listed[0].annotations == {"summary": "s"}
+    assert alerts_of("webhook", {"text": "down"}) == [ParsedAlert()]  # unknown, never dropped
+    assert alerts_of("slack", "[RESOLVED] Foo (P2)", "firing")[0].status == "resolved"
 
 
 # -- a real Alertmanager posting to the sinks ----------------------------------------------

@@ -84,10 +84,10 @@ class Notification:
     def describe(self) -> str:
         """One line for logs and assertion messages (no raw payload)."""
         labels = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
-        channel = f" {self.channel}" if self.channel else ""
+        where = f"{self.kind}:{self.channel}" if self.channel else self.kind
         return (
-            f"{self.receiver or '?'}/{self.kind}/{self.index}{channel} {self.status or '?'} "
-            f"{self.alertname or '?'} {{{labels}}} at {self.time:.3f}"
+            f"{where} {self.status or '?'} {self.alertname or '?'} to "
+            f"{self.receiver or '?'}/{self.kind}/{self.index} {{{labels}}} at {self.time:.3f}"
         )
 
 
