@@ -48,7 +48,6 @@ class ParsedAlert:
     status: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
-    receiver: str = ""
 
 
 def decode(content_type: str, body: bytes) -> object:
@@ -96,10 +95,10 @@ def dig(data: object, path: tuple[str, ...]) -> object:
 def _webhook(payload: object) -> list[ParsedAlert]:
     if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
         return []
-    receiver, group = str(payload.get("receiver", "")), str(payload.get("status", ""))
+    group = str(payload.get("status", ""))
     return [
         ParsedAlert(str(a.get("status") or group), _str_map(a.get("labels")),
-                    _str_map(a.get("annotations")), receiver)
+                    _str_map(a.get("annotations")))
         for a in payload["alerts"]
         if isinstance(a, dict)
     ]  # fmt: skip
@@ -175,10 +174,9 @@ def _from_json(text: str) -> list[ParsedAlert]:
             return []
     if not isinstance(data, dict):
         return []
-    receiver = str(data.get("receiver", ""))
     return [
         ParsedAlert(str(a.get("status", "")), _str_map(a.get("labels")),
-                    _str_map(a.get("annotations")), receiver)
+                    _str_map(a.get("annotations")))
         for a in data.get("alerts") or []
         if isinstance(a, dict)
     ]  # fmt: skip
