@@ -242,6 +242,8 @@ def test_smtp_message_is_attributed_by_its_ehlo_name(
     )
     assert got.labels == {"alertname": "Foo", "priority": "P3"}
     assert got.annotations == {"summary": "s"} and "Subject: [RESOLVED] Foo" in got.raw
+    [request] = sinks.requests(since)
+    assert (request.tls, request.authenticated) == (tls, login)
 
 
 def test_smtp_from_an_unknown_client_is_kept_with_receiver_unknown(

@@ -108,6 +108,8 @@ def test_every_destination_is_notified_once_then_resolved(live: Live) -> None:
     requests = live.sinks.requests()
     tokens = [r for r in requests if r.kind == "wechat" and r.path.endswith("gettoken")]
     assert tokens and not tokens[0].notification  # a token fetch is not a notification
+    mails = [r for r in requests if r.kind == "email"]  # require_tls and auth, as written
+    assert mails and all(r.tls and r.authenticated for r in mails), mails
     bot = [r.path for r in requests if r.kind == "telegram"]
     assert bot and all("dummy" not in path for path in bot)  # the bot token is not kept
 

@@ -105,6 +105,8 @@ class SinkRequest:
     status_code: int
     notification: bool
     errors: list[str] = field(default_factory=list)
+    tls: bool = False  # SMTP: the message came after STARTTLS
+    authenticated: bool = False  # SMTP: after a successful AUTH
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,7 +118,8 @@ class SinkRequest:
             kind=str(data["kind"]), index=int(data["index"]), method=str(data["method"]),
             path=str(data["path"]), status_code=int(data["status_code"]),
             notification=bool(data["notification"]),
-            errors=[str(e) for e in data.get("errors") or []],
+            errors=[str(e) for e in data.get("errors") or []], tls=bool(data.get("tls")),
+            authenticated=bool(data.get("authenticated")),
         )  # fmt: skip
 
     def describe(self) -> str:

@@ -58,7 +58,8 @@ class SmtpHandler:
         receiver, index = destination_of(session.host_name)
         recipients = ",".join(str(r) for r in envelope.rcpt_tos)
         self.store.add_request(receiver, "email", index, "DATA", session.host_name or "",
-                               status_code=250, notification=True)  # fmt: skip
+                               status_code=250, notification=True, tls=session.ssl is not None,
+                               authenticated=bool(session.authenticated))  # fmt: skip
         self.store.add("email", recipients, alerts, content.decode("utf-8", "replace"),
                        receiver=receiver, index=index, method="DATA",
                        path=session.host_name or "")  # fmt: skip

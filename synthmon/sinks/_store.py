@@ -51,13 +51,15 @@ class Store:
 
     def add_request(
         self, receiver: str, kind: str, index: int, method: str, path: str, *,
-        status_code: int, notification: bool, errors: tuple[str, ...] = (),
+        status_code: int, notification: bool, errors: tuple[str, ...] = (), tls: bool = False,
+        authenticated: bool = False,
     ) -> None:  # fmt: skip
         with self._lock:
             item = SinkRequest(
                 id=next(self._request_ids), time=time.time(), receiver=receiver, kind=kind,
                 index=index, method=method, path=path, status_code=status_code,
-                notification=notification, errors=list(errors),
+                notification=notification, errors=list(errors), tls=tls,
+                authenticated=authenticated,
             )  # fmt: skip
             self._requests.append(item)
             if not notification:
