@@ -13,7 +13,7 @@ from synthmon.sinks._server import serve
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m synthmon.sinks",
-        description="Local PagerDuty/Slack/webhook (HTTP) and SMTP sinks for Alertmanager.",
+        description="Local sinks for every Alertmanager integration (HTTP) and SMTP.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--http-port", type=int, required=True)

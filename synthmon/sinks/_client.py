@@ -8,7 +8,7 @@ import httpx
 
 from synthmon.http_errors import json_of, send
 from synthmon.service_client import ServiceClient
-from synthmon.sinks._model import Notification
+from synthmon.sinks._model import Notification, SinkRequest
 from synthmon.waiting import NotYet, never_during, wait_until
 
 Predicate = Callable[[Notification], bool]
@@ -23,6 +23,12 @@ class SinkClient(ServiceClient):
         params = {"since": repr(since)} if since is not None else {}
         data = json_of("sinks", self.base_url, self._request("GET", "/notifications", params))
         return [Notification.from_json(item) for item in data]
+
+    def requests(self, since: float | None = None) -> list[SinkRequest]:
+        """Every request (notifications, token fetches, searches, refusals), oldest first."""
+        params = {"since": repr(since)} if since is not None else {}
+        data = json_of("sinks", self.base_url, self._request("GET", "/requests", params))
+        return [SinkRequest.from_json(item) for item in data]
 
     def clear(self) -> None:
         self._request("DELETE", "/notifications")
