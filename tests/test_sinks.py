@@ -18,11 +18,9 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
-import yaml
 
 from synthmon.alerting import AlertmanagerClient, alert_payload
 from synthmon.errors import QueryError, UnexpectedEvent, WaitTimeout
@@ -36,7 +34,6 @@ AM_DIR = ROOT / "examples" / "manager-app" / "monitoring" / "alertmanager"
 HOST = "127.0.0.1"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 ROUTING_KEY = "a" * 32  # any 32-character key is valid
-FIELDS = {"webhook": "url", "slack": "api_url", "pagerduty": "url", "email": "smarthost"}
 
 
 def free_port() -> int:
@@ -103,9 +100,10 @@ def alertmanager(
     config = render_alertmanager_config(
         (AM_DIR / "alertmanager.yml").read_text(), factor=60,
         sinks_http_url=sinks.base_url, smtp_host=HOST, smtp_port=smtp_port,
-        template_dir=AM_DIR / "templates", secrets_dir=work / "secrets",
+        secrets_dir=work / "secrets", base_dir=AM_DIR,
+        path_map={"/etc/alertmanager/templates": AM_DIR / "templates"},
     )  # fmt: skip
-    (work / "alertmanager.yml").write_text(to_contract(config, sinks.base_url, smtp_port))
+    (work / "alertmanager.yml").write_text(config)
     port = free_port()
     argv = [ALERTMANAGER, f"--config.file={work / 'alertmanager.yml'}",
             f"--storage.path={work / 'data'}", f"--web.listen-address={HOST}:{port}",
@@ -113,22 +111,6 @@ def alertmanager(
     start("alertmanager", argv, f"http://{HOST}:{port}/-/ready")
     with AlertmanagerClient(f"http://{HOST}:{port}") as client:
         yield client
-
-
-def to_contract(config: str, sinks_url: str, smtp_port: int) -> str:
-    """Every destination on its contract path (idempotent): the renderer of issue 13 writes
-    these itself; until it lands here this stands in for it, and is a no-op after."""
-    data = yaml.safe_load(config)
-    for receiver in data.get("receivers") or []:
-        name = quote(receiver["name"], safe="")
-        for kind, field in FIELDS.items():
-            for index, entry in enumerate(receiver.get(f"{kind}_configs") or []):
-                if kind == "email":
-                    entry.update(smarthost=f"{HOST}:{smtp_port}", hello=f"r/{name}/email/{index}")
-                    continue
-                entry.pop(f"{field}_file", None)
-                entry[field] = f"{sinks_url}/r/{name}/{kind}/{index}"
-    return yaml.safe_dump(data, sort_keys=False)
 
 
 def firing(labels: dict[str, str], notes: dict[str, str] | None = None) -> dict[str, Any]:
