@@ -8,11 +8,9 @@ the scenario's shape and deadlines live in :class:`synthmon.scenario.AlertScenar
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from synthmon import coverage, delivery
+from synthmon import coverage, delivery, evidence
 from synthmon.faults import Faults
 from synthmon.plugin import settings_of
 from synthmon.project import Project
@@ -49,15 +47,25 @@ def test_alert_fires_reaches_its_receivers_and_resolves(
     project: Project,
     alert_scenario: AlertScenario,
     faults: Faults,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> None:
     scenario = project.scenario(scenario_alert)
     try:
         alert_scenario.run(scenario.alert, faults.applied(scenario.faults), scenario.cause)
     finally:  # the delivery report shows a failed scenario too
-        record_property(delivery.PROPERTY, delivery.encode(alert_scenario.deliveries))
-        if alert_scenario.exercised is not None:
-            record_property(coverage.PROPERTY, alert_scenario.exercised.encode())
+        record(request, alert_scenario)
+
+
+def record(request: pytest.FixtureRequest, scenario: AlertScenario) -> None:
+    """The scenario's deliveries and coverage as JUnit properties (what travels across xdist
+    workers to the summary), one readable property per destination, and in the Allure report."""
+    props = request.node.user_properties
+    props.append((delivery.PROPERTY, delivery.encode(scenario.deliveries)))
+    props += [(f"delivery {d.status} {d.destination}", d.line()) for d in scenario.deliveries]
+    if scenario.exercised is not None:
+        props.append((coverage.PROPERTY, scenario.exercised.encode()))
+    if scenario.deliveries:
+        evidence.attach_text("delivery and time to page", delivery.report_text(scenario.deliveries))
 
 
 def test_every_alert_has_a_scenario(project: Project, alert_scenario: AlertScenario) -> None:

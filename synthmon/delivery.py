@@ -94,3 +94,8 @@ def summary_lines(records: Sequence[Delivery]) -> list[str]:
         f"(time scale {records[0].scale:g}: production = test time x {records[0].scale:g})"
     )
     return [head, *(f"  {r.line()}" for r in records)]
+
+
+def report_text(records: Sequence[Delivery]) -> str:
+    """The report as plain text (an attachment)."""
+    return "\n".join(summary_lines(records)) + "\n"
