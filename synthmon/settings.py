@@ -304,7 +304,7 @@ class Settings:
         where = self.where
         if self.bearer_token and (self.basic_auth_user or self.basic_auth_password):
             raise ConfigError(
-                f"give bearer auth ({where('bearer_token')}) or basic auth "
+                f"give bearer auth ({self.bearer_token.source}) or basic auth "
                 f"({where('basic_auth_user')}), not both"
             )
         if bool(self.basic_auth_user) != bool(self.basic_auth_password):
