@@ -306,8 +306,11 @@ def test_pipeline_examples_use_real_options_and_env(example: Path) -> None:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def environment_project(tmp_path: Path, target: str = "https://linkcheck.${env:STAGING_DOMAIN}",
-                        prometheus: str = "https://prom.example.net") -> Path:
+def environment_project(
+    tmp_path: Path,
+    target: str = "https://linkcheck.${env:STAGING_DOMAIN}",
+    prometheus: str = "https://prom.example.net",
+) -> Path:
     """A copy of the second example whose project file has two environments."""
     import shutil
 
