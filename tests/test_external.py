@@ -424,6 +424,8 @@ def test_an_environments_credentials_reach_its_servers(
         assert prom.query("up") == []
     wrong = build({"project": project, "environment": "staging", **tls},
                   {**STAGING_ENV, "STAGING_TOKEN": "tok-wrong-0123456"})  # fmt: skip
-    with external.prometheus(wrong, str(wrong.prometheus_url)) as prom:
-        with pytest.raises(QueryError, match="HTTP 401"):
-            prom.query("up")
+    with (
+        external.prometheus(wrong, str(wrong.prometheus_url)) as prom,
+        pytest.raises(QueryError, match="HTTP 401"),
+    ):
+        prom.query("up")

@@ -274,10 +274,10 @@ def test_values_of_the_projects_env_references_appear_in_no_output(tmp_path: Pat
     root = tmp_path / "project"
     shutil.copytree(ROOT / "examples/linkcheck", root, ignore=shutil.ignore_patterns("__pycache__"))
     project = root / "synthmon.yaml"
+    anchor = '      LINKCHECK_UPSTREAM_URL: "${upstream.url}"\n'
     text = project.read_text().replace(
-        '      LINKCHECK_UPSTREAM_URL: "${upstream.url}"\n',
-        '      LINKCHECK_UPSTREAM_URL: "${upstream.url}"\n      LINKCHECK_CRED: "${env:LINKCHECK_CRED}"\n',
-    )  # fmt: skip
+        anchor, anchor + '      LINKCHECK_CRED: "${env:LINKCHECK_CRED}"\n'
+    )
     assert "env:LINKCHECK_CRED" in text
     project.write_text(
         text + "environments:\n  nightly:\n    target_url: http://127.0.0.1:9\n"
