@@ -84,7 +84,8 @@ def test_the_pr_pipelines_run_the_image_they_built(pipeline: str) -> None:
     assert lines, f"{pipeline}: no pytest command on the containers stack"
     flags = image_flags(SERVICE / "synthmon.yaml")
     for line in lines:
-        assert any(flag in line for flag in flags), (
+        unquoted = line.replace('"', "").replace("'", "")
+        assert any(flag in unquoted for flag in flags), (
             f"{pipeline}: the suite runs the default image, not the one built: its pytest "
             f"command needs {' or '.join(f.strip() for f in flags)}IMAGE:\n{line.strip()}"
         )
