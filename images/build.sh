@@ -112,19 +112,20 @@ build_base() {
 # redis's `python_full_version < "3.11.3"` (async-timeout) are read as in the image.
 wheels() {
   local requirements=$1 wheels=$2 name; name=$(basename "$(dirname "$wheels")")
+  local constraints=$WORK/constraints-$name.txt log=$LOGS/wheels-$name.log
+  [ "$name" != app-context ] || { constraints=$WORK/constraints.txt; log=$LOGS/wheels.log; }
   mkdir -p "$wheels"
-  "$PY" -m pip freeze --exclude-editable >"$WORK/constraints-$name.txt"
-  local want; want=$(hash_of "$requirements" "$WORK/constraints-$name.txt" "$(uname -m)")
+  "$PY" -m pip freeze --exclude-editable >"$constraints"
+  local want; want=$(hash_of "$requirements" "$constraints" "$(uname -m)")
   if [ "$(cat "$wheels/.inputs" 2>/dev/null)" != "$want" ]; then
     rm -rf "$wheels" && mkdir -p "$wheels"
     local arch; arch=$(uname -m)
     local pip_py=$PY; /usr/bin/python3 -m pip --version >/dev/null 2>&1 && pip_py=/usr/bin/python3
-    "$pip_py" -m pip download -q -d "$wheels" -r "$requirements" -c "$WORK/constraints-$name.txt" \
+    "$pip_py" -m pip download -q -d "$wheels" -r "$requirements" -c "$constraints" \
       --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
       --platform "manylinux_2_28_$arch" --platform "manylinux_2_17_$arch" \
-      --platform "manylinux2014_$arch" --platform any >"$LOGS/wheels-$name.log" 2>&1 || {
-        tail -20 "$LOGS/wheels-$name.log" >&2
-        echo "images: pip download failed (log: $LOGS/wheels-$name.log)" >&2; exit 1; }
+      --platform "manylinux2014_$arch" --platform any >"$log" 2>&1 || {
+        tail -20 "$log" >&2; echo "images: pip download failed (log: $log)" >&2; exit 1; }
     grep -v '^#' "$requirements" >"$wheels/requirements.txt"
     echo "$want" >"$wheels/.inputs"
   fi
