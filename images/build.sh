@@ -3,10 +3,15 @@
 # the official images built from Debian packages on a debootstrap base, honouring the same
 # contracts (entrypoint, arguments, env), tagged under the names synthmon's settings point at
 # (SYNTHMON_IMAGE_* or the defaults), plus the reference app's image from
-# examples/manager-app/Containerfile (SYNTHMON_APP_DIR: another example's directory).
+# examples/manager-app/Containerfile (SYNTHMON_APP_DIR: another example's directory), plus each
+# project's own image settings (a service's `image: NAME` that is no built-in setting, in
+# examples/*/synthmon.yaml and $SYNTHMON_PROJECT): from the Containerfile next to its
+# synthmon.yaml, with a wheelhouse of its requirements.txt (--build-arg WHEELS=wheels
+# PIP_ARGS="--no-index --find-links /tmp/wheels").
 #
 #   images/build.sh            build what is missing or out of date (idempotent, cached)
 #   images/build.sh app redis  only these
+#   images/build.sh linkcheck  a project's own image (examples/linkcheck/Containerfile)
 #   images/build.sh --list     print "service image" for each
 #   images/build.sh --base     only the Debian base (prints its name)
 #   SYNTHMON_APP_BASE=python:3.11-slim-bookworm images/build.sh app
@@ -28,19 +33,29 @@ LOGS=$WORK/logs
 mkdir -p "$LOGS"
 exec 9>"$WORK/lock" && flock 9  # one build at a time per checkout
 
-# service → image name, from the settings (one source of truth for the runner and this build)
+# service → image name (and a project's directory for its own images), from the settings: one
+# source of truth for the runner and this build
 names=$("$PY" -c '
-import sys
+import glob, os, sys
 from synthmon.errors import SynthmonError
 from synthmon.settings import Settings
+projects = sorted(glob.glob("examples/*/synthmon.yaml")) + [os.environ.get("SYNTHMON_PROJECT", "")]
 try:
-    images = Settings.from_values(lambda option: None).images
+    fixed = Settings.from_values(lambda option: None).images
+    for service, image in sorted(fixed.items()):
+        print(service, image, "-")
+    for project in filter(None, projects):
+        settings = Settings.from_values(lambda option: project if option.name == "project" else None)
+        for service, image in sorted(settings.images.items()):
+            if service not in fixed:
+                print(service, image, settings.project.root)
 except SynthmonError as exc:
-    sys.exit(f"images: {exc}")
-for service, image in sorted(images.items()):
-    print(service, image)') || exit 1
-declare -A IMAGE
-while read -r service image; do IMAGE[$service]=$image; done <<<"$names"
+    sys.exit(f"images: {exc}")') || exit 1
+declare -A IMAGE PROJECT_DIR
+while read -r service image dir; do
+  IMAGE[$service]=$image
+  [ "$dir" = - ] || PROJECT_DIR[$service]=$dir
+done <<<"$names"
 
 if [ "${1:-}" = --list ]; then
   for service in "${!IMAGE[@]}"; do echo "$service ${IMAGE[$service]}"; done | sort
@@ -91,37 +106,64 @@ build_base() {
   rm -rf "$root"
 }
 
-# The app's wheels, pinned to the versions in the project's venv, for CPython 3.11 on this arch.
-app_context() {
-  local APP_DIR=${SYNTHMON_APP_DIR:-examples/manager-app}
-  local context=$WORK/app-context wheels=$WORK/app-context/wheels
+# wheels REQUIREMENTS DIR: the wheels of REQUIREMENTS in DIR, pinned to the versions in the
+# project's venv, for CPython 3.11 on this arch (cached by their inputs). pip runs on Debian's
+# python3 when there is one: the interpreter of the images' Python base, so that markers such as
+# redis's `python_full_version < "3.11.3"` (async-timeout) are read as in the image.
+wheels() {
+  local requirements=$1 wheels=$2 name; name=$(basename "$(dirname "$wheels")")
+  local constraints=$WORK/constraints-$name.txt log=$LOGS/wheels-$name.log
+  [ "$name" != app-context ] || { constraints=$WORK/constraints.txt; log=$LOGS/wheels.log; }
   mkdir -p "$wheels"
-  "$PY" -m pip freeze --exclude-editable >"$WORK/constraints.txt"
-  local want; want=$(hash_of "$APP_DIR/requirements.txt" "$WORK/constraints.txt" "$(uname -m)")
+  "$PY" -m pip freeze --exclude-editable >"$constraints"
+  local want; want=$(hash_of "$requirements" "$constraints" "$(uname -m)")
   if [ "$(cat "$wheels/.inputs" 2>/dev/null)" != "$want" ]; then
     rm -rf "$wheels" && mkdir -p "$wheels"
     local arch; arch=$(uname -m)
-    "$PY" -m pip download -q -d "$wheels" -r "$APP_DIR/requirements.txt" -c "$WORK/constraints.txt" \
+    local pip_py=$PY; /usr/bin/python3 -m pip --version >/dev/null 2>&1 && pip_py=/usr/bin/python3
+    "$pip_py" -m pip download -q -d "$wheels" -r "$requirements" -c "$constraints" \
       --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
       --platform "manylinux_2_28_$arch" --platform "manylinux_2_17_$arch" \
-      --platform "manylinux2014_$arch" --platform any >"$LOGS/wheels.log" 2>&1 || {
-        tail -20 "$LOGS/wheels.log" >&2; echo "images: pip download failed (log: $LOGS/wheels.log)" >&2; exit 1; }
-    grep -v '^#' "$APP_DIR/requirements.txt" >"$wheels/requirements.txt"
+      --platform "manylinux2014_$arch" --platform any >"$log" 2>&1 || {
+        tail -20 "$log" >&2; echo "images: pip download failed (log: $log)" >&2; exit 1; }
+    grep -v '^#' "$requirements" >"$wheels/requirements.txt"
     echo "$want" >"$wheels/.inputs"
   fi
+}
+
+# The app's context: its app/, Containerfile and wheels.
+app_context() {
+  local APP_DIR=${SYNTHMON_APP_DIR:-examples/manager-app}
+  local context=$WORK/app-context
+  wheels "$APP_DIR/requirements.txt" "$context/wheels"
   rm -rf "$context/app" && cp -r "$APP_DIR/app" "$context/app" && find "$context/app" -name __pycache__ -prune -exec rm -rf {} +
   cp "$APP_DIR/Containerfile" "$context/Containerfile"
   echo "$context"
 }
 
-# build SERVICE CONTEXT BASE: build the image when its inputs changed; print what happened.
+# A project's own image's context: its directory as it is (no caches), plus wheels/.
+project_context() {
+  local service=$1 dir=${PROJECT_DIR[$1]} context=$WORK/$1-context
+  [ -f "$dir/Containerfile" ] || { echo "images: $service: no Containerfile in $dir" >&2; exit 1; }
+  [ -f "$dir/requirements.txt" ] || { echo "images: $service: no requirements.txt in $dir" >&2; exit 1; }
+  wheels "$dir/requirements.txt" "$context/wheels"
+  find "$context" -mindepth 1 -maxdepth 1 -not -name wheels -exec rm -rf {} +
+  tar -C "$dir" --exclude=__pycache__ --exclude='*.pyc' --exclude=.synthmon -c . | tar -C "$context" -x
+  echo "$context"
+}
+
+# build SERVICE CONTEXT BASE [BUILD-ARG...]: build the image when its inputs changed; print
+# what happened.
 build() {
-  local service=$1 context=$2 base=$3 tag=${IMAGE[$1]}
-  [ "$service" = app ] || [ "$service" = python ] || tag=$(qualified "$tag")
-  local inputs; inputs=$(hash_of "$context" "$(image_id "$base")")
+  local service=$1 context=$2 base=$3 tag=${IMAGE[$1]}; shift 3
+  local own=no; [ "$service" = app ] || [ -n "${PROJECT_DIR[$service]:-}" ] && own=yes
+  [ $own = yes ] || [ "$service" = python ] || tag=$(qualified "$tag")
+  local args=(); for arg in "$@"; do args+=(--build-arg "$arg"); done
+  local inputs; inputs=$(hash_of "$context" "$(image_id "$base")" "$@")
   [ "$(label "$tag" synthmon.inputs)" = "$inputs" ] && return 0  # up to date
-  if "$ENGINE" build --network host --build-arg "BASE=$base" --label "synthmon.inputs=$inputs" \
-      --label synthmon.lookalike="$([ "$service" = app ] && echo no || echo debian)" \
+  if "$ENGINE" build --network host --build-arg "BASE=$base" ${args[@]+"${args[@]}"} \
+      --label "synthmon.inputs=$inputs" \
+      --label synthmon.lookalike="$([ $own = yes ] && echo no || echo debian)" \
       -t "$tag" "$context" >"$LOGS/$service.log" 2>&1; then
     echo "images: $service $tag built"
   else
@@ -134,20 +176,27 @@ build() {
 IMAGE[python]=$PYBASE  # the app's base here; not a setting
 if [ "${1:-}" = --base ]; then build_base; echo "$BASE"; exit 0; fi  # scripts/fresh-check.sh
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app)
+[ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app "${!PROJECT_DIR[@]}")
 for service in "${wanted[@]}"; do
   [ -n "${IMAGE[$service]:-}" ] || { echo "images: unknown service $service (have: ${!IMAGE[*]})" >&2; exit 2; }
 done
 
 start=$SECONDS
 [ "${wanted[*]}" = app ] && [ -n "${SYNTHMON_APP_BASE:-}" ] || build_base
+for service in "${wanted[@]}"; do  # the Python base, once, before the images on it
+  if { [ "$service" = app ] && [ -z "${SYNTHMON_APP_BASE:-}" ]; } || [ -n "${PROJECT_DIR[$service]:-}" ]; then
+    build python images/python "$BASE" >/dev/null; break
+  fi
+done
 pids=()
 for service in "${wanted[@]}"; do
   if [ "$service" = app ] && [ -n "${SYNTHMON_APP_BASE:-}" ]; then
     ( context=$(app_context) && build app "$context" "$SYNTHMON_APP_BASE" ) &
   elif [ "$service" = app ]; then
-    ( context=$(app_context) && build python images/python "$BASE" >/dev/null \
-        && build app "$context" "$PYBASE" ) &
+    ( context=$(app_context) && build app "$context" "$PYBASE" ) &
+  elif [ -n "${PROJECT_DIR[$service]:-}" ]; then
+    ( context=$(project_context "$service") && build "$service" "$context" "$PYBASE" \
+        WHEELS=wheels PIP_ARGS="--no-index --find-links /tmp/wheels" ) &
   else
     build "$service" "images/$service" "$BASE" &
   fi

@@ -270,3 +270,16 @@ def attach_load_plots(load: LoadResult, thresholds: Thresholds) -> None:
         return
     attach_png(f"latency percentiles per second ({source})", latency)
     attach_png(f"error rate per second ({source})", errors)
+
+
+def attach_stack_notes(kind: str, notes: Sequence[str]) -> None:
+    """What the test copies of the project's configs leave out (production scrape jobs the
+    test stack does not scrape, and why), in the report and not only on the terminal: one
+    step per note and one attachment with them all, in the setup of every check on the stack."""
+    if not notes or not active():
+        return
+    with step(f"Test stack ({kind}): what its copies of the configs leave out"):
+        for note in notes:
+            with step(note):
+                pass
+        attach_text("test stack notes", "\n".join(notes) + "\n")

@@ -5,6 +5,7 @@ Fixtures are few and named for what they give; override any of them in a conftes
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import warnings
@@ -17,6 +18,7 @@ import pytest
 from synthmon import external, progress
 from synthmon.errors import SynthmonError
 from synthmon.project import Project
+from synthmon.secrets import env_values
 from synthmon.settings import OPTIONS, Settings
 from synthmon.stack import Stack, open_stack
 
@@ -180,14 +182,20 @@ def _ini(config: pytest.Config) -> dict[str, tuple[str, str]]:
 
 
 def _register_secrets(config: pytest.Config, settings: Settings) -> None:
-    """Secrets read from --*-file options are masked in every output too (synthmon.redact
-    finds env and SYNTHMON_*_FILE secrets itself, not files named on the command line)."""
+    """Secrets read from --*-file options, an environment's credentials and every variable the
+    project reads (``${env:VAR}``, whatever its name) are masked in every output too
+    (synthmon.redact finds sensitive-named env and SYNTHMON_*_FILE secrets itself)."""
     from synthmon.redact import redactor_of
 
+    redactor = redactor_of(config)
     for header in settings.project.secret_headers if settings.project else ():
-        redactor_of(config).add_header(header)
+        redactor.add_header(header)
     for secret in external.secrets_of(settings):
-        redactor_of(config).add(secret)
+        redactor.add(secret)
+    for value in env_values(settings.project, os.environ) if settings.project else ():
+        redactor.add(value)
+    for name in ("target_url", "prometheus_url", "alertmanager_url", "pushgateway_url"):
+        redactor.add_url(getattr(settings, name))  # from an environment: no option to scan
 
 
 def _load_profile(settings: Settings) -> dict[str, LoadProfile]:
@@ -377,6 +385,9 @@ def stack(
             for secret in running.secrets.values():
                 redactor_of(pytestconfig).add(secret)
             pytestconfig.stash[_stack_key] = running
+            from synthmon.evidence import attach_stack_notes
+
+            attach_stack_notes(running.kind, running.notes)  # in the Allure report too
             yield running
             kept = _keep_stack(synthmon_settings, running, request.session)
             if kept is not None:

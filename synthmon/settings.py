@@ -20,8 +20,9 @@ from synthmon.durations import parse_duration
 from synthmon.errors import ConfigError
 from synthmon.masking import hide_password
 from synthmon.project import Project
-from synthmon.secrets import Secret, read_secret
+from synthmon.secrets import Secret, apply_environment, read_secret
 
+PROJECT_IMAGE = "synthmon/{name}:latest"  # the default of a project's own image setting
 StackKind = Literal["auto", "processes", "containers", "external"]
 STACK_KINDS: tuple[str, ...] = ("auto", "processes", "containers", "external")
 
@@ -66,6 +67,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("image_alertmanager", "container image of Alertmanager", "prom/alertmanager:v0.25.0"),
     Option("image_pushgateway", "container image of the Pushgateway", "prom/pushgateway:v1.5.1"),
     Option("image_app", "container image of the service under test", "synthmon/app:latest"),
+    Option(
+        "image",
+        "images of a project's own image settings (a service's `image: NAME` that is none of "
+        "the above): NAME=IMAGE[,NAME=IMAGE...]; else env SYNTHMON_IMAGE_NAME, else "
+        f"{PROJECT_IMAGE.format(name='NAME')}",
+    ),
     Option("run_dir", "directory for run directories (logs, results)", ".synthmon/runs"),
     Option(
         "keep_stack",
@@ -76,6 +83,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("time_scale", "divide rule for:/windows and Alertmanager intervals by this", "60"),
     Option("startup_timeout", "seconds each stack service gets to become ready", "60"),
     Option("http_timeout", "seconds for every HTTP request the checks make", "5"),
+    Option(
+        "environment",
+        "a deployed environment of the project file's `environments:`: its URLs and "
+        "credentials, as if given by the options below (implies --stack external)",
+    ),
     Option("target_url", "base URL of the service under test (external stack)"),
     Option("prometheus_url", "Prometheus base URL (external stack)"),
     Option("alertmanager_url", "Alertmanager base URL (external stack)"),
@@ -119,6 +131,43 @@ def _images(raw: Mapping[str, str | None], sources: Mapping[str, str]) -> dict[s
                 raise ConfigError(f"{where}: expected an image name like redis:7, got {value!r}")
             images[opt.name.removeprefix("image_")] = value
     return images
+
+
+def _project_images(
+    project: Project | None, raw: Mapping[str, str | None], env: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The project's own image settings (a service's ``image: NAME`` that no ``image_*``
+    option declares): ``--image NAME=IMAGE,...``, else ``SYNTHMON_IMAGE_NAME``, else
+    :data:`PROJECT_IMAGE`; and where each came from."""
+    fixed = {o.name.removeprefix("image_") for o in OPTIONS if o.name.startswith("image_")}
+    own = sorted({s.image for s in project.services if s.image} - fixed) if project else []
+    flag = next(o.flag for o in OPTIONS if o.name == "image")
+    given: dict[str, str] = {}
+    for item in filter(None, (i.strip() for i in (raw.get("image") or "").split(","))):
+        name, sep, image = (part.strip() for part in item.partition("="))
+        if not sep or not name or not image:
+            raise ConfigError(f"{flag}: expected NAME=IMAGE[,NAME=IMAGE...], got {item!r}")
+        if name not in own:
+            raise ConfigError(
+                f"{flag}: {name!r} is no image setting of the project's own "
+                f"(have: {', '.join(own) or 'none'}; the built-in ones are --image-NAME)"
+            )
+        given[name] = image
+    images, sources = {}, {}
+    for name in own:
+        variable = f"SYNTHMON_IMAGE_{name.upper()}"
+        images[name], sources[name] = (
+            (given[name], f"{flag} {name}=")
+            if name in given
+            else (env[variable], variable)
+            if env.get(variable)
+            else (PROJECT_IMAGE.format(name=name), f"the default of image setting {name!r}")
+        )
+        if any(c.isspace() for c in images[name]):
+            raise ConfigError(
+                f"{sources[name]}: expected an image name like redis:7, got {images[name]!r}"
+            )
+    return images, sources
 
 
 def _url(name: str, value: str | None) -> str | None:
@@ -233,6 +282,7 @@ class Settings:
     client_key: Path | None = None
     dashboards: Path | None = Path("monitoring/grafana/dashboards")  # None: the project has none
     dashboard_rate_interval: str = "1m"
+    environment: str | None = None  # the project's environment the external URLs came from
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -254,7 +304,7 @@ class Settings:
         where = self.where
         if self.bearer_token and (self.basic_auth_user or self.basic_auth_password):
             raise ConfigError(
-                f"give bearer auth ({where('bearer_token')}) or basic auth "
+                f"give bearer auth ({self.bearer_token.source}) or basic auth "
                 f"({where('basic_auth_user')}), not both"
             )
         if bool(self.basic_auth_user) != bool(self.basic_auth_password):
@@ -307,6 +357,7 @@ class Settings:
             raw.update({k: str(v) for k, v in defaults.items() if k not in given and v})
             if project.monitoring.dashboards is None and "dashboards" not in given:
                 raw["dashboards"] = None  # the project names none: nothing to check
+        apply_environment(project, raw, sources, given, env)  # --environment NAME
 
         def num(name: str) -> float:
             return _positive(sources[name], str(raw[name]))
@@ -328,6 +379,9 @@ class Settings:
         for name in ("target_url", "prometheus_url", "alertmanager_url", "grafana_url", "otel_url"):
             kwargs[name] = _url(sources[name], raw[name])
         kwargs.update(_synthetic(raw, sources))
-        kwargs["images"] = _images(raw, sources)
+        own, own_sources = _project_images(project, raw, env)
+        kwargs["images"] = {**_images(raw, sources), **own}
+        sources.update({f"image_{name}": where for name, where in own_sources.items()})
+        kwargs["environment"] = raw["environment"] or None
         kwargs["pushgateway_url"] = _url(sources["pushgateway_url"], raw["pushgateway_url"])
         return cls(**kwargs)

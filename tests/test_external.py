@@ -299,3 +299,133 @@ def test_pipeline_examples_use_real_options_and_env(example: Path) -> None:
             assert used <= _gate_flags(), f"{example}: gate has no {sorted(used - _gate_flags())}"
             checked += 1
     assert checked, f"{example}: runs neither pytest nor synthmon gate"
+
+
+# -- --environment NAME: a project file's deployed environment ---------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def environment_project(
+    tmp_path: Path,
+    target: str = "https://linkcheck.${env:STAGING_DOMAIN}",
+    prometheus: str = "https://prom.example.net",
+) -> Path:
+    """A copy of the second example whose project file has two environments."""
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "examples/linkcheck", root, ignore=shutil.ignore_patterns("__pycache__"))
+    project = root / "synthmon.yaml"
+    project.write_text(project.read_text() + f"""
+environments:
+  staging:
+    target_url: {target}
+    prometheus_url: {prometheus}
+    alertmanager_url: {prometheus}/am
+    pushgateway_url: https://pg.example.net
+    bearer_token_env: STAGING_TOKEN
+  prod:
+    target_url: https://prod.example.net
+    prometheus_url: https://prom.prod.example.net
+    basic_auth_user: nightly
+    basic_auth_password_env: ${{env:PROD_PASSWORD}}
+""")  # fmt: skip
+    return project
+
+
+STAGING_ENV = {"STAGING_DOMAIN": "staging.example.net", "STAGING_TOKEN": TOKEN}
+
+
+def test_an_environment_sets_what_the_individual_options_would(tmp_path: Path) -> None:
+    project = str(environment_project(tmp_path))
+    chosen = build({"project": project, "environment": "staging"}, STAGING_ENV)
+    by_hand = build(
+        {"project": project, "stack": "external",
+         "target_url": "https://linkcheck.staging.example.net",
+         "prometheus_url": "https://prom.example.net",
+         "alertmanager_url": "https://prom.example.net/am",
+         "pushgateway_url": "https://pg.example.net"},
+        {"SYNTHMON_BEARER_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert chosen.environment == "staging" and chosen.stack == "external"
+    assert dataclasses.replace(chosen, environment=None, bearer_token=None) == (
+        dataclasses.replace(by_hand, bearer_token=None)
+    )
+    assert chosen.bearer_token is not None and chosen.bearer_token.value == TOKEN
+    assert external.client_config(chosen).headers == external.client_config(by_hand).headers
+    assert TOKEN not in repr(chosen) and "STAGING_TOKEN" in repr(chosen.bearer_token)
+    # the same from env, and basic auth from a ${env:VAR} reference
+    prod = build({}, {"SYNTHMON_PROJECT": project, "SYNTHMON_ENVIRONMENT": "prod",
+                      "PROD_PASSWORD": PASSWORD})  # fmt: skip
+    assert (prod.target_url, prod.basic_auth_user) == ("https://prod.example.net", "nightly")
+    assert prod.basic_auth_password is not None and prod.basic_auth_password.value == PASSWORD
+    assert prod.alertmanager_url is None and prod.bearer_token is None
+
+
+def test_options_given_explicitly_beat_the_environments(tmp_path: Path) -> None:
+    project = str(environment_project(tmp_path))
+    settings = build(
+        {"project": project, "environment": "staging", "target_url": "https://canary:8443"},
+        {**STAGING_ENV, "SYNTHMON_PROMETHEUS_URL": "https://other-prom"},
+    )
+    assert (settings.target_url, settings.prometheus_url) == (
+        "https://canary:8443", "https://other-prom",
+    )  # fmt: skip
+    assert settings.alertmanager_url == "https://prom.example.net/am"
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "message"),
+    [
+        ({"environment": "stagin"}, STAGING_ENV,
+         r"--environment: \S+synthmon\.yaml has no environment 'stagin' \(known: prod, staging\)"),
+        ({"environment": "staging"}, {"STAGING_DOMAIN": "x"},
+         r"\S+synthmon\.yaml environments\.staging\.bearer_token_env: \$STAGING_TOKEN is not set"),
+        ({"environment": "staging"}, {"STAGING_TOKEN": TOKEN},
+         r"environments\.staging\.target_url: \$\{env:STAGING_DOMAIN\}: \$STAGING_DOMAIN is not"),
+        ({"environment": "staging", "stack": "processes"}, STAGING_ENV,
+         r"--environment staging is a deployed environment \(an external stack\); --stack "
+         r"processes contradicts it"),
+        ({"environment": "prod", "bearer_token_file": "TOKENFILE"}, {"PROD_PASSWORD": PASSWORD},
+         r"give bearer auth \(--bearer-token-file \S+\) or basic auth \(\S+synthmon\.yaml "
+         r"environments\.prod\.basic_auth_user\), not both"),
+    ],
+)  # fmt: skip
+def test_a_bad_environment_fails_in_one_line_naming_the_file(
+    tmp_path: Path, options: dict[str, str], env: dict[str, str], message: str
+) -> None:
+    project = str(environment_project(tmp_path))
+    given = {k: secret_file(tmp_path, TOKEN) if v == "TOKENFILE" else v for k, v in options.items()}
+    with pytest.raises(ConfigError) as caught:
+        build({"project": project, **given}, env)
+    assert re.search(message, str(caught.value)), str(caught.value)
+    assert "\n" not in str(caught.value) and TOKEN not in str(caught.value)
+
+
+def test_an_environment_without_a_project_says_so() -> None:
+    with pytest.raises(ConfigError, match=r"--environment staging: no project file"):
+        build({"environment": "staging"})
+
+
+def test_an_environments_credentials_reach_its_servers(
+    https_url: str, pki: Pki, tmp_path: Path
+) -> None:
+    """Token from the environment's variable, TLS from options: every client gets through
+    (and a wrong token in the variable is refused: the check can fail)."""
+    project = str(environment_project(tmp_path, target=https_url, prometheus=https_url))
+    tls = {"ca_file": str(pki.ca), "client_cert": str(pki.client_cert),
+           "client_key": str(pki.client_key)}  # fmt: skip
+    settings = build({"project": project, "environment": "staging", **tls}, STAGING_ENV)
+    assert settings.alertmanager_url == f"{https_url}/am"
+    with external.client_config(settings).httpx_client(5) as client:
+        assert client.get(f"{settings.target_url}/health").json()["status"] == "ok"
+    with external.prometheus(settings, str(settings.prometheus_url)) as prom:
+        assert prom.query("up") == []
+    wrong = build({"project": project, "environment": "staging", **tls},
+                  {**STAGING_ENV, "STAGING_TOKEN": "tok-wrong-0123456"})  # fmt: skip
+    with (
+        external.prometheus(wrong, str(wrong.prometheus_url)) as prom,
+        pytest.raises(QueryError, match="HTTP 401"),
+    ):
+        prom.query("up")

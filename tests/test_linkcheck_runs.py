@@ -1,24 +1,54 @@
-"""The second example runs on the processes backend: linkcheck's health checks and its
-LinkcheckDown scenario (a strict xfail until the email sink can attribute
-the team's own templates, issue 13: a pass fails this test too), in bounded time."""
+"""The second example runs for real: on the processes backend, linkcheck's health checks and its
+LinkcheckDown scenario (a strict xfail until the email sink can attribute the team's own
+templates, issue 13: a pass fails this test too), in bounded time, with the test stack's
+"not scraped" notes in the Allure report; on the containers backend (its own image, built by
+``images/build.sh linkcheck``), its health checks, smoke load and SLO gate end to end."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from synthmon.settings import Settings
+from synthmon.stack import engine
+
 ROOT = Path(__file__).resolve().parents[1]
+PROJECT = ROOT / "examples/linkcheck/synthmon.yaml"
 BOUND_S = 90.0
+NOTE = "not scraped in the test stack: redis"
+
+
+def allure_steps(results: Path) -> list[str]:
+    """Every step name in an Allure results directory (test results and fixture containers)."""
+    names: list[str] = []
+
+    def walk(node: dict[str, object]) -> None:
+        for step in node.get("steps", []) or []:  # type: ignore[attr-defined]
+            names.append(str(step["name"]))
+            walk(step)
+
+    for path in results.glob("*-*.json"):  # results and containers (not attachments)
+        doc = json.loads(path.read_text())
+        if not isinstance(doc, dict):
+            continue
+        for part in [doc, *doc.get("befores", []), *doc.get("afters", [])]:
+            walk(part)
+    return names
 
 
 def test_linkcheck_health_and_one_alert_scenario_run_on_processes(tmp_path: Path) -> None:
     started = time.monotonic()
+    allure = tmp_path / "allure"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "checks/test_health.py", "checks/test_alerts.py",
          "-k", "test_health or LinkcheckDown or every_alert_has",
-         "--project", "examples/linkcheck/synthmon.yaml", "--stack", "processes",
+         "--project", str(PROJECT), "--stack", "processes", "--alluredir", str(allure),
          "--run-dir", str(tmp_path / "runs"), "-p", "no:cacheprovider", "-q", "-rA"],
         cwd=ROOT, capture_output=True, text=True, timeout=BOUND_S, check=False,
     )  # fmt: skip
@@ -27,5 +57,51 @@ def test_linkcheck_health_and_one_alert_scenario_run_on_processes(tmp_path: Path
     assert done.returncode == 0, out[-4000:]
     assert "XFAIL" in out and "LinkcheckDown" in out, out[-4000:]
     assert "PASSED checks/test_health.py::test_every_scrape_target_is_up" in out, out[-4000:]
-    assert "not scraped in the test stack: redis" in out, out[-4000:]
+    assert NOTE in out, out[-4000:]
+    # the same note in the report: a step of the stack's setup, and its attachment
+    steps = allure_steps(allure)
+    assert any(s.startswith(NOTE) for s in steps), steps
+    attached = [p for p in allure.glob("*-attachment.txt") if NOTE in p.read_text()]
+    assert attached, sorted(p.name for p in allure.iterdir())
     assert took < BOUND_S
+
+
+# -- the containers backend ----------------------------------------------------------------------
+CONTAINERS_BOUND_S = 420.0
+
+
+@pytest.mark.selftest  # as tests/test_containers.py: a real engine, minutes
+def test_linkcheck_health_load_and_slo_gate_pass_on_containers(tmp_path: Path) -> None:
+    found, tried = engine.find_engine()
+    if found is None:
+        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
+            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
+        pytest.skip(f"containers backend: {tried}")
+    images = Settings.from_values(lambda o: str(PROJECT) if o.name == "project" else None).images
+    used = {"redis", "linkcheck", "prometheus", "alertmanager", "pushgateway"}
+    missing = engine.missing_images(found, {k: v for k, v in images.items() if k in used})
+    assert not missing, f"{found.product}: images missing, run images/build.sh: {missing}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHMON_")}
+    env |= {"DOCKER_HOST": found.url, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/test_health.py", "load", "slo",
+         "--project", str(PROJECT), "--stack", "containers", "--load-profile", "smoke",
+         "--run-dir", str(tmp_path / "runs"), "-p", "no:cacheprovider", "-q", "-rA"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=CONTAINERS_BOUND_S,
+        check=False,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, f"linkcheck failed on containers:\n{out[-5000:]}"
+    assert "stack: containers" in out, out[-3000:]
+    for check in (
+        "checks/test_health.py::test_app_health_reports_every_dependency_healthy",
+        "checks/test_health.py::test_every_scrape_target_is_up",
+        "load/test_load_run.py::",
+        "slo/test_slo_gate.py::test_objective_holds[",
+    ):
+        assert f"PASSED {check}" in out, (check, out[-4000:])
+    assert "FAILED" not in out and "ERROR" not in out, out[-4000:]
+    logs = next((tmp_path / "runs").glob("run-*/logs"))
+    assert (logs / "linkcheck.log").stat().st_size > 0, sorted(p.name for p in logs.iterdir())
+    report = json.loads(next((tmp_path / "runs").glob("run-*/slo-report.json")).read_text())
+    assert report, "empty SLO report"

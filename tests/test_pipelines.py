@@ -13,9 +13,11 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 import yaml
 
 from synthmon.projectfile import load_project
+from synthmon.settings import OPTIONS
 from synthmon.slo import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,25 +56,54 @@ def run(command: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProces
     )  # fmt: skip
 
 
+def image_flags(project_file: Path) -> tuple[str, ...]:
+    """How a command line sets the image of the project's service under test: its image
+    setting's own flag (built-in ones) or ``--image NAME=`` (a project's own)."""
+    project = load_project(project_file)
+    name = project.service(project.target).image
+    assert name is not None, f"{project_file}: the target has no image setting"
+    fixed = {o.name.removeprefix("image_") for o in OPTIONS if o.name.startswith("image_")}
+    return (f"--image-{name} ",) if name in fixed else (f"--image {name}=", f"--image={name}=")
+
+
 def test_the_pr_pipeline_validates_and_runs_the_suite_on_the_users_project() -> None:
     commands = run_commands(PIPELINES / "github/pr.yml")
     assert "synthmon validate synthmon.yaml" in commands, commands
     pytests = [c for c in commands if c.startswith("pytest ")]
     assert len(pytests) == 1, commands
-    for needed in ("--project synthmon.yaml", "--junitxml", "--alluredir", "--image-app"):
+    for needed in ("--project synthmon.yaml", "--junitxml", "--alluredir", "--stack containers"):
         assert needed in pytests[0], pytests[0]
+
+
+@pytest.mark.parametrize("pipeline", ["github/pr.yml", "gitlab/.gitlab-ci.yml"])
+def test_the_pr_pipelines_run_the_image_they_built(pipeline: str) -> None:
+    """The image the pipeline builds is the one the containers stack runs: the pytest command
+    sets the image setting of the project's service under test (`image:` in synthmon.yaml)."""
+    text = re.sub(r"\\\n\s*", " ", (PIPELINES / pipeline).read_text())
+    lines = [line for line in text.splitlines() if "--stack containers" in line]
+    assert lines, f"{pipeline}: no pytest command on the containers stack"
+    flags = image_flags(SERVICE / "synthmon.yaml")
+    for line in lines:
+        unquoted = line.replace('"', "").replace("'", "")
+        assert any(flag in unquoted for flag in flags), (
+            f"{pipeline}: the suite runs the default image, not the one built: its pytest "
+            f"command needs {' or '.join(f.strip() for f in flags)}IMAGE:\n{line.strip()}"
+        )
 
 
 def test_the_pr_pipelines_commands_run_against_the_second_example(tmp_path: Path) -> None:
     """validate for real; the suite collected with the project (ids relative to the suite
-    rootdir, wherever it is run from) (a real run of linkcheck's
-    stack is minutes: the suite's own self-tests run it)."""
+    rootdir, wherever it is run from); then the cheapest real subset of the same pytest
+    command, the health checks on the processes stack (the pipeline's containers stack and
+    its load and alert scenarios are minutes: tests/test_linkcheck_runs.py runs them)."""
     project = load_project(SERVICE / "synthmon.yaml")
     objectives = [o.name for o in load_spec(project.slo_spec).objectives]
+    ran = []
     for command in run_commands(PIPELINES / "github/pr.yml"):
         if command.startswith("synthmon "):
             done = run(command, tmp_path)
             assert done.returncode == 0, f"{command}:\n{done.stdout}{done.stderr}"
+            ran.append("validate")
             continue
         done = run(command, tmp_path, "--collect-only", "-q", "-p", "no:cacheprovider")
         assert done.returncode == 0, f"{command}:\n{done.stdout}{done.stderr}"
@@ -82,6 +113,28 @@ def test_the_pr_pipelines_commands_run_against_the_second_example(tmp_path: Path
             assert f"checks/test_alerts.py::{case}" in ids, done.stdout
         for name in objectives:
             assert f"slo/test_slo_gate.py::test_objective_holds[{name}]" in ids, done.stdout
+        ran.append(real_health_run(command, tmp_path))
+    assert ran == ["validate", "health"], ran
+
+
+def real_health_run(command: str, tmp_path: Path) -> str:
+    """The pipeline's own pytest command, on processes, health checks only: it passes, and its
+    JUnit XML and Allure results are where the pipeline's artifact step looks for them."""
+    results = tmp_path / "results"
+    done = run(command, tmp_path, "--stack", "processes", "-m", "health and not destructive",
+               "-p", "no:cacheprovider")  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, f"{command} (health on processes):\n{out[-4000:]}"
+    assert "stack: processes" in out, out[-3000:]
+    cases = {c.get("name"): c for c in ET.parse(results / "junit.xml").getroot().iter("testcase")}
+    for name in ("test_app_health_reports_every_dependency_healthy",
+                 "test_every_scrape_target_is_up", "test_alertmanager_is_healthy"):  # fmt: skip
+        assert name in cases, sorted(cases)
+        assert not list(cases[name]), f"{name}: {ET.tostring(cases[name], encoding='unicode')}"
+    assert not any(c.get("name", "").startswith("test_alert_fires") for c in cases.values())
+    assert list((results / "allure-results").glob("*-result.json")), "no Allure results"
+    assert list((results / "runs").glob("run-*/logs/linkcheck.log")), "no service log"
+    return "health"
 
 
 def test_every_github_pipeline_checks_the_project_then_runs_it() -> None:

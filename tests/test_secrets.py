@@ -242,3 +242,75 @@ def test_planted_secrets_appear_in_no_output(
     allure_leaks = {what for name, whats in leaks.items() if name.startswith("allure/")
                     for what in whats}  # fmt: skip
     assert {"token", "file", "url", "basic-auth"} <= allure_leaks, leaks
+
+
+# -- values the project reads from ${env:VAR} are secrets, whatever the variable's name ---------
+
+ENV_SUITE = """
+import logging, os
+import allure
+
+log = logging.getLogger("leaky")
+
+def test_leaks(synthmon_settings, record_property):
+    used, unused = os.environ["LINKCHECK_CRED"], os.environ["UNRELATED_VALUE"]
+    nightly = os.environ["NIGHTLY_CRED"]
+    for value in (used, unused, nightly):
+        log.warning("value: %s", value)
+        print(f"printed {value}")
+        record_property("value", value)
+        allure.attach(f"attached {value}", name="v", attachment_type=allure.attachment_type.TEXT)
+    assert used == unused, f"{used} != {unused} ({nightly})"
+"""
+
+
+def test_values_of_the_projects_env_references_appear_in_no_output(tmp_path: Path) -> None:
+    """The project reads $LINKCHECK_CRED (a service's env) and $NIGHTLY_CRED (an environment's
+    token): neither name looks like a secret, both values are masked in the terminal, the log
+    file, the JUnit XML and the Allure results; $UNRELATED_VALUE, which the project does not
+    read, shows in each of them (the channels are real, the masking is not blanket)."""
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "examples/linkcheck", root, ignore=shutil.ignore_patterns("__pycache__"))
+    project = root / "synthmon.yaml"
+    anchor = '      LINKCHECK_UPSTREAM_URL: "${upstream.url}"\n'
+    text = project.read_text().replace(
+        anchor, anchor + '      LINKCHECK_CRED: "${env:LINKCHECK_CRED}"\n'
+    )
+    assert "env:LINKCHECK_CRED" in text
+    project.write_text(
+        text + "environments:\n  nightly:\n    target_url: http://127.0.0.1:9\n"
+        "    prometheus_url: http://127.0.0.1:9\n    bearer_token_env: NIGHTLY_CRED\n"
+    )
+    suite, out = tmp_path / "suite", tmp_path / "out"
+    suite.mkdir()
+    (suite / "pytest.ini").write_text("[pytest]\n")
+    (suite / "test_env_leak.py").write_text(ENV_SUITE)
+    values = {name: f"v{secrets.token_hex(8)}" for name in
+              ("LINKCHECK_CRED", "NIGHTLY_CRED", "UNRELATED_VALUE")}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNTHMON_", "PYTEST_"))}
+    done = subprocess.run(
+        [str(PYTEST), "test_env_leak.py", "-p", "no:cacheprovider", "-ra", "-l", "-v",
+         "-o", "log_cli=true", "-o", "junit_logging=all", "--log-file", str(out / "pytest.log"),
+         "--junitxml", str(out / "junit.xml"), "--alluredir", str(out / "allure"),
+         "--project", str(project), "--environment", "nightly", "--run-dir", str(out / "runs")],
+        cwd=suite, env={**env, **values}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    outputs = {"stdout": done.stdout, "stderr": done.stderr}
+    outputs |= {str(p.relative_to(out)): p.read_text(errors="replace")
+                for p in out.rglob("*") if p.is_file()}  # fmt: skip
+    assert done.returncode == 1 and "1 failed" in done.stdout, done.stdout[-3000:]
+    channels = ("stdout", "pytest.log", "junit.xml", "allure")
+
+    def found_in(value: str) -> set[str]:
+        return {c for name, text in outputs.items() if value in text
+                for c in channels if name == c or name.startswith(c + "/")}  # fmt: skip
+
+    assert found_in(values["UNRELATED_VALUE"]) == set(channels), sorted(outputs)
+    for name in ("LINKCHECK_CRED", "NIGHTLY_CRED"):
+        assert found_in(values[name]) == set(), (
+            f"${name}'s value leaked into {found_in(values[name])}"
+        )
+    assert MASK in outputs["junit.xml"] and MASK in outputs["stdout"]

@@ -67,3 +67,33 @@ def test_urls_lose_trailing_slash() -> None:
         {"stack": "external", "target_url": "http://a:1/", "prometheus_url": "https://p/"}
     )
     assert (settings.target_url, settings.prometheus_url) == ("http://a:1", "https://p")
+
+
+# -- a project's own image settings (a service's `image: NAME` no --image-NAME declares) -------
+
+LINKCHECK = str(Path(__file__).resolve().parents[1] / "examples/linkcheck/synthmon.yaml")
+
+
+def test_a_projects_own_image_setting_defaults_env_and_option() -> None:
+    assert build({"project": LINKCHECK}).images["linkcheck"] == "synthmon/linkcheck:latest"
+    env = {"SYNTHMON_IMAGE_LINKCHECK": "registry/linkcheck:pr-1"}
+    assert build({"project": LINKCHECK}, env).images["linkcheck"] == "registry/linkcheck:pr-1"
+    given = {"project": LINKCHECK, "image": " linkcheck = linkcheck:pr-2 "}
+    assert build(given, env).images["linkcheck"] == "linkcheck:pr-2"
+    assert "linkcheck" not in build().images  # no project: the built-in settings only
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("lincheck=x:1", "--image: 'lincheck' is no image setting of the project's own "
+                         "(have: linkcheck; the built-in ones are --image-NAME)"),
+        ("linkcheck", "--image: expected NAME=IMAGE[,NAME=IMAGE...], got 'linkcheck'"),
+        ("linkcheck=a b", "--image linkcheck=: expected an image name like redis:7, got 'a b'"),
+        ("redis=x:1", "--image: 'redis' is no image setting of the project's own"),
+    ],
+)  # fmt: skip
+def test_a_bad_project_image_fails_in_one_line(image: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build({"project": LINKCHECK, "image": image})
+    assert message in str(caught.value) and "\n" not in str(caught.value)
