@@ -65,6 +65,7 @@ _stack_key = pytest.StashKey[Stack]()
 _kept_key = pytest.StashKey[str]()  # why --keep-stack kept (or did not keep) the stack
 _load_key = pytest.StashKey["LoadResult"]()
 slo_report_key = pytest.StashKey[str]()
+_coverage_key = pytest.StashKey[str]()  # why the run fails --min-alert-coverage
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -291,6 +292,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         _load_profile(settings)  # a bad profiles file fails before any stack starts
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """--min-alert-coverage: the run fails when too few alert rules had a passing scenario."""
+    config = session.config
+    if not is_active(config) or hasattr(config, "workerinput"):
+        return
+    settings = settings_of(config)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if settings.project is None or not settings.min_alert_coverage or reporter is None:
+        return
+    from synthmon import run_report
+
+    short = run_report.coverage_shortfall(
+        reporter.stats, settings.project, settings.min_alert_coverage
+    )
+    if short:
+        config.stash[_coverage_key] = short
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The run at a glance: checks by outcome, the SLO verdict table, where everything is.
 
@@ -321,7 +342,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{load.achieved_rps:.1f} req/s over {load.duration_s:.1f} s; "
             f"Locust report {load.files.get('html')}"
         )
+    from synthmon import run_report
+
+    project = settings_of(config).project
+    monitoring = run_report.lines(terminalreporter.stats, project)
+    for line in monitoring:
+        write(line, yellow=line.startswith("warning:"))
+    short = config.stash.get(_coverage_key, None)
+    if short:
+        write(short, red=True, bold=True)
+    if stack is not None and project is not None:
+        for line in run_report.version_lines(stack, project, settings_of(config)):
+            write(line)
     allure_dir = getattr(config.option, "allure_report_dir", None)
+    if allure_dir and monitoring:
+        run_report.write_allure_environment(allure_dir, monitoring)
     for line in progress.where_lines(getattr(config.option, "xmlpath", None), allure_dir):
         write(line)
     if stack is not None:

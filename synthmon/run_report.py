@@ -11,9 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from synthmon import coverage, delivery
+from synthmon import coverage, delivery, gobuild
 from synthmon.project import Project
 from synthmon.scenario import production_alerts
+from synthmon.settings import Settings
+from synthmon.stack import Stack
 from synthmon.yamlfile import parse_yaml
 
 
@@ -64,8 +66,36 @@ def lines(stats: Mapping[str, Sequence[Any]], project: Project | None) -> list[s
     return out
 
 
-def write_allure_environment(allure_dir: Path, summary: Sequence[str]) -> None:
+def coverage_shortfall(
+    stats: Mapping[str, Sequence[Any]], project: Project, minimum: int
+) -> str | None:
+    """Why the run fails ``--min-alert-coverage`` (None: it does not)."""
+    parts = coverage_parts(stats, project)
+    alerts = parts[0] if parts else None
+    if alerts is not None and alerts.percent >= minimum:
+        return None
+    got = f"{alerts.percent:.0f}%" if alerts is not None else "no alert scenario ran"
+    return f"FAIL --min-alert-coverage {minimum}%: alert rules with a passing scenario: {got}"
+
+
+def version_lines(stack: Stack, project: Project, settings: Settings) -> list[str]:
+    """Which Prometheus and Alertmanager ran, and why those."""
+    if stack.runner is None:
+        return []
+    if stack.kind == "processes":
+        return [
+            gobuild.alertmanager_line(project.versions.get("alertmanager")),
+            gobuild.prometheus_line(project.versions.get("prometheus")),
+        ]
+    images = settings.images
+    return [
+        f"Alertmanager: image {images['alertmanager']}; Prometheus: image {images['prometheus']}"
+    ]
+
+
+def write_allure_environment(allure_dir: str, summary: Sequence[str]) -> None:
     """The summary in the Allure report's Environment widget (environment.properties)."""
-    allure_dir.mkdir(parents=True, exist_ok=True)
+    where = Path(allure_dir)
+    where.mkdir(parents=True, exist_ok=True)
     entries = [f"synthmon.{i:02d}={line.strip()}" for i, line in enumerate(summary)]
-    (allure_dir / "environment.properties").write_text("\n".join(entries) + "\n")
+    (where / "environment.properties").write_text("\n".join(entries) + "\n")

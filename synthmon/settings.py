@@ -94,6 +94,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("load_profile", "load profile of the SLO gate's Locust run", "baseline"),
     Option("load_profiles", "load profiles file", "load/profiles.yaml"),
     Option("load_workers", "Locust worker processes (0: one local process)", "0"),
+    Option(
+        "min_alert_coverage",
+        "fail the run when fewer than N percent of the alert rules have a passing scenario",
+        "0",
+    ),
     Option("slo_spec", "SLO spec file the gate evaluates", "slo/baseline.yaml"),
     Option("grafana_url", "Grafana base URL; its health check is skipped when unset"),
     Option("otel_url", "OpenTelemetry collector health URL; skipped when unset"),
@@ -196,6 +201,13 @@ def _count(name: str, value: str) -> int:
     return int(value)
 
 
+def _percent(name: str, value: str) -> int:
+    number = _count(name, value)
+    if number > 100:
+        raise ConfigError(f"{name}: expected a percentage 0..100, got {value!r}")
+    return number
+
+
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
@@ -262,6 +274,7 @@ class Settings:
     load_profile: str = "baseline"
     load_profiles: Path = Path("load/profiles.yaml")
     load_workers: int = 0
+    min_alert_coverage: int = 0
     slo_spec: Path = Path("slo/baseline.yaml")
     target_url: str | None = None
     prometheus_url: str | None = None
@@ -373,6 +386,9 @@ class Settings:
             "load_profile": str(raw["load_profile"]),
             "load_profiles": Path(str(raw["load_profiles"])),
             "load_workers": _count(sources["load_workers"], str(raw["load_workers"])),
+            "min_alert_coverage": _percent(
+                sources["min_alert_coverage"], str(raw["min_alert_coverage"])
+            ),
             "slo_spec": Path(str(raw["slo_spec"])),
             "sources": sources,
         }

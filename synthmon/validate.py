@@ -79,10 +79,11 @@ def _file_problems(project: Project) -> list[str]:
                 problems.append(f"services.{spec.name}.routes: {routes}: no such file")
     images = {o.removeprefix("image_") for o in _image_settings()}
     for spec in project.services:
-        if spec.image is not None and spec.image not in images:
+        # a built-in image setting, or one of the project's own (--image NAME=IMAGE)
+        if spec.image is not None and spec.image not in images and not spec.image.isidentifier():
             problems.append(
-                f"services.{spec.name}.image: {spec.image!r} is no image setting "
-                f"(have: {', '.join(sorted(images))})"
+                f"services.{spec.name}.image: {spec.image!r} is no image setting: a built-in "
+                f"one ({', '.join(sorted(images))}) or a name of the project's own"
             )
     return problems
 
