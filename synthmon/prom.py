@@ -63,6 +63,7 @@ class Alert:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     value: str
+    active_at: float | None = None  # Unix time it became pending (firing: plus its for:)
 
 
 _CLIENT_ERROR = re.compile(r"HTTP Status Code (\d+) \((b(?:'.*'|\".*\"))\)\Z", re.S)
@@ -253,6 +254,7 @@ class Prometheus:
                 labels=dict(a.get("labels", {})),
                 annotations=dict(a.get("annotations", {})),
                 value=str(a.get("value", "")),
+                active_at=_unix(a.get("activeAt")),
             )
             for a in data.get("alerts", [])
         ]
@@ -283,3 +285,13 @@ def wait_until(
         retry_on=(QueryError,),
         describe=describe_fn,
     )
+
+
+def _unix(stamp: object) -> float | None:
+    """RFC 3339 (as Prometheus writes ``activeAt``) as Unix time; None when absent or not one."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

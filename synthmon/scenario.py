@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +65,8 @@ class Deadlines:
     notify: float
     resolve: float
     group_interval: float
+    fire_bound: float  # what the configs allow from the fault to firing (no margin)
+    resolve_bound: float  # from the fault's removal to the alert's end, without Alertmanager
 
     @classmethod
     def for_rule(cls, rule: AlertRule, stack: Stack, config: Mapping[str, Any]) -> Deadlines:
@@ -76,13 +78,15 @@ class Deadlines:
         group_interval = max(r.group_interval_s for r in routes)
         # A new aggregation group flushes after group_wait; one Alertmanager already holds
         # (the alert fired before, maybe only for an instant) flushes at its group_interval.
+        ended = stack.scrape_interval_s + window + 2 * stack.evaluation_interval_s
         return cls(
             fire=fire + MARGIN_S,
             notify=max(max(r.group_wait_s, r.group_interval_s) for r in routes) + MARGIN_S,
-            resolve=stack.scrape_interval_s + window + 2 * stack.evaluation_interval_s
-            + group_interval + MARGIN_S,
+            resolve=ended + group_interval + MARGIN_S,
             group_interval=group_interval,
-        )  # fmt: skip
+            fire_bound=fire,
+            resolve_bound=ended,
+        )
 
 
 class AlertScenario:
@@ -223,15 +227,19 @@ class AlertScenario:
                 ) from None
             return self._firing(rule.name)[0]
 
-    def check_not_early(self, rule: AlertRule, started: float, fired_at: float) -> None:
-        """An alert cannot fire before its (scaled) ``for`` has elapsed since the fault: if it
-        does, it was pending before the fault, and the scenario proves nothing about the cause."""
+    def check_not_early(self, rule: AlertRule, fired: Alert, started: float) -> float:
+        """When the alert fired (pending since ``activeAt``, then its scaled ``for:``). It cannot
+        have begun before the fault: then it was pending already, and the scenario proves
+        nothing about the cause."""
         hold = float(str(self._loaded(rule.name).get("duration", 0)))
-        slack = self.stack.evaluation_interval_s
-        assert fired_at - started + slack >= hold, (
-            f"{rule.name} fired {fired_at - started:.1f} s after the fault, before its for: "
-            f"({hold:g} s in this stack) could elapse: it was pending before the fault"
+        if fired.active_at is None:
+            return time.time()
+        early = started - fired.active_at
+        assert early <= self.stack.evaluation_interval_s, (
+            f"{rule.name} was pending {early:.1f} s before the fault (its for: is {hold:g} s in "
+            "this stack): it did not fire from the fault the scenario injected"
         )
+        return fired.active_at + hold
 
     def check_notified(
         self,
@@ -244,6 +252,7 @@ class AlertScenario:
         targets: Sequence[Target],
         fired_at: float | None = None,
         unnamed_after: float = 0.0,
+        bound: Callable[[Target], float] | None = None,
     ) -> list[Notification]:
         """Each destination in ``targets`` got ``status`` for this alert; what payloads carry of
         its labels and annotations is what Prometheus fired. One Delivery recorded each."""
@@ -270,6 +279,7 @@ class AlertScenario:
                         )
                     )
 
+                limit = bound(target) if bound is not None else deadline_s
                 try:
                     first = self.sinks.wait_for(
                         arrived,
@@ -278,9 +288,9 @@ class AlertScenario:
                         since=since,
                     )[0]
                 except WaitTimeout:
-                    self._record(rule, target, status, None, since, fired_at, deadline_s, "")
+                    self._record(rule, target, status, None, since, fired_at, limit, "")
                     raise
-                self._record(rule, target, status, first, since, fired_at, deadline_s, "")
+                self._record(rule, target, status, first, since, fired_at, limit, "")
                 got.append(first)
             for note in got:
                 self._check_content(rule, fired, note)
@@ -357,13 +367,15 @@ class AlertScenario:
             with evidence.step(f"Inject fault: {cause or name}"):
                 injected.enter_context(fault)
             fired = self.wait_firing(rule, deadlines.fire, started)
-            fired_at = time.time()
-            self.check_not_early(rule, started, fired_at)
+            fired_at = self.check_not_early(rule, fired, started)
             labels = self.live_labels(rule, deadlines.notify)
             targets = self.routed(labels)
+            timers = {m.receiver: m for m in self._routes(labels)}
             got = self.check_notified(
-                rule, fired, "firing", started, deadlines.notify, targets=targets, fired_at=fired_at
-            )
+                rule, fired, "firing", started, deadlines.notify, targets=targets,
+                fired_at=fired_at,
+                bound=lambda t: deadlines.fire_bound + timers[t.receiver].group_wait_s,
+            )  # fmt: skip
             self.check_policy(rule, labels, started)
             self.check_nobody_else(rule, targets, started, self.stack.evaluation_interval_s * 2)
             with evidence.step(f"Remove fault: {cause or name}"):
@@ -373,8 +385,26 @@ class AlertScenario:
         self.check_notified(
             rule, fired, "resolved", removed, deadlines.resolve + deadlines.notify,
             targets=targets, fired_at=ended, unnamed_after=ended,
+            bound=lambda t: deadlines.resolve_bound + timers[t.receiver].group_interval_s,
         )  # fmt: skip
         self.check_nobody_else(rule, targets, started, 0)
+        self.exercised = Exercised(
+            alert=rule.name,
+            routes=tuple(m.route_id for m in self._routes(labels) if not m.muted),
+            receivers=tuple(sorted({n.receiver for n in got})),
+        )
+
+    def run_always_firing(self, name: str, deadline_s: float = 30.0) -> None:
+        """An always-firing alert (a dead man's switch) fires and reaches exactly the
+        destinations the routing sends it to: the pipeline itself is alive, end to end."""
+        rule = self.alerts[name]
+        self.deliveries, self.exercised = [], None
+        fired = self.wait_firing(rule, deadline_s, since=0.0)
+        labels = self.live_labels(rule, deadline_s)
+        targets = self.routed(labels)
+        got = self.check_notified(rule, fired, "firing", 0.0, deadline_s, targets=targets)
+        self.check_policy(rule, labels, 0.0)
+        self.check_nobody_else(rule, targets, since=0.0, window_s=0)
         self.exercised = Exercised(
             alert=rule.name,
             routes=tuple(m.route_id for m in self._routes(labels) if not m.muted),
