@@ -108,7 +108,7 @@ def test_renamed_copy_passes_the_suite(base: Path) -> None:
     project = renamed_copy(base / "renamed", subs)
     text = project.read_text()
     assert "maindb:" in text and "taskapi:" in text and "kind: postgres" in text
-    assert "ErrorsTooHigh" in text and "HighErrorRate" not in text and "label: urgency" in text
+    assert "ErrorsTooHigh" in text and "HighErrorRate" not in text and 'urgency="P1"' in text
     rules = (base / "renamed/monitoring/prometheus/rules/app.yml").read_text()
     assert COUNTER[1] in rules and COUNTER[0] not in rules and "urgency: P1" in rules
     assert COUNTER[1] in (base / "renamed/app/metrics.py").read_text()
