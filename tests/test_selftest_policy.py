@@ -8,14 +8,25 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_rename import ROOT, base, renamed_copy  # noqa: F401 (base is a fixture)
+from tests.test_rename import ROOT, renamed_copy
 
 pytestmark = pytest.mark.selftest
 P1_ROUTE = "    - receiver: pagerduty-slack-p1\n      matchers: ['priority=\"P1\"']"
+
+
+@pytest.fixture
+def base() -> Iterator[Path]:
+    """PostgreSQL (another user) must traverse the copy and the run dirs: not tmp_path (0700)."""
+    made = Path(tempfile.mkdtemp(prefix="synthmon-policy-"))
+    made.chmod(0o755)
+    yield made
+    shutil.rmtree(made, ignore_errors=True)
 
 
 def drop_pagerduty_from_p1(path: Path, text: str) -> str:
@@ -41,7 +52,7 @@ def test_a_p1_route_without_pagerduty_fails_the_scenario_through_the_policy(base
     assert "ApplicationDown firing at slack-email-p2/slack[0]" in out, out[-4000:]
 
 
-def test_routes_diff_reports_the_same_edit(base: Path, tmp_path: Path) -> None:
+def test_routes_diff_reports_the_same_edit(base: Path) -> None:
     repo = base / "repo"
     shutil.copytree(
         ROOT / "examples/manager-app", repo, ignore=shutil.ignore_patterns("__pycache__")
