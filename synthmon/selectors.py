@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import promql_parser as pp
@@ -40,7 +41,7 @@ __all__ = [
     "diagnose",
     "loaded_rules",
     "selectors_of",
-    "wait_first_evaluation",
+    "wait_evaluated",
 ]
 
 #: Why a selector is not checked, by the construct that makes it optional.
@@ -50,7 +51,7 @@ EXCEPTED: Mapping[str, str] = {
     "or": "left of an `or` fallback without selectors (like `or vector(0)`)",
     "unless": "right of `unless`: its presence is the condition",
 }
-_NEVER = "0001-01-01T00:00:00Z"  # Prometheus's lastEvaluation of a rule not evaluated yet
+_NEVER = "0001-01-01T00:00:00Z"  # Prometheus's lastEvaluation of a rule never evaluated
 _SHOWN_VALUES = 10
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}  # MatchOp is not hashable
 
@@ -139,25 +140,35 @@ def loaded_rules(prom: Prometheus) -> dict[str, LoadedRule]:
     return found
 
 
-def wait_first_evaluation(prom: Prometheus, timeout_s: float) -> None:
-    """Wait until Prometheus evaluated every rule once: a recording rule's output is a series
-    only from then on. WaitTimeout names the rules not evaluated yet."""
+def wait_evaluated(prom: Prometheus, since: float, timeout_s: float) -> dict[str, LoadedRule]:
+    """Wait until Prometheus evaluated every rule at or after ``since`` (unix seconds), then
+    the rules: a recording rule's output is a series from its first evaluation that saw its
+    inputs. WaitTimeout names the rules not evaluated since then."""
 
     def evaluated() -> bool | NotYet:
         waiting = [
             str(rule.get("name"))
             for group in prom.rules()
             for rule in group.get("rules", [])
-            if str(rule.get("lastEvaluation", _NEVER)).startswith("0001-")
+            if _unix(str(rule.get("lastEvaluation", _NEVER))) < since
         ]
-        return NotYet(f"not evaluated yet: {', '.join(waiting)}") if waiting else True
+        return NotYet(f"not evaluated since then: {', '.join(waiting)}") if waiting else True
 
     wait_until(
         evaluated,
         timeout_s=timeout_s,
-        what=f"Prometheus {prom.shown_url} to evaluate every rule once",
+        what=f"Prometheus {prom.shown_url} to evaluate every rule",
         retry_on=(QueryError,),
     )
+    return loaded_rules(prom)
+
+
+def _unix(stamp: str) -> float:
+    """Seconds of an RFC 3339 timestamp as /api/v1/rules writes it (nanoseconds, ``Z``)."""
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _window(seconds: float) -> str:
@@ -203,10 +214,14 @@ def dead_selectors(
 ) -> tuple[list[str], list[Selector]]:
     """The problems of alert ``rule`` (one line per selector that is not live, naming the rule
     and the selector), and the selectors excepted from the check."""
-    problems, excepted = [], []
-    for selector in selectors_of(expr, where=f"alert {rule}"):
+    problems: list[str] = []
+    excepted: list[Selector] = []
+    found = selectors_of(expr, where=f"alert {rule}")
+    checked = {s.promql for s in found if not s.excepted}
+    for selector in dict.fromkeys(found):  # each once, in order
         if selector.excepted:
-            excepted.append(selector)
+            if selector.promql not in checked:
+                excepted.append(selector)
             continue
         why = diagnose(prom, selector, window_s)
         if why is not None:
