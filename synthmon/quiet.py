@@ -1,6 +1,6 @@
 """No false positives: over a healthy time range no alert fired or was pending, except those the
-project declares always firing (a Watchdog). An alert that fires under normal load is noise, and
-the runbook asks to reduce it; each offender is named with its expression's value then.
+project declares always firing (a dead man's switch). An alert that fires under normal load is
+noise, and the runbook asks to reduce it; each offender is named with its expression's value.
 
 Prometheus writes every pending or firing alert as an ``ALERTS`` series at each evaluation, so
 one range query at the evaluation interval sees every alert of the range, however short.
