@@ -91,9 +91,8 @@ def _walk(node: Any, excepted: str) -> Iterator[Selector]:
     elif isinstance(node, pp.MatrixSelector):
         yield _selector(node.vector_selector, excepted)
     elif isinstance(node, pp.Call):
-        why = EXCEPTED[node.func.name] if node.func.name.startswith("absent") else ""
-        for arg in node.args:
-            yield from _walk(arg, excepted or why)
+        for arg in node.args:  # EXCEPTED names the two absent functions
+            yield from _walk(arg, excepted or EXCEPTED.get(node.func.name, ""))
     elif isinstance(node, pp.BinaryExpr):
         op = str(node.op)
         fallback = op == "or" and not list(_walk(node.rhs, ""))
