@@ -174,9 +174,18 @@ class PolicyModel(_Model):
         default_factory=list, description="alerts that fire all the time (dead man's switch)"
     )
     rules: list[PolicyRuleModel] = Field(default_factory=list)
+    fires_when_healthy: dict[str, str] = Field(
+        default_factory=dict,
+        description="alert → why it fires in a healthy test stack (e.g. it needs history a "
+        "fresh stack lacks); every other alert that fires without a fault is a false positive",
+    )
 
     def policy(self) -> Policy:
-        return Policy(tuple(r.rule() for r in self.rules), tuple(self.always_firing))
+        return Policy(
+            tuple(r.rule() for r in self.rules),
+            tuple(self.always_firing),
+            dict(self.fires_when_healthy),
+        )
 
 
 Scalar = str | bool | int | float | None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from urllib3.util.retry import Retry
 from synthmon.errors import QueryError
 from synthmon.http_errors import body_excerpt, http_error, one_line, transport_problem
 from synthmon.masking import hide_password
+from synthmon.waiting import NotYet
 from synthmon.waiting import wait_until as _wait_until
 
 
@@ -243,6 +245,23 @@ class Prometheus:
             )
             for t in data.get("activeTargets", [])
         ]
+
+    def wait_settled(self, timeout_s: float) -> None:
+        """Every target scraped once, then every rule group evaluated after that: until then
+        a rule such as ``absent(up{job="x"})`` fires from the start alone, not from a fault."""
+
+        def scraped() -> float | NotYet:
+            waiting = [t.job for t in self.targets() if t.health == "unknown"]
+            return NotYet(f"not scraped yet: {waiting}") if waiting else time.time()
+
+        since = _wait_until(scraped, timeout_s=timeout_s, interval_s=0.2, what="a first scrape")
+
+        def evaluated() -> bool | NotYet:
+            groups = self.rules()
+            late = [g.get("name") for g in groups if (_unix(g.get("lastEvaluation")) or 0) < since]
+            return NotYet(f"rule groups not evaluated since: {late}") if late else True
+
+        _wait_until(evaluated, timeout_s=timeout_s, interval_s=0.2, what="a rule evaluation")
 
     def alerts(self) -> list[Alert]:
         """Alerts in state pending or firing (resolved ones are not listed by Prometheus)."""

@@ -23,9 +23,11 @@ _SHOWN_VALUES = 5
 
 
 def allowed_alerts(project: Project) -> frozenset[str]:
-    """The alerts that may fire at any time: the project's always-firing ones (one accessor, so
-    the policy's list can replace routing's in one place)."""
-    return frozenset(project.routing.always_firing)
+    """The alerts that may fire without a fault: the policy's always-firing ones and those it
+    says fire in a healthy test stack (with a reason)."""
+    if project.policy is None:
+        return frozenset()
+    return frozenset(project.policy.always_firing) | frozenset(project.policy.fires_when_healthy)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,12 @@ def lines(stats: Mapping[str, Sequence[Any]], project: Project | None) -> list[s
     parts = coverage_parts(stats, project)
     if parts is not None:
         out += ["monitoring config coverage:", *(f"  {p.line()}" for p in parts)]
-    if project.policy is None:
+    if project.policy is not None:
+        out += [
+            f"may fire on a healthy stack (policy.fires_when_healthy): {alert}: {why}"
+            for alert, why in sorted(project.policy.fires_when_healthy.items())
+        ]
+    else:
         out.append(
             f"warning: {project.source} declares no policy: who must be paged is only what the "
             "routing tree says (a route edited to drop the pager would still pass)"

@@ -137,6 +137,7 @@ def _monitoring_problems(project: Project) -> list[str]:
         named += [("no_scenario", a) for a in project.no_scenario]
         if project.policy is not None:
             named += [("policy.always_firing", a) for a in project.policy.always_firing]
+            named += [("policy.fires_when_healthy", a) for a in project.policy.fires_when_healthy]
             problems += _policy_problems(project)
         problems += [
             f"{key}.{alert}: no rule of monitoring.rules defines alert {alert!r}"

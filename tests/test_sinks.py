@@ -261,9 +261,9 @@ def test_wait_for_timeout_lists_what_arrived(sinks: SinkClient) -> None:
         sinks.wait_for(lambda n: n.alertname == "Never", 0.3, "for Never", since=since)
     message = str(caught.value)
     assert message.startswith("timed out after 0.3 s waiting for a notification for Never; ")
-    assert "received 1:" in message and "slack firing Other to chat/slack/0" in message
+    assert "received 1:" in message and "slack firing Other to chat/slack[0]" in message
     assert (caught.value.what, caught.value.timeout_s) == ("a notification for Never", 0.3)
-    assert "slack firing Other to chat/slack/0" in caught.value.seen
+    assert "slack firing Other to chat/slack[0]" in caught.value.seen
 
 
 def test_expect_none_fails_at_the_first_unwanted_notification(sinks: SinkClient) -> None:
@@ -275,7 +275,7 @@ def test_expect_none_fails_at_the_first_unwanted_notification(sinks: SinkClient)
     assert time.monotonic() - started < 10  # at once, not after the window
     message = str(caught.value)
     assert message.startswith("expected no notification of Other (watched 30 s), after ")
-    assert "got 1:" in message and "slack firing Other to chat/slack/0" in message
+    assert "got 1:" in message and "slack firing Other to chat/slack[0]" in message
     sinks.expect_none(lambda n: n.alertname == "Never", 0.2, "of Never", since=since)  # control
 
 

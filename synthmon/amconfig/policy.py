@@ -10,7 +10,7 @@ promise the alertmanager.yml keeps or breaks, not a second copy of the routing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +64,8 @@ class Policy:
 
     rules: tuple[PolicyRule, ...] = ()
     always_firing: tuple[str, ...] = ()
+    # alert → why it fires in a healthy test stack (not a false positive, but said in the report)
+    fires_when_healthy: Mapping[str, str] = field(default_factory=dict)
 
     def required(self, labels: Mapping[str, str]) -> frozenset[str]:
         """What an alert with ``labels`` must reach: the union of its rules' ``reach``."""

@@ -87,7 +87,7 @@ class Notification:
         where = f"{self.kind}:{self.channel}" if self.channel else self.kind
         return (
             f"{where} {self.status or '?'} {self.alertname or '?'} to "
-            f"{self.receiver or '?'}/{self.kind}/{self.index} {{{labels}}} at {self.time:.3f}"
+            f"{self.receiver or '?'}/{self.kind}[{self.index}] {{{labels}}} at {self.time:.3f}"
         )
 
 

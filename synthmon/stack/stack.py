@@ -20,6 +20,7 @@ from types import FrameType
 from synthmon.errors import ConfigError, StackError
 from synthmon.ports import free_ports
 from synthmon.project import Project
+from synthmon.prom import Prometheus
 from synthmon.settings import Settings
 from synthmon.stack import embedded, engine
 from synthmon.stack.cleanup import clean_stale_runs
@@ -146,6 +147,8 @@ def embedded_stack(
             services, notes = _services(settings, ctx, runner)
             for service in services:
                 runner.start(service)
+            with Prometheus(f"http://{HOST}:{ports['prometheus']}") as prom:
+                prom.wait_settled(settings.startup_timeout)
             yield Stack(
                 kind=runner.kind,
                 run_dir=run_dir,
