@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from synthmon.errors import QueryError
 from synthmon.http_errors import json_of, send
@@ -96,6 +97,18 @@ class AlertmanagerClient(ServiceClient):
     def post_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> None:
         """Push alerts as Prometheus would (see :func:`alert_payload`)."""
         self._request("POST", "/alerts", json=list(alerts))
+
+    def failed_notifications(self) -> dict[str, float]:
+        """``alertmanager_notifications_failed_total`` by integration, from /metrics: every
+        delivery Alertmanager gave up on (a sink that refused it, a destination not reached)."""
+        response = send(self._http, "Alertmanager", "GET", "/metrics", base_url=self.base_url)
+        failed: dict[str, float] = {}
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                if sample.name == "alertmanager_notifications_failed_total":
+                    kind = sample.labels.get("integration", "?")
+                    failed[kind] = failed.get(kind, 0.0) + sample.value
+        return failed
 
     def silences(self) -> list[dict[str, Any]]:
         """All silences, including expired ones (``status.state``)."""

@@ -356,12 +356,28 @@ class AlertScenario:
                 since=since,
             )
 
+    def check_no_failed_delivery(self, rule: AlertRule, before: Mapping[str, float]) -> None:
+        """Alertmanager gave up on no notification: every destination was redirected to a sink
+        that took it (in a namespace with loopback only, a missed rewrite fails here)."""
+        now = self.alertmanager.failed_notifications()
+        failed = {k: v - before.get(k, 0.0) for k, v in now.items() if v > before.get(k, 0.0)}
+        if not failed:
+            return
+        log = self.stack.runner.tail("alertmanager", 200) if self.stack.runner else ""
+        why = [ln.strip() for ln in log.splitlines() if "Notify" in ln and "failed" in ln]
+        raise AssertionError(
+            f"{rule.name}: Alertmanager failed {sum(failed.values()):g} notification(s) "
+            f"({', '.join(f'{k}: {v:g}' for k, v in sorted(failed.items()))}); its log: "
+            + ("; ".join(why[-3:]) or "(no failure line)")
+        )
+
     def run(self, name: str, fault: AbstractContextManager[object], cause: str = "") -> None:
         """The whole scenario for alert ``name``, with ``fault`` (described by ``cause``)."""
         rule = self.alerts[name]
         self.deliveries, self.exercised = [], None
         deadlines = Deadlines.for_rule(rule, self.stack, self.config)
         self.settle(rule, deadlines)
+        failed_before = self.alertmanager.failed_notifications()
         started = time.time()
         with contextlib.ExitStack() as injected:
             with evidence.step(f"Inject fault: {cause or name}"):
@@ -388,6 +404,7 @@ class AlertScenario:
             bound=lambda t: deadlines.resolve_bound + timers[t.receiver].group_interval_s,
         )  # fmt: skip
         self.check_nobody_else(rule, targets, started, 0)
+        self.check_no_failed_delivery(rule, failed_before)
         self.exercised = Exercised(
             alert=rule.name,
             routes=tuple(m.route_id for m in self._routes(labels) if not m.muted),
@@ -400,6 +417,7 @@ class AlertScenario:
         rule = self.alerts[name]
         self.deliveries, self.exercised = [], None
         fired = self.wait_firing(rule, deadline_s, since=0.0)
+        self.check_no_failed_delivery(rule, {})
         labels = self.live_labels(rule, deadline_s)
         targets = self.routed(labels)
         got = self.check_notified(rule, fired, "firing", 0.0, deadline_s, targets=targets)
