@@ -352,7 +352,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if short:
         write(short, red=True, bold=True)
     if stack is not None and project is not None:
-        for line in run_report.version_lines(stack, project, settings_of(config)):
+        lines = run_report.version_lines(stack, project, settings_of(config))
+        if stack.kind != "external":
+            lines += run_report.scaling_lines(project, stack.time_scale)
+        for line in lines:
             write(line)
     allure_dir = getattr(config.option, "allure_report_dir", None)
     if allure_dir and monitoring:

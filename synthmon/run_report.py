@@ -16,6 +16,7 @@ from synthmon.project import Project
 from synthmon.scenario import production_alerts
 from synthmon.settings import Settings
 from synthmon.stack import Stack
+from synthmon.stack.rules import AlertRule
 from synthmon.yamlfile import parse_yaml
 
 
@@ -48,6 +49,34 @@ def coverage_parts(
     universe = coverage.Universe.of(config, alerts, exempt)
     passed = [coverage.Exercised.decode(value) for ok, value in records if ok]
     return coverage.measure(universe, passed)
+
+
+def scaling_lines(project: Project, factor: float) -> list[str]:
+    """:func:`scaled_lines` for the project's alert rules."""
+    return scaled_lines(production_alerts(project.monitoring.rule_files()).values(), factor)
+
+
+def scaled_lines(alerts: Iterable[AlertRule], factor: float) -> list[str]:
+    """The time scale, and every alert whose scaled ``for:`` or window a floor made inexact
+    (a floor keeps a rate() window at >= 4 samples and a ``for:`` at >= one evaluation)."""
+    from synthmon.durations import format_duration
+    from synthmon.stack.configs import MIN_WINDOW_S
+    from synthmon.stack.rules import MIN_FOR_S
+
+    inexact = []
+    for rule in alerts:
+        notes = []
+        if 0 < rule.for_seconds / factor < MIN_FOR_S:
+            notes.append(f"for: {format_duration(rule.for_seconds)} -> {MIN_FOR_S:g} s (floor)")
+        notes += [
+            f"window {format_duration(w)} -> {MIN_WINDOW_S:g} s (floor)"
+            for w in rule.windows
+            if w / factor < MIN_WINDOW_S
+        ]
+        if notes:
+            inexact.append(f"  {rule.name}: {', '.join(notes)}, not {factor:g}x faster")
+    head = f"time scale {factor:g}: production durations are test durations x {factor:g}"
+    return [head + ("; inexact where a floor applies:" if inexact else " (all exact)"), *inexact]
 
 
 def lines(stats: Mapping[str, Sequence[Any]], project: Project | None) -> list[str]:

@@ -96,3 +96,18 @@ def test_coverage_names_what_no_passing_scenario_reached() -> None:
         "route.routes[1] (heartbeat)",
         "inhibit rules exercised: 0/1 (0%); missing: inhibit_rules[0]",
     ]
+
+
+def test_scaling_flags_every_alert_a_floor_made_inexact() -> None:
+    from synthmon.run_report import scaled_lines
+    from synthmon.stack.rules import load_alerts
+
+    rules = load_alerts(
+        "groups:\n- name: g\n  rules:\n"
+        "  - {alert: Exact, expr: 'rate(x[10m]) > 1', for: 5m}\n"
+        "  - {alert: Quick, expr: 'rate(x[2m]) > 1', for: 30s}\n"
+    )
+    head, *inexact = scaled_lines(rules.values(), 60)
+    assert "inexact where a floor applies" in head
+    assert inexact == ["  Quick: for: 30s -> 1 s (floor), window 2m -> 4 s (floor), not 60x faster"]
+    assert scaled_lines([rules["Exact"]], 60)[0].endswith("(all exact)")
