@@ -101,7 +101,9 @@ class AlertmanagerClient(ServiceClient):
     def failed_notifications(self) -> dict[str, float]:
         """``alertmanager_notifications_failed_total`` by integration, from /metrics: every
         delivery Alertmanager gave up on (a sink that refused it, a destination not reached)."""
-        response = send(self._http, "Alertmanager", "GET", "/metrics", base_url=self.base_url)
+        response = send(
+            self._http, "Alertmanager", "GET", f"{self.base_url}/metrics", base_url=self.base_url
+        )
         failed: dict[str, float] = {}
         for family in text_string_to_metric_families(response.text):
             for sample in family.samples:
