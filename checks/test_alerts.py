@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from synthmon import coverage, delivery, evidence
+from synthmon.amconfig.policy import Inhibition
 from synthmon.faults import Faults
 from synthmon.plugin import settings_of
 from synthmon.project import Project
@@ -35,6 +36,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for s in scenarios
         ]
         metafunc.parametrize("scenario_alert", params)
+    if "inhibition" in metafunc.fixturenames:
+        project = settings_of(metafunc.config).project
+        found = project.policy.inhibitions if project and project.policy else ()
+        metafunc.parametrize(
+            "inhibition", found, ids=[f"{i.source}-inhibits-{i.target}" for i in found]
+        )
     if "always_firing" in metafunc.fixturenames:
         project = settings_of(metafunc.config).project
         policy = project.policy if project is not None else None
@@ -84,5 +91,16 @@ def test_always_firing_alert_fires_and_only_reaches_its_receivers(
     """An always-firing alert (a Watchdog) proves the pipeline itself is alive, end to end."""
     try:
         alert_scenario.run_always_firing(always_firing)
+    finally:
+        record(request, alert_scenario)
+
+
+def test_inhibit_rule_holds_its_target_back(
+    inhibition: Inhibition, alert_scenario: AlertScenario, request: pytest.FixtureRequest
+) -> None:
+    """The project's declared inhibition holds in the live Alertmanager: its target is held
+    back (``inhibitedBy``) and nobody is notified of it while the source fires."""
+    try:
+        alert_scenario.run_inhibition(inhibition)
     finally:
         record(request, alert_scenario)

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from synthmon.amconfig.policy import Policy, PolicyRule, check_reach
+from synthmon.amconfig.policy import Inhibition, Policy, PolicyRule, check_reach
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract, HealthEntry
 from synthmon.project import (
@@ -167,6 +167,17 @@ class PolicyRuleModel(_Model):
         return PolicyRule.parse(self.match, self.reach)
 
 
+class InhibitionModel(_Model):
+    """While alert `source` fires, alert `target` is held back by an inhibit rule."""
+
+    source: str
+    target: str
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="labels both alerts carry from their series (e.g. service), for `equal:`",
+    )
+
+
 class PolicyModel(_Model):
     """Who must be told of which alert; checked against alertmanager.yml (synthmon routes diff)."""
 
@@ -180,11 +191,14 @@ class PolicyModel(_Model):
         "fresh stack lacks); every other alert that fires without a fault is a false positive",
     )
 
+    inhibitions: list[InhibitionModel] = Field(default_factory=list)
+
     def policy(self) -> Policy:
         return Policy(
             tuple(r.rule() for r in self.rules),
             tuple(self.always_firing),
             dict(self.fires_when_healthy),
+            tuple(Inhibition(i.source, i.target, dict(i.labels)) for i in self.inhibitions),
         )
 
 

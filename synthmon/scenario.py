@@ -18,12 +18,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from synthmon import evidence, progress
-from synthmon.alerting import AlertmanagerClient
+from synthmon.alerting import AlertmanagerClient, alert_payload
+from synthmon.amconfig.inhibition import inhibit_rules, inhibited_by
+from synthmon.amconfig.policy import Inhibition
 from synthmon.amconfig.routing import RouteMatch, RouteTree
 from synthmon.attribution import Target, elsewhere, is_of, matching, reached, read_targets
 from synthmon.coverage import Exercised
@@ -427,6 +429,57 @@ class AlertScenario:
             alert=rule.name,
             routes=tuple(m.route_id for m in self._routes(labels) if not m.muted),
             receivers=tuple(sorted({n.receiver for n in got})),
+        )
+
+    def run_inhibition(self, inhibition: Inhibition) -> None:
+        """An inhibit rule holds ``target`` back while ``source`` fires: both are posted to
+        Alertmanager with their rules' labels (a fault rarely makes both fire: ``source``
+        usually removes ``target``'s cause), the target shows ``inhibitedBy`` and no
+        notification of it arrives; then both are resolved."""
+        source, target = self.alerts[inhibition.source], self.alerts[inhibition.target]
+        labels = {
+            rule.name: {**rule.labels, **inhibition.labels, "alertname": rule.name}
+            for rule in (source, target)
+        }
+        index = inhibited_by(inhibit_rules(self.config), labels[target.name], [labels[source.name]])
+        assert index is not None, (
+            f"alertmanager.yml has no inhibit rule by which {source.name} holds back "
+            f"{target.name} (labels {labels})"
+        )
+        self.deliveries, self.exercised = [], None
+        deadlines = Deadlines.for_rule(target, self.stack, self.config)
+        until = datetime.now(UTC) + timedelta(hours=1)
+        posted = [
+            alert_payload(labels[rule.name], rule.annotations, ends_at=until)
+            for rule in (source, target)
+        ]
+        started = time.time()
+        step = f"Post {source.name} and {target.name} to Alertmanager (inhibit_rules[{index}])"
+        try:
+            with evidence.step(step):
+                self.alertmanager.post_alerts(posted)
+
+            def held() -> list[str] | NotYet:
+                found = self.alertmanager.alerts({"alertname": target.name})
+                by = [i for a in found for i in a["status"].get("inhibitedBy", [])]
+                return by or NotYet(f"{target.name} in Alertmanager: {found or 'absent'}")
+
+            with evidence.step(f"Verify Alertmanager holds {target.name} back"):
+                wait_until(held, timeout_s=deadlines.notify, interval_s=0.2, what="inhibitedBy")
+            with evidence.step(f"Verify nobody is notified of {target.name}"):
+                self.sinks.expect_none(
+                    lambda n: n.alertname == target.name,
+                    deadlines.notify,
+                    f"of {target.name} while {source.name} fires (inhibit_rules[{index}])",
+                    since=started,
+                )
+        finally:
+            now = datetime.now(UTC)
+            self.alertmanager.post_alerts(
+                [alert_payload(labels[r.name], ends_at=now) for r in (source, target)]
+            )
+        self.exercised = Exercised(
+            alert=f"{source.name} inhibits {target.name}", inhibit_rules=(index,)
         )
 
     def run_silenced(

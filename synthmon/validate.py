@@ -138,6 +138,11 @@ def _monitoring_problems(project: Project) -> list[str]:
         if project.policy is not None:
             named += [("policy.always_firing", a) for a in project.policy.always_firing]
             named += [("policy.fires_when_healthy", a) for a in project.policy.fires_when_healthy]
+            named += [
+                ("policy.inhibitions", a)
+                for i in project.policy.inhibitions
+                for a in (i.source, i.target)
+            ]
             problems += _policy_problems(project)
         problems += [
             f"{key}.{alert}: no rule of monitoring.rules defines alert {alert!r}"

@@ -59,6 +59,16 @@ class PolicyRule:
 
 
 @dataclass(frozen=True)
+class Inhibition:
+    """The project's promise that alert ``source`` firing keeps ``target`` back; ``labels``:
+    what a real firing alert carries besides its rule's labels (from its series: ``service``)."""
+
+    source: str
+    target: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Policy:
     """The project's ``policy:``; ``always_firing`` names dead man's switch alerts."""
 
@@ -66,6 +76,7 @@ class Policy:
     always_firing: tuple[str, ...] = ()
     # alert → why it fires in a healthy test stack (not a false positive, but said in the report)
     fires_when_healthy: Mapping[str, str] = field(default_factory=dict)
+    inhibitions: tuple[Inhibition, ...] = ()
 
     def required(self, labels: Mapping[str, str]) -> frozenset[str]:
         """What an alert with ``labels`` must reach: the union of its rules' ``reach``."""
