@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 
 from synthmon import evidence, progress
+from synthmon.deadlines import production_alerts
 from synthmon.project import Project
 from synthmon.prom import Prometheus
 from synthmon.quiet import allowed_alerts, noisy_message, offenders
-from synthmon.scenario import production_alerts
 from synthmon.stack import Stack
 
 # enough evaluations for every `for:` (scaled) to make an alert pending, and the rate windows

@@ -16,10 +16,10 @@ import time
 import pytest
 
 from synthmon import evidence
+from synthmon.deadlines import production_alerts
 from synthmon.errors import QueryError
 from synthmon.plugin import settings_of
 from synthmon.prom import Prometheus
-from synthmon.scenario import production_alerts
 from synthmon.selectors import LoadedRule, dead_selectors, wait_evaluated
 from synthmon.settings import Settings
 from synthmon.stack import Stack

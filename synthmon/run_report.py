@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from synthmon import coverage, delivery, gobuild
+from synthmon.deadlines import production_alerts
 from synthmon.project import Project
-from synthmon.scenario import production_alerts
 from synthmon.settings import Settings
 from synthmon.stack import Stack
 from synthmon.stack.rules import AlertRule

@@ -17,25 +17,22 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime
 
-from synthmon import evidence, progress
-from synthmon.alerting import AlertmanagerClient, alert_payload
-from synthmon.amconfig.inhibition import inhibit_rules, inhibited_by
+from synthmon import drills, evidence, progress
+from synthmon.alerting import AlertmanagerClient
 from synthmon.amconfig.policy import Inhibition
 from synthmon.amconfig.routing import RouteMatch, RouteTree
 from synthmon.attribution import Target, elsewhere, is_of, matching, reached, read_targets
 from synthmon.coverage import Exercised
+from synthmon.deadlines import Deadlines, production_alerts
 from synthmon.delivery import Delivery
 from synthmon.errors import ConfigError, QueryError, WaitTimeout
 from synthmon.prom import Alert, Prometheus
 from synthmon.prom import wait_until as prom_wait
 from synthmon.sinks import Notification, SinkClient
 from synthmon.stack import Stack
-from synthmon.stack.rules import AlertRule, alert_deadline, read_alerts
+from synthmon.stack.rules import AlertRule
 from synthmon.waiting import NotYet, wait_until
 from synthmon.yamlfile import parse_yaml
 
@@ -43,52 +40,11 @@ DESTINATIONS = "destinations.json"  # written next to the rendered alertmanager.
 # Compared exactly with what Prometheus fired, where the payload carries them; "description"
 # quotes the changing $value.
 EXACT_ANNOTATIONS = ("summary", "runbook_url")
-MARGIN_S = 5.0
 
 
 def receivers_text(names: Iterable[str]) -> str:
     """``a/slack[0] + b/email[0]``: destinations joined for a step title."""
     return " + ".join(names) or "nobody"
-
-
-def production_alerts(rule_files: Iterable[Path]) -> dict[str, AlertRule]:
-    """Every alert of the project's production rule files, by name."""
-    alerts: dict[str, AlertRule] = {}
-    for path in rule_files:
-        alerts.update(read_alerts(path))
-    return alerts
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    """Seconds allowed for each phase of one scenario on this stack."""
-
-    fire: float
-    notify: float
-    resolve: float
-    group_interval: float
-    fire_bound: float  # what the configs allow from the fault to firing (no margin)
-    resolve_bound: float  # from the fault's removal to the alert's end, without Alertmanager
-
-    @classmethod
-    def for_rule(cls, rule: AlertRule, stack: Stack, config: Mapping[str, Any]) -> Deadlines:
-        routes = RouteTree(config).match({"alertname": rule.name, **rule.labels}, datetime.now(UTC))
-        fire = alert_deadline(
-            rule, stack.time_scale, stack.scrape_interval_s, stack.evaluation_interval_s
-        )
-        window = max(rule.windows, default=0.0) / stack.time_scale
-        group_interval = max(r.group_interval_s for r in routes)
-        # A new aggregation group flushes after group_wait; one Alertmanager already holds
-        # (the alert fired before, maybe only for an instant) flushes at its group_interval.
-        ended = stack.scrape_interval_s + window + 2 * stack.evaluation_interval_s
-        return cls(
-            fire=fire + MARGIN_S,
-            notify=max(max(r.group_wait_s, r.group_interval_s) for r in routes) + MARGIN_S,
-            resolve=ended + group_interval + MARGIN_S,
-            group_interval=group_interval,
-            fire_bound=fire,
-            resolve_bound=ended,
-        )
 
 
 class AlertScenario:
@@ -117,7 +73,7 @@ class AlertScenario:
         self.targets = read_targets(conf / DESTINATIONS)
         self.deliveries: list[Delivery] = []  # the last scenario's, for the report
         self.exercised: Exercised | None = None  # what the last scenario reached, if it passed
-        self._shared = {t for name in self.always_firing for t in self._static_targets(name)}
+        self.shared = {t for name in self.always_firing for t in self._static_targets(name)}
 
     @property
     def always_firing(self) -> frozenset[str]:
@@ -181,7 +137,7 @@ class AlertScenario:
         evidence.attach_promql(f"PromQL of {rule.name}", loaded, self.prom.query(loaded), at)
         evidence.attach_alerts(f"{rule.name} in Prometheus", self._active(rule.name))
 
-    def _show_received(self, since: float) -> None:
+    def show_received(self, since: float) -> None:
         """Evidence: every notification since ``since``, at any destination."""
         evidence.attach_notifications("notifications received", self.sinks.notifications(since))
 
@@ -268,11 +224,11 @@ class AlertScenario:
         shown = receivers_text(sorted({t.name for t in wanted}))
         got: list[Notification] = []
         with evidence.step(
-            f"Verify {shown} notified ({status})", lambda: self._show_received(since)
+            f"Verify {shown} notified ({status})", lambda: self.show_received(since)
         ):
             progress.waiting(f"{status} {rule.name} at {shown}", deadline_s)
             for target in wanted:
-                ambiguous = target in self._shared and rule.name not in self.always_firing
+                ambiguous = target in self.shared and rule.name not in self.always_firing
 
                 def arrived(n: Notification, t: Target = target, amb: bool = ambiguous) -> bool:
                     return bool(
@@ -432,55 +388,8 @@ class AlertScenario:
         )
 
     def run_inhibition(self, inhibition: Inhibition) -> None:
-        """An inhibit rule holds ``target`` back while ``source`` fires: both are posted to
-        Alertmanager with their rules' labels (a fault rarely makes both fire: ``source``
-        usually removes ``target``'s cause), the target shows ``inhibitedBy`` and no
-        notification of it arrives; then both are resolved."""
-        source, target = self.alerts[inhibition.source], self.alerts[inhibition.target]
-        labels = {
-            rule.name: {**rule.labels, **inhibition.labels, "alertname": rule.name}
-            for rule in (source, target)
-        }
-        index = inhibited_by(inhibit_rules(self.config), labels[target.name], [labels[source.name]])
-        assert index is not None, (
-            f"alertmanager.yml has no inhibit rule by which {source.name} holds back "
-            f"{target.name} (labels {labels})"
-        )
-        self.deliveries, self.exercised = [], None
-        deadlines = Deadlines.for_rule(target, self.stack, self.config)
-        until = datetime.now(UTC) + timedelta(hours=1)
-        posted = [
-            alert_payload(labels[rule.name], rule.annotations, ends_at=until)
-            for rule in (source, target)
-        ]
-        started = time.time()
-        step = f"Post {source.name} and {target.name} to Alertmanager (inhibit_rules[{index}])"
-        try:
-            with evidence.step(step):
-                self.alertmanager.post_alerts(posted)
-
-            def held() -> list[str] | NotYet:
-                found = self.alertmanager.alerts({"alertname": target.name})
-                by = [i for a in found for i in a["status"].get("inhibitedBy", [])]
-                return by or NotYet(f"{target.name} in Alertmanager: {found or 'absent'}")
-
-            with evidence.step(f"Verify Alertmanager holds {target.name} back"):
-                wait_until(held, timeout_s=deadlines.notify, interval_s=0.2, what="inhibitedBy")
-            with evidence.step(f"Verify nobody is notified of {target.name}"):
-                self.sinks.expect_none(
-                    lambda n: n.alertname == target.name,
-                    deadlines.notify,
-                    f"of {target.name} while {source.name} fires (inhibit_rules[{index}])",
-                    since=started,
-                )
-        finally:
-            now = datetime.now(UTC)
-            self.alertmanager.post_alerts(
-                [alert_payload(labels[r.name], ends_at=now) for r in (source, target)]
-            )
-        self.exercised = Exercised(
-            alert=f"{source.name} inhibits {target.name}", inhibit_rules=(index,)
-        )
+        """:func:`synthmon.drills.inhibition`: the declared inhibition holds in Alertmanager."""
+        drills.inhibition(self, inhibition)
 
     def run_silenced(
         self,
@@ -490,46 +399,5 @@ class AlertScenario:
         matchers: Mapping[str, str],
         cause: str = "",
     ) -> None:
-        """Planned maintenance: a silence holds back the notifications of a firing alert;
-        once it is expired, they are delivered."""
-        rule = self.alerts[name]
-        self.deliveries = []
-        deadlines = Deadlines.for_rule(rule, self.stack, self.config)
-        self.settle(rule, deadlines)
-        with evidence.step(f"Create a maintenance silence for {dict(matchers)}"):
-            silence = alertmanager.create_silence(
-                matchers, duration_s=3600, created_by="synthmon",
-                comment=f"maintenance drill: {name}",
-            )  # fmt: skip
-        started = time.time()
-        try:
-            with evidence.step(f"Inject fault: {cause or name}"), fault:
-                fired = self.wait_firing(rule, deadlines.fire, started)
-                targets = self.routed(self.live_labels(rule, deadlines.notify))
-                silenced = f"Verify nobody is notified of {name} while silenced"
-                with evidence.step(silenced, lambda: self._show_received(started)):
-                    progress.waiting(f"no {name} notification (silenced)", deadlines.notify)
-                    self.sinks.expect_none(
-                        lambda n: any(
-                            matching([n], t, rule.name, "firing", ambiguous=t in self._shared)
-                            for t in targets
-                        ),
-                        deadlines.notify,
-                        f"of {rule.name} while silence {silence} ({dict(matchers)}) is active",
-                        since=started,
-                    )
-                with evidence.step(f"Verify Alertmanager shows {name} silenced"):
-                    states = [a["status"] for a in alertmanager.alerts({"alertname": name})]
-                    evidence.attach_json(f"{name} in Alertmanager", states)
-                    assert any(silence in s.get("silencedBy", []) for s in states), (
-                        f"Alertmanager does not show {name} silenced by {silence}: {states}"
-                    )
-                with evidence.step(f"Expire silence {silence}: maintenance is over"):
-                    alertmanager.expire_silence(silence)
-                expired = time.time()
-                self.check_notified(
-                    rule, fired, "firing", expired, deadlines.notify, targets=targets
-                )
-        finally:
-            alertmanager.expire_silence(silence)
-        self.wait_inactive(rule, deadlines.resolve)
+        """:func:`synthmon.drills.maintenance`: a silence holds the notifications back."""
+        drills.maintenance(self, name, fault, alertmanager, matchers, cause)

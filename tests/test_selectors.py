@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from synthmon.deadlines import production_alerts
 from synthmon.errors import ConfigError
 from synthmon.ports import HOST, free_ports
 from synthmon.prom import Prometheus
-from synthmon.scenario import production_alerts
 from synthmon.selectors import (
     EXCEPTED,
     dead_selectors,
