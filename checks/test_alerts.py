@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthmon import coverage, delivery, evidence
+from synthmon import coverage, delivery, drills, evidence
 from synthmon.amconfig.policy import Inhibition
 from synthmon.faults import Faults
 from synthmon.plugin import settings_of
@@ -101,6 +101,6 @@ def test_inhibit_rule_holds_its_target_back(
     """The project's declared inhibition holds in the live Alertmanager: its target is held
     back (``inhibitedBy``) and nobody is notified of it while the source fires."""
     try:
-        alert_scenario.run_inhibition(inhibition)
+        drills.inhibition(alert_scenario, inhibition)
     finally:
         record(request, alert_scenario)

@@ -7,7 +7,6 @@ import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from synthmon import evidence, progress
 from synthmon.alerting import AlertmanagerClient, alert_payload
@@ -16,10 +15,8 @@ from synthmon.amconfig.policy import Inhibition
 from synthmon.attribution import matching
 from synthmon.coverage import Exercised
 from synthmon.deadlines import Deadlines
+from synthmon.scenario import AlertScenario
 from synthmon.waiting import NotYet, wait_until
-
-if TYPE_CHECKING:
-    from synthmon.scenario import AlertScenario
 
 
 def inhibition(scenario: AlertScenario, inhibition: Inhibition) -> None:

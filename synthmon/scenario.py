@@ -19,9 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
-from synthmon import drills, evidence, progress
+from synthmon import evidence, progress
 from synthmon.alerting import AlertmanagerClient
-from synthmon.amconfig.policy import Inhibition
 from synthmon.amconfig.routing import RouteMatch, RouteTree
 from synthmon.attribution import Target, elsewhere, is_of, matching, reached, read_targets
 from synthmon.coverage import Exercised
@@ -386,18 +385,3 @@ class AlertScenario:
             routes=tuple(m.route_id for m in self._routes(labels) if not m.muted),
             receivers=tuple(sorted({n.receiver for n in got})),
         )
-
-    def run_inhibition(self, inhibition: Inhibition) -> None:
-        """:func:`synthmon.drills.inhibition`: the declared inhibition holds in Alertmanager."""
-        drills.inhibition(self, inhibition)
-
-    def run_silenced(
-        self,
-        name: str,
-        fault: AbstractContextManager[object],
-        alertmanager: AlertmanagerClient,
-        matchers: Mapping[str, str],
-        cause: str = "",
-    ) -> None:
-        """:func:`synthmon.drills.maintenance`: a silence holds the notifications back."""
-        drills.maintenance(self, name, fault, alertmanager, matchers, cause)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from synthmon import drills
 from synthmon.alerting import AlertmanagerClient
 from synthmon.errors import UnexpectedEvent, WaitTimeout
 from synthmon.faults import Faults
@@ -80,7 +81,8 @@ def test_silence_that_does_not_match_fails_the_maintenance_check(
     alert_scenario: AlertScenario, alertmanager: AlertmanagerClient, faults: Faults
 ) -> None:
     with pytest.raises(UnexpectedEvent) as caught:
-        alert_scenario.run_silenced(
+        drills.maintenance(
+            alert_scenario,
             "GitHubAPIRateLimitLow",
             github_quota(faults, remaining=10),
             alertmanager,

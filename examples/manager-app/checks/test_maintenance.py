@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from synthmon import drills
 from synthmon.alerting import AlertmanagerClient
 from synthmon.faults import Faults
 from synthmon.project import Project
@@ -20,7 +21,8 @@ def test_maintenance_silence_suppresses_then_delivers(
     project: Project,
 ) -> None:
     scenario = project.scenario("GitHubAPIRateLimitLow")  # its fault in synthmon.yaml
-    alert_scenario.run_silenced(
+    drills.maintenance(
+        alert_scenario,
         scenario.alert,
         faults.applied(scenario.faults),
         alertmanager,
