@@ -13,12 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from synthmon.amconfig.routing import RouteMatch, RouteTree
 from synthmon.errors import ConfigError
-from synthmon.stack.alertmanager_config import (
-    notification_delay,
-    render_alertmanager_config,
-    route_timings,
-)
+from synthmon.stack.alertmanager_config import render_alertmanager_config
 
 STACK = Path(__file__).resolve().parents[1] / "examples/manager-app/monitoring/alertmanager"
 PRODUCTION = STACK / "alertmanager.yml"
@@ -26,6 +23,22 @@ TEMPLATES = STACK / "templates"
 ROUTES: list[dict[str, Any]] = yaml.safe_load((STACK / "routes-test.yml").read_text())
 SINKS = "http://127.0.0.1:18080"
 PATH_MAP = {"/etc/alertmanager/templates": TEMPLATES}  # as examples/manager-app/synthmon.yaml
+
+
+def route_matches(text: str, labels: dict[str, str]) -> list[RouteMatch]:
+    """The routes (with their timers) an alert with ``labels`` lands on in ``text``."""
+    return RouteTree(yaml.safe_load(text)).match(labels)
+
+
+def group_waits(text: str) -> list[float]:
+    """The effective group_wait of every route in the tree of ``text``."""
+    waits: list[float] = []
+    nodes = [RouteTree(yaml.safe_load(text)).root]
+    while nodes:
+        node = nodes.pop()
+        waits.append(node.opts.group_wait_s)
+        nodes += node.children
+    return waits
 
 
 def render(text: str, tmp_path: Path, factor: float = 60) -> str:
@@ -154,7 +167,7 @@ def test_receivers_use_the_runbook_integrations() -> None:
 
 @pytest.mark.parametrize("entry", ROUTES, ids=route_id)
 def test_route_timings_agree_with_amtool_table(entry: dict[str, Any]) -> None:
-    found = route_timings(PRODUCTION.read_text(), entry["labels"])
+    found = route_matches(PRODUCTION.read_text(), entry["labels"])
     assert [t.receiver for t in found] == entry["receivers"]
 
 
@@ -167,7 +180,7 @@ def test_render_scales_route_tree_with_floors(tmp_path: Path) -> None:
     assert (root["group_wait"], root["group_interval"], root["repeat_interval"]) == (
         "500ms", "5s", "4m",
     )  # fmt: skip
-    p1 = route_timings(yaml.safe_dump(config), {"priority": "P1"})[0]
+    p1 = route_matches(yaml.safe_dump(config), {"priority": "P1"})[0]
     assert (p1.group_wait_s, p1.group_interval_s, p1.repeat_interval_s) == (0.25, 1.0, 60.0)
     assert config["global"]["resolve_timeout"] == "5s"
 
@@ -185,9 +198,9 @@ route:
 receivers: [{name: r}]
 """
     out = render(text, tmp_path, factor=600)
-    child = route_timings(out, {"a": "1"})[0]
+    child = route_matches(out, {"a": "1"})[0]
     assert child.group_interval_s == 1.0 and child.repeat_interval_s == 1.0
-    root = route_timings(render(text, tmp_path, factor=6000), {})[0]
+    root = route_matches(render(text, tmp_path, factor=6000), {})[0]
     assert root.group_interval_s == 1.0 and root.repeat_interval_s >= root.group_interval_s
 
 
@@ -265,7 +278,9 @@ def test_render_rejects_a_non_positive_factor(tmp_path: Path) -> None:
 
 def test_notification_delay(tmp_path: Path) -> None:
     out = render(PRODUCTION.read_text(), tmp_path)
-    assert notification_delay(out, {"alertname": "X", "priority": "P1"}) == 0.25
-    assert notification_delay(out, {"alertname": "X", "priority": "P4"}) == 5.0
-    assert notification_delay(out) == 5.0  # the slowest route: P4
-    assert notification_delay(PRODUCTION.read_text()) == 300.0
+    p1 = route_matches(out, {"alertname": "X", "priority": "P1"})
+    assert max(m.group_wait_s for m in p1) == 0.25
+    p4 = route_matches(out, {"alertname": "X", "priority": "P4"})
+    assert max(m.group_wait_s for m in p4) == 5.0
+    assert max(group_waits(out)) == 5.0  # the slowest route: P4
+    assert max(group_waits(PRODUCTION.read_text())) == 300.0

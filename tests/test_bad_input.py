@@ -31,12 +31,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synthmon.amconfig.routing import RouteTree
 from synthmon.errors import ConfigError, QueryError
 from synthmon.load.profiles import load_profiles
 from synthmon.prom import Prometheus
 from synthmon.slo import promql
 from synthmon.slo.spec import load_spec
-from synthmon.stack.alertmanager_config import render_alertmanager_config, route_timings
+from synthmon.stack.alertmanager_config import render_alertmanager_config
 from synthmon.stack.rules import read_alerts, scale_rules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +140,7 @@ def _library_error(path: Path, tmp_path: Path) -> str:
                 smtp_host="127.0.0.1", smtp_port=9, path_map={}, base_dir=tmp_path,
                 secrets_dir=tmp_path / "secrets",
             ),
-            route_timings(path.read_text(), {"severity": "critical"}),
+            RouteTree(yaml.safe_load(path.read_text())).match({"severity": "critical"}),
         ),
     }  # fmt: skip
     with pytest.raises(ConfigError) as caught:

@@ -21,12 +21,14 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from synthmon.alerting import AlertmanagerClient, alert_payload
+from synthmon.amconfig.routing import RouteTree
 from synthmon.errors import QueryError, UnexpectedEvent, WaitTimeout
 from synthmon.sinks import Notification, SinkClient
 from synthmon.sinks._parse import BEGIN, END, ParsedAlert, alerts_of
-from synthmon.stack.alertmanager_config import render_alertmanager_config, route_timings
+from synthmon.stack.alertmanager_config import render_alertmanager_config
 
 Starter = Callable[[str, list[str], str], "subprocess.Popen[bytes]"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -427,7 +429,8 @@ def test_p1_pages_and_slacks_p3_only_emails_then_both_resolve(
     notes = {"summary": "it broke", "description": "two\nlines", "runbook_url": "http://rb/x"}
     alertmanager.post_alerts([firing(p1, notes), firing(p3, notes)])
     loaded = alertmanager.status()["config"]["original"]
-    t1, t3 = (route_timings(loaded, labels)[0] for labels in (p1, p3))
+    tree = RouteTree(yaml.safe_load(loaded))
+    t1, t3 = (tree.match(labels)[0] for labels in (p1, p3))
     deadline = t3.group_wait_s + 5
     [page] = sinks.wait_for(of("pagerduty", "SynthP1"), deadline, "P1 page", since=since)
     [chat] = sinks.wait_for(of("slack", "SynthP1"), deadline, "P1 slack", since=since)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from synthmon.amconfig._yaml import as_list, require_mapping
 from synthmon.amconfig.integrations import (
     GLOBAL_SECRETS,
     HTTP_DROPPED,
@@ -111,12 +112,12 @@ def redirect(
     target = _Target(sinks_http_url.rstrip("/"), f"{smtp_host}:{smtp_port}", secrets_dir)
     glob = doc.get("global")
     if glob is not None:
-        _mapping(glob, "global")
+        require_mapping(glob, "global")
         _global(glob, target)
     found: list[Destination] = []
     lost: list[Unverifiable] = []
-    for number, receiver in enumerate(_list(doc.get("receivers"), "receivers")):
-        _mapping(receiver, f"receivers[{number}]")
+    for number, receiver in enumerate(as_list(doc.get("receivers"), "receivers")):
+        require_mapping(receiver, f"receivers[{number}]")
         name = str(receiver.get("name", number))
         for key in list(receiver):
             if key.endswith("_configs"):
@@ -170,12 +171,12 @@ def _receiver_list(
             f"alertmanager config: {where}: unknown integration (known: "
             f"{', '.join(sorted(INTEGRATIONS))})"
         )
-    entries = _list(receiver[key], where)
+    entries = as_list(receiver[key], where)
     found: list[Destination] = []
     lost: list[Unverifiable] = []
     kept: list[Any] = []
     for index, entry in enumerate(entries):
-        _mapping(entry, f"{where}[{index}]")
+        require_mapping(entry, f"{where}[{index}]")
         reason = _unverifiable(integ, entry)
         if reason:
             lost.append(Unverifiable(name, kind, index, reason))
@@ -239,7 +240,7 @@ def _email(entry: dict[str, Any], path: str, glob: Mapping[str, Any], t: _Target
     tls = entry.get("tls_config")
     if tls is None:
         tls = copy.deepcopy(glob.get("smtp_tls_config")) or {}
-    _mapping(tls, f"{path}.tls_config")
+    require_mapping(tls, f"{path}.tls_config")
     entry["tls_config"] = tls
     _tls(tls)
 
@@ -285,7 +286,7 @@ def _tls(tls: Any) -> None:
 
 def _templates(value: Any, path_map: Mapping[str, Path], base_dir: Path) -> list[str]:
     """Each template path made absolute: production paths through ``path_map``."""
-    return [_template(str(t), path_map, base_dir) for t in _list(value, "templates")]
+    return [_template(str(t), path_map, base_dir) for t in as_list(value, "templates")]
 
 
 def _template(path: str, path_map: Mapping[str, Path], base_dir: Path) -> str:
@@ -400,16 +401,3 @@ def changed_fields(original: Any, changed: Any, where: str = "") -> list[str]:
         return [p for n, (a, b) in enumerate(zip(original, changed, strict=True)) for p in
                 changed_fields(a, b, f"{where}[{n}]")]  # fmt: skip
     return [] if original == changed else [where]
-
-
-def _mapping(value: object, where: str) -> None:
-    if not isinstance(value, dict):
-        raise ConfigError(f"alertmanager config: {where} must be a mapping, got {value!r:.60}")
-
-
-def _list(value: object, where: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ConfigError(f"alertmanager config: {where} must be a list, got {value!r:.60}")
-    return value
