@@ -1,31 +1,35 @@
 """The pytest plugin (entry point ``pytest11``): options, markers, fixtures, run summary.
 
-Fixtures are few and named for what they give; override any of them in a conftest.py.
+Fixtures are few and named for what they give; override any of them in a conftest.py. They are
+declared here; synthmon.fixtures does the longer work, synthmon.summary writes the run summary.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
-import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from synthmon import external, progress
+from synthmon import external, fixtures, progress
 from synthmon.errors import SynthmonError
+from synthmon.fixtures import load_profile as _load_profile
+from synthmon.fixtures import project_of as _project
 from synthmon.project import Project
 from synthmon.secrets import env_values
 from synthmon.settings import OPTIONS, Settings
-from synthmon.stack import Stack, open_stack
+from synthmon.stack import Stack
+from synthmon.stash import coverage_key as _coverage_key
+from synthmon.stash import slo_report_key as slo_report_key
+from synthmon.stash import stack_key as _stack_key
 
 if TYPE_CHECKING:
     from synthmon.alerting import AlertmanagerClient
     from synthmon.faults import Faults
-    from synthmon.load import LoadProfile, LoadResult
+    from synthmon.load import LoadResult
     from synthmon.prom import Prometheus
     from synthmon.scenario import AlertScenario
     from synthmon.sinks import SinkClient
@@ -61,11 +65,6 @@ _markers_key = pytest.StashKey[tuple[str, ...]]()
 _settings_key = pytest.StashKey[Settings]()
 _error_key = pytest.StashKey[str]()
 _active_key = pytest.StashKey[bool]()
-_stack_key = pytest.StashKey[Stack]()
-_kept_key = pytest.StashKey[str]()  # why --keep-stack kept (or did not keep) the stack
-_load_key = pytest.StashKey["LoadResult"]()
-slo_report_key = pytest.StashKey[str]()
-_coverage_key = pytest.StashKey[str]()  # why the run fails --min-alert-coverage
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -199,28 +198,6 @@ def _register_secrets(config: pytest.Config, settings: Settings) -> None:
         redactor.add_url(getattr(settings, name))  # from an environment: no option to scan
 
 
-def _load_profile(settings: Settings) -> dict[str, LoadProfile]:
-    """The profiles file, with the chosen profile in it; else a one-line usage error."""
-    from synthmon.load import load_profiles
-
-    try:
-        profiles = load_profiles(settings.load_profiles)
-    except SynthmonError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    if settings.load_profile not in profiles:
-        raise pytest.UsageError(
-            f"{settings.where('load_profile')}: no profile {settings.load_profile!r} in "
-            f"{settings.load_profiles} (have: {', '.join(profiles)})"
-        )
-    return profiles
-
-
-def _project(settings: Settings) -> Project:
-    if settings.project is None:
-        pytest.fail(f"no project: give {settings.where('project')}", pytrace=False)
-    return settings.project
-
-
 def settings_of(config: pytest.Config) -> Settings:
     """The run's settings, for hooks that run before fixtures (pytest_generate_tests); using
     them makes the session a synthmon one. Bad settings fail the collecting module in one
@@ -313,92 +290,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The run at a glance: checks by outcome, the SLO verdict table, where everything is.
-
-    Shown when this process opened a stack or any check (a test with a synthmon marker) ran;
-    under xdist the counts and the SLO table come from the reports the workers sent.
-    """
-    from synthmon import progress
-
-    config, write = terminalreporter.config, terminalreporter.write_line
+    """The run at a glance (synthmon.summary): checks by outcome, the SLO verdict table, where
+    everything is."""
+    config = terminalreporter.config
     if not is_active(config):
         return
-    stack = config.stash.get(_stack_key, None)
-    markers = markers_of(config)
-    checks = progress.count_checks(terminalreporter.stats, markers)
-    if stack is None and not checks.count:
-        return
-    terminalreporter.write_sep("-", "synthmon")
-    for line in progress.check_lines(checks, markers):
-        write(line, red=bool(checks.failed), green=not checks.failed)
-    table = config.stash.get(slo_report_key, None)
-    table = table or progress.user_property(terminalreporter.stats, "synthmon_slo_table")
-    if table is not None:
-        write(table.rstrip())
-    load = config.stash.get(_load_key, None)
-    if load is not None:
-        write(
-            f"load ({load.profile}): {load.requests} requests, {load.failures} failed, "
-            f"{load.achieved_rps:.1f} req/s over {load.duration_s:.1f} s; "
-            f"Locust report {load.files.get('html')}"
-        )
-    from synthmon import run_report
+    from synthmon.summary import write_summary
 
-    project = settings_of(config).project
-    monitoring = run_report.lines(terminalreporter.stats, project)
-    for line in monitoring:
-        write(line, yellow=line.startswith("warning:"))
-    short = config.stash.get(_coverage_key, None)
-    if short:
-        write(short, red=True, bold=True)
-    if stack is not None and project is not None:
-        lines = run_report.version_lines(stack, project, settings_of(config))
-        if stack.kind != "external":
-            lines += run_report.scaling_lines(project, stack.time_scale)
-        for line in lines:
-            write(line)
-    allure_dir = getattr(config.option, "allure_report_dir", None)
-    if allure_dir and monitoring:
-        run_report.write_allure_environment(allure_dir, monitoring)
-    for line in progress.where_lines(getattr(config.option, "xmlpath", None), allure_dir):
-        write(line)
-    if stack is not None:
-        reason = f" ({stack.reason})" if stack.reason else ""
-        write(f"stack: {stack.kind}{reason}; run directory: {stack.run_dir}")
-        for note in stack.notes:
-            write(note)
-        if stack.runner is not None:
-            write(f"service logs: {stack.run_dir / 'logs'}")
-        kept = config.stash.get(_kept_key, None)
-        for line in _kept_lines(stack, kept) if kept else ():
-            write(line, yellow=True, bold=line.startswith("stop it"))
-
-
-def _keep_stack(settings: Settings, running: Stack, session: pytest.Session) -> str | None:
-    """Why the stack stays up after this session (None: torn down as always). Ctrl-C/SIGTERM
-    (an interrupted session) keeps nothing."""
-    interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
-    if not settings.keep_stack or not session.testsfailed or interrupted:
-        return None
-    if running.runner is None or running.runner.kind != "processes":
-        return f"--keep-stack: the {running.kind} stack is torn down (keeping needs processes)"
-    running.runner.keep()
-    from synthmon.up import write_stack_record
-
-    write_stack_record(running)
-    return "kept"
-
-
-def _kept_lines(stack: Stack, why: str) -> list[str]:
-    from synthmon.up import stop_command, url_lines
-
-    if why != "kept":
-        return [why]
-    return [
-        "stack kept running (--keep-stack, a check failed):",
-        *url_lines(stack),
-        f"stop it: {stop_command(stack.run_dir)}",
-    ]
+    write_summary(terminalreporter, markers_of(config), settings_of(config))
 
 
 @pytest.fixture(scope="session")
@@ -416,22 +315,7 @@ def stack(
 ) -> Iterator[Stack]:
     """The stack under test (started once per session, torn down unless ``--keep-stack`` and
     a check failed)."""
-    try:
-        with open_stack(synthmon_settings) as running:
-            from synthmon.redact import redactor_of  # loaded as a plugin: import late
-
-            for secret in running.secrets.values():
-                redactor_of(pytestconfig).add(secret)
-            pytestconfig.stash[_stack_key] = running
-            from synthmon.evidence import attach_stack_notes
-
-            attach_stack_notes(running.kind, running.notes)  # in the Allure report too
-            yield running
-            kept = _keep_stack(synthmon_settings, running, request.session)
-            if kept is not None:
-                pytestconfig.stash[_kept_key] = kept
-    except SynthmonError as exc:
-        raise pytest.fail.Exception(str(exc), pytrace=False) from None
+    yield from fixtures.session_stack(synthmon_settings, pytestconfig, request.session)
 
 
 @pytest.fixture(scope="session")
@@ -494,37 +378,7 @@ def alert_scenario(stack: Stack, prom: Prometheus, sinks: SinkClient) -> AlertSc
 @pytest.fixture(scope="session")
 def load_run(stack: Stack, synthmon_settings: Settings, pytestconfig: pytest.Config) -> LoadResult:
     """The session's Locust run (profile ``--load-profile``) against the stack, done once."""
-    from synthmon.load import run_load
-
-    try:
-        profiles, name = _load_profile(synthmon_settings), synthmon_settings.load_profile
-    except pytest.UsageError as exc:  # on an xdist worker: a one-line failure, no INTERNALERROR
-        raise pytest.fail.Exception(str(exc), pytrace=False) from None
-    profile = profiles[name]
-    cap = profiles.get(external.LOAD_CAP_PROFILE)
-    if stack.kind == "external" and not synthmon_settings.allow_load:
-        if cap is None:
-            pytest.skip(
-                f"load on an external stack needs --allow-load, or a profile "
-                f"{external.LOAD_CAP_PROFILE!r} in {synthmon_settings.load_profiles} as the cap"
-            )
-        profile = external.cap_load(profile, cap)
-        if profile is not profiles[name]:
-            warnings.warn(
-                f"external stack: load profile {external.describe_load(profiles[name])} is "
-                f"above the cap; running {external.describe_load(cap)} (--allow-load lifts it)",
-                stacklevel=1,
-            )
-    progress.waiting(f"load run {profile.name}", profile.ramp_s + profile.steady_s)
-    result = run_load(
-        stack.app_url,
-        profile,
-        stack.run_dir / "load" / profile.name,
-        workers=synthmon_settings.load_workers,
-        locustfile=_project(synthmon_settings).locustfile,
-    )
-    pytestconfig.stash[_load_key] = result
-    return result
+    return fixtures.session_load(stack, synthmon_settings, pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -538,18 +392,4 @@ def slo_report(
     """The SLO gate's report, written to <run dir>/slo-report.json: on a stack synthmon runs,
     over the load run's steady window; on an external one, over the last ``--slo-lookback``
     (real traffic, no load run needed)."""
-    from synthmon.slo import evaluate, load_spec
-    from synthmon.slo.gate import gate_after_load
-
-    spec = load_spec(synthmon_settings.slo_spec)
-    if stack.kind == "external":
-        now = time.time()
-        report = evaluate(spec, prom, (now - synthmon_settings.slo_lookback, now))
-    else:
-        load: LoadResult = request.getfixturevalue("load_run")
-        # the window's last samples are in Prometheus after one more scrape and evaluation
-        settle = stack.scrape_interval_s + stack.evaluation_interval_s
-        report = gate_after_load(spec, prom, load, settle)
-    report.to_json(stack.run_dir / "slo-report.json")
-    pytestconfig.stash[slo_report_key] = report.render_table(show_promql=True)
-    return report
+    return fixtures.session_slo_report(stack, prom, synthmon_settings, pytestconfig, request)
