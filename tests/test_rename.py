@@ -122,7 +122,9 @@ def test_renamed_copy_passes_the_suite(base: Path) -> None:
         "-k", "health or ErrorsTooHigh or objective_holds",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:]
-    assert "alert 1 passed" in done.stdout, done.stdout[-4000:]  # ErrorsTooHigh's scenario ran
+    # ErrorsTooHigh's scenario ran (and the declared inhibition of it by ServiceGone)
+    assert "ErrorsTooHigh firing at slack-email-p2/slack[0]" in done.stdout, done.stdout[-4000:]
+    assert re.search(r"by marker: .*alert 2 passed", done.stdout), done.stdout[-4000:]
     assert re.search(r"slo \d+ passed", done.stdout), done.stdout[-4000:]  # and the gate
 
 
