@@ -38,9 +38,11 @@ lint: setup
 	@rm -rf .synthmon/dist && $(VENV)/python -m pip wheel -q --no-deps -w .synthmon/dist . >/dev/null
 	$(VENV)/check-wheel-contents .synthmon/dist/synthmon-*.whl
 
+# TEST_ARGS: more pytest options for `make test` (e.g. -k, --durations=20)
+TEST_ARGS ?=
 test: lint
 	@SYNTHMON_STACK=processes SYNTHMON_REQUIRE_CONTAINERS=1 scripts/podman.sh run -- \
-		$(VENV)/pytest tests examples/linkcheck/tests -p no:cacheprovider; status=$$?; \
+		$(VENV)/pytest tests examples/linkcheck/tests -p no:cacheprovider $(TEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests collected" >&2; fi; exit $$status
 
 # What the tests run besides the stack (scripts/packages.txt "test": nginx, openssl), and the
