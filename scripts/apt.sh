@@ -25,7 +25,7 @@ fi
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ] ||
     dpkg-query -W -f='${db:Status-Status} ${Provides}\n' 2>/dev/null |
-      grep -qE "^installed .*(^|[ ,])$1([ ,(]|\$)"
+      grep -E "^installed .*(^|[ ,])$1([ ,(]|\$)" >/dev/null  # not -q: an early exit + pipefail fails
 }
 missing=()
 for purpose in "$@"; do
