@@ -27,7 +27,14 @@ MAX_WINDOW_FILL_S = 20.0
 def steady_window_s(stack: Stack, project: Project) -> float:
     """How long the steady state is watched on this stack."""
     alerts = production_alerts(project.monitoring.rule_files()).values()
-    longest = max((max(a.windows, default=0.0) for a in alerts), default=0.0) / stack.time_scale
+    kept = project.monitoring.unscaled_windows  # these windows run as written
+    longest = max(
+        (
+            max(a.windows, default=0.0) / (1.0 if a.name in kept else stack.time_scale)
+            for a in alerts
+        ),
+        default=0.0,
+    )
     fill = min(longest, MAX_WINDOW_FILL_S)
     return STEADY_EVALUATIONS * stack.evaluation_interval_s + fill
 

@@ -42,10 +42,15 @@ class Deadlines:
     @classmethod
     def for_rule(cls, rule: AlertRule, stack: Stack, config: Mapping[str, Any]) -> Deadlines:
         routes = RouteTree(config).match({"alertname": rule.name, **rule.labels}, datetime.now(UTC))
+        scaled = stack.project is None or rule.name not in stack.project.monitoring.unscaled_windows
         fire = alert_deadline(
-            rule, stack.time_scale, stack.scrape_interval_s, stack.evaluation_interval_s
+            rule,
+            stack.time_scale,
+            stack.scrape_interval_s,
+            stack.evaluation_interval_s,
+            scale_window=scaled,
         )
-        window = max(rule.windows, default=0.0) / stack.time_scale
+        window = max(rule.windows, default=0.0) / (stack.time_scale if scaled else 1.0)
         group_interval = max(r.group_interval_s for r in routes)
         # A new aggregation group flushes after group_wait; one Alertmanager already holds
         # (the alert fired before, maybe only for an instant) flushes at its group_interval.

@@ -74,6 +74,7 @@ class Monitoring:
     ``$scrape_interval``, ``$evaluation_interval``, ``$scrape_timeout``, ``$rules_dir`` and
     ``$NAME_address`` (host:port) of every service. ``scrape``: job name → the service it
     scrapes in the test stack (``None``: not scraped); default: a service named like the job.
+    ``unscaled_windows``: rules whose range windows are not time-scaled (``for:`` still is).
     """
 
     prometheus_yml: Path
@@ -85,6 +86,8 @@ class Monitoring:
     # absolute paths the production configs name → files of the repository (test copies only)
     path_map: Mapping[str, Path] = field(default_factory=dict)
     scrape: Mapping[str, str | None] = field(default_factory=dict)
+    # alert/record names whose expression keeps its windows in the time-scaled copy
+    unscaled_windows: frozenset[str] = frozenset()
 
     def rule_files(self) -> tuple[Path, ...]:
         """Every rule file, sorted, each once."""

@@ -298,6 +298,7 @@ def build(file: Path, model: ProjectModel) -> Project:
         rule_globs=globs,
         path_map={k: _path(root, v) for k, v in mon.path_map.items()},
         scrape=dict(mon.scrape),
+        unscaled_windows=frozenset(mon.unscaled_windows),
     )
     return Project(
         name=model.name,

@@ -92,6 +92,11 @@ class MonitoringModel(_Model):
         description="prometheus.yml job name → the service it scrapes in the test stack (null: "
         "not scraped); default: a service named like the job",
     )
+    unscaled_windows: list[str] = Field(
+        default_factory=list,
+        description="alert or record names whose range windows (and offsets) stay as written in "
+        "the time-scaled test copy; their for:/keep_firing_for still scale",
+    )
 
 
 class PolicyRuleModel(_Model):

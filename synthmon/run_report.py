@@ -7,7 +7,7 @@ same with or without xdist, and a coverage record only counts when its test pass
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +53,16 @@ def coverage_parts(
 
 def scaling_lines(project: Project, factor: float) -> list[str]:
     """:func:`scaled_lines` for the project's alert rules."""
-    return scaled_lines(production_alerts(project.monitoring.rule_files()).values(), factor)
+    alerts = production_alerts(project.monitoring.rule_files()).values()
+    return scaled_lines(alerts, factor, project.monitoring.unscaled_windows)
 
 
-def scaled_lines(alerts: Iterable[AlertRule], factor: float) -> list[str]:
+def scaled_lines(
+    alerts: Iterable[AlertRule], factor: float, unscaled: Collection[str] = ()
+) -> list[str]:
     """The time scale, and every alert whose scaled ``for:`` or window a floor made inexact
-    (a floor keeps a rate() window at >= 4 samples and a ``for:`` at >= one evaluation)."""
+    (a floor keeps a rate() window at >= 4 samples and a ``for:`` at >= one evaluation); then
+    the rules of ``unscaled`` (``monitoring.unscaled_windows``), whose windows run as written."""
     from synthmon.durations import format_duration
     from synthmon.stack.configs import MIN_WINDOW_S
     from synthmon.stack.rules import MIN_FOR_S
@@ -71,12 +75,19 @@ def scaled_lines(alerts: Iterable[AlertRule], factor: float) -> list[str]:
         notes += [
             f"window {format_duration(w)} -> {MIN_WINDOW_S:g} s (floor)"
             for w in rule.windows
-            if w / factor < MIN_WINDOW_S
+            if w / factor < MIN_WINDOW_S and rule.name not in unscaled
         ]
         if notes:
             inexact.append(f"  {rule.name}: {', '.join(notes)}, not {factor:g}x faster")
     head = f"time scale {factor:g}: production durations are test durations x {factor:g}"
-    return [head + ("; inexact where a floor applies:" if inexact else " (all exact)"), *inexact]
+    suffix = "; inexact where a floor applies:" if inexact else ":" if unscaled else " (all exact)"
+    out = [head + suffix, *inexact]
+    if unscaled:
+        out.append(
+            "  windows kept as written, not scaled (monitoring.unscaled_windows; their for: "
+            f"still / {factor:g}): {', '.join(sorted(unscaled))}"
+        )
+    return out
 
 
 def lines(stats: Mapping[str, Sequence[Any]], project: Project | None) -> list[str]:

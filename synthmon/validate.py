@@ -6,8 +6,9 @@ names exists and parses (``promtool check rules`` on each rule file, ``promtool 
 and ``amtool check-config`` on test copies with the path map and templates resolved; the load
 profiles and the SLO spec with synthmon's own readers), that each image names an image setting,
 and that every alert named by ``scenarios``, ``no_scenario`` and ``policy.always_firing`` is
-defined by a rule (and ``policy.always_firing``); each ``receiver:NAME`` of the policy must name
-a receiver of alertmanager.yml. The user's files are only read.
+defined by a rule (and ``policy.always_firing``), every rule of ``monitoring.unscaled_windows``
+too; each ``receiver:NAME`` of the policy must name a receiver of alertmanager.yml. The user's
+files are only read.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from synthmon.slo import load_spec
 from synthmon.stack.alertmanager_config import render_alertmanager_config
 from synthmon.stack.embedded import port_names, prometheus_yml
 from synthmon.stack.prometheus_config import is_template
-from synthmon.stack.rules import read_alerts
+from synthmon.stack.rules import read_alerts, read_rule_names
 from synthmon.yamlfile import parse_yaml, read_text
 
 VALIDATE_EXIT = 4
@@ -96,10 +97,12 @@ def _monitoring_problems(project: Project) -> list[str]:
     problems: list[str] = []
     mon = project.monitoring
     alerts: set[str] = set()
+    rules: set[str] = set()  # alert and record names
     for rule_file in mon.rule_files():
         problems += _tool("monitoring.rules", ("promtool", "check", "rules", str(rule_file)))
         try:
             alerts |= set(read_alerts(rule_file))
+            rules |= read_rule_names(rule_file)
         except ConfigError as exc:
             problems.append(f"monitoring.rules: {exc}")
     for key, load in (("load.profiles", load_profiles), ("slo.spec", load_spec)):
@@ -148,6 +151,11 @@ def _monitoring_problems(project: Project) -> list[str]:
             f"{key}.{alert}: no rule of monitoring.rules defines alert {alert!r}"
             for key, alert in named
             if alert not in alerts
+        ]
+        problems += [
+            f"monitoring.unscaled_windows: no rule of monitoring.rules is named {name!r} "
+            "(expected an alert or record name)"
+            for name in sorted(mon.unscaled_windows - rules)
         ]
     return problems
 

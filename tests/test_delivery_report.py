@@ -111,3 +111,9 @@ def test_scaling_flags_every_alert_a_floor_made_inexact() -> None:
     assert "inexact where a floor applies" in head
     assert inexact == ["  Quick: for: 30s -> 1 s (floor), window 2m -> 4 s (floor), not 60x faster"]
     assert scaled_lines([rules["Exact"]], 60)[0].endswith("(all exact)")
+    head, *rest = scaled_lines(rules.values(), 60, {"Quick"})  # windows kept: no window floor
+    assert rest == [
+        "  Quick: for: 30s -> 1 s (floor), not 60x faster",
+        "  windows kept as written, not scaled (monitoring.unscaled_windows; their for: still / 60)"
+        ": Quick",
+    ]

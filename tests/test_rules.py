@@ -243,6 +243,31 @@ def test_scale_rules_divides_for_and_windows() -> None:
     assert "for" not in instant, "no for: stays no for: (fires at once)"
 
 
+def test_a_rule_in_unscaled_keeps_its_windows_and_the_others_scale() -> None:
+    text = RULES.replace("(rate(d_bucket", "(rate(d_bucket[10m] offset 1h) or rate(d_bucket")
+    rendered = scale_rules(text, 60, 4, unscaled={"Slow"})
+    record, slow, _ = _load(rendered)["groups"][0]["rules"]
+    assert "[5m]" in slow["expr"] and "[10m] offset 1h" in slow["expr"], "kept as written"
+    assert (slow["for"], slow["keep_firing_for"]) == ("5s", "10s"), "its timers still scale"
+    assert record["expr"] == "sum by (job) (rate(http_requests_total[5s]))", "others scale"
+    assert "# Windows kept as written (monitoring.unscaled_windows): Slow." in rendered
+    by_record = _load(scale_rules(RULES, 60, 4, unscaled={"job:requests:rate5m"}))
+    record, slow, _ = by_record["groups"][0]["rules"]
+    assert "[5m]" in record["expr"] and "[5s]" in slow["expr"], "a record name works too"
+
+
+def test_an_unscaled_rule_still_gets_its_expression_checked() -> None:
+    bad = RULES.replace("}[5m])))", "}[5m)))")
+    with pytest.raises(ConfigError, match=r"alert 'Slow', expr: unbalanced"):
+        scale_rules(bad, 60, 4, source="rules.yml", unscaled={"Slow"})
+
+
+def test_an_unscaled_rule_waits_for_its_whole_window() -> None:
+    scaled = rule_deadline("0s", 60, 1, 1, window="5m")
+    kept = rule_deadline("0s", 60, 1, 1, window="5m", scale_window=False)
+    assert (scaled, kept) == (1 + 5 + 1, 1 + 300 + 1)
+
+
 def test_scale_rules_keeps_labels_annotations_strings_and_comments() -> None:
     # BaseLoader reads every scalar as the text it is, as Prometheus (YAML 1.2) would.
     source = yaml.load(RULES, Loader=yaml.BaseLoader)
@@ -410,3 +435,17 @@ def test_alert_deadline_uses_for_and_longest_window() -> None:
     assert alert_deadline(alerts["HighErrorRate"], 60, 1, 1) == 1 + 5 + 1 + 5
     assert alert_deadline(alerts["ApplicationDown"], 60, 1, 1) == 1 + 1 + 1
     assert alert_deadline(alerts["Watchdog"], 60, 1, 1) == 2
+
+
+def test_render_rules_keeps_the_named_windows_and_rejects_an_unknown_name(tmp_path: Path) -> None:
+    from synthmon.settings import Settings
+    from synthmon.stack.configs import render_rules
+
+    rules = tmp_path / "demo.yml"
+    rules.write_text(RULES, encoding="utf-8")
+    settings = Settings(time_scale=60)
+    rendered = _load(render_rules(settings, [rules], {"Slow"})["demo.yml"])
+    record, slow, _ = rendered["groups"][0]["rules"]
+    assert "[5m]" in slow["expr"] and "[5m]" not in record["expr"]
+    with pytest.raises(ConfigError, match=r"^monitoring.unscaled_windows: .*'Slwo'$"):
+        render_rules(settings, [rules], {"Slow", "Slwo"})

@@ -86,6 +86,10 @@ CASES: dict[str, tuple[Edit, str]] = {
         lambda d: d["scenarios"].update(NoSuchAlert={"cause": "x", "faults": [{"stop": "app"}]}),
         "scenarios.NoSuchAlert: no rule of monitoring.rules defines alert 'NoSuchAlert'",
     ),
+    "an unscaled_windows name no rule has": (
+        lambda d: d["monitoring"].update(unscaled_windows=["HighErrorRate", "NoSuchRule"]),
+        "monitoring.unscaled_windows: no rule of monitoring.rules is named 'NoSuchRule'",
+    ),
     "two kinds in one fault": (
         lambda d: d["scenarios"]["ApplicationDown"].update(faults=[{"stop": "app", "kill": "app"}]),
         "scenarios.ApplicationDown.faults.0: a fault is exactly one of stop, kill",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from synthmon.errors import ConfigError
@@ -16,22 +16,33 @@ from synthmon.project import Project
 from synthmon.settings import Settings
 from synthmon.stack.alertmanager_config import redirect_alertmanager_config
 from synthmon.stack.embedded import HOST, SCRAPE_INTERVAL_S, Ports
-from synthmon.stack.rules import scale_rules
+from synthmon.stack.rules import read_rule_names, scale_rules
 
 # rate() needs at least a few samples in its window
 MIN_WINDOW_S = 4 * SCRAPE_INTERVAL_S
 
 
-def render_rules(settings: Settings, rule_files: Iterable[Path]) -> dict[str, str]:
-    """Every rule file, time-scaled: file name → text (a name twice is an error)."""
+def render_rules(
+    settings: Settings, rule_files: Iterable[Path], unscaled: Collection[str] = ()
+) -> dict[str, str]:
+    """Every rule file, time-scaled: file name → text (a name twice is an error). The rules
+    named in ``unscaled`` (``monitoring.unscaled_windows``) keep their windows as written."""
     files = list(rule_files)
     names = [p.name for p in files]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(f"rule files: two files named {', '.join(twice)}: rename one")
+    if unscaled:
+        defined = {name for path in files for name in read_rule_names(path)}
+        unknown = sorted(set(unscaled) - defined)
+        if unknown:
+            raise ConfigError(
+                f"monitoring.unscaled_windows: no rule of the rule files is named "
+                f"{', '.join(map(repr, unknown))}"
+            )
     return {
         path.name: scale_rules(
-            path.read_text(), settings.time_scale, MIN_WINDOW_S, source=str(path)
+            path.read_text(), settings.time_scale, MIN_WINDOW_S, source=str(path), unscaled=unscaled
         )
         for path in files
     }

@@ -4,15 +4,17 @@ The files under ``stack/prometheus/rules/`` keep production timings. The test st
 time by one factor, so :func:`scale_rules` divides every ``for:``, ``keep_firing_for:``, group
 ``interval:`` and every PromQL range window, subquery and ``offset`` by it: the rules under test
 are the production rules, not a hand-written fast copy. Thresholds, labels and annotation text
-are left exactly as they are. :func:`read_alerts` lists the alerts for scenarios, and
-:func:`alert_deadline` says how long one may take to fire after its fault.
+are left exactly as they are. A rule named in ``unscaled`` (the project's
+``monitoring.unscaled_windows``) keeps its expression's durations as written; its timers scale.
+:func:`read_alerts` lists the alerts for scenarios, and :func:`alert_deadline` says how long
+one may take to fire after its fault.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -33,6 +35,7 @@ __all__ = [
     "load_alerts",
     "range_windows",
     "read_alerts",
+    "read_rule_names",
     "rule_deadline",
     "scale_expr",
     "scale_rules",
@@ -120,18 +123,26 @@ def range_windows(expr: str, *, where: str = "expr") -> tuple[float, ...]:
 
 
 def scale_rules(
-    text: str, factor: float, min_window: float = DEFAULT_MIN_WINDOW_S, *, source: str = "rules"
+    text: str,
+    factor: float,
+    min_window: float = DEFAULT_MIN_WINDOW_S,
+    *,
+    source: str = "rules",
+    unscaled: Collection[str] = (),
 ) -> str:
     """The rule file ``text`` with every timing divided by ``factor``, as YAML.
 
     ``for:``/``keep_firing_for:`` and group ``interval:`` keep a floor of :data:`MIN_FOR_S`
     (zero stays zero: an alert without ``for:`` still fires at once); expressions go through
-    :func:`scale_expr`. ``source`` names the file in error messages.
+    :func:`scale_expr`, except those of the rules (alert or record names) in ``unscaled``: their
+    range and subquery windows and offsets stay as written (still checked), their ``for:`` and
+    ``keep_firing_for:`` scale. ``source`` names the file in error messages.
     """
     _check_factor(factor, min_window, source)
     document = _load(text, source)
     if document is None:
         return text
+    kept: list[str] = []
     for group in document["groups"]:
         gwhere = f"{source}: group {group['name']!r}"
         if "interval" in group:
@@ -141,10 +152,17 @@ def scale_rules(
             for key in _TIMED_RULE_KEYS:
                 if key in rule:
                     rule[key] = _scale_timer(rule[key], factor, f"{where}, {key}")
-            if isinstance(rule["expr"], str):
+            if not isinstance(rule["expr"], str):
+                continue
+            if _rule_name(rule) in unscaled:
+                range_windows(rule["expr"], where=f"{where}, expr")
+                kept.append(_rule_name(rule))
+            else:
                 rule["expr"] = scale_expr(rule["expr"], factor, min_window, where=f"{where}, expr")
     origin = " ".join(source.split())
     header = f"# Rendered from {origin} by synthmon.stack.rules.scale_rules (time / {factor:g}).\n"
+    if kept:
+        header += f"# Windows kept as written (monitoring.unscaled_windows): {', '.join(kept)}.\n"
     body = yaml.dump(
         document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096, indent=2
     )
@@ -179,6 +197,17 @@ def load_alerts(text: str, *, source: str = "rules") -> dict[str, AlertRule]:
     return alerts
 
 
+def read_rule_names(path: Path) -> set[str]:
+    """The names of every rule (alerting and recording) of a rule file or rules directory."""
+    files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
+    names: set[str] = set()
+    for file in files:
+        document = _load(read_text(file, "rule file"), str(file))
+        for group in [] if document is None else document["groups"]:
+            names |= {_rule_name(rule) for rule in group["rules"]}
+    return names
+
+
 def read_alerts(path: Path) -> dict[str, AlertRule]:
     """The alerts of a rule file, or of every ``*.yml`` in a rules directory, by name."""
     files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
@@ -202,13 +231,15 @@ def rule_deadline(
     *,
     window: str | float = 0.0,
     min_window: float = DEFAULT_MIN_WINDOW_S,
+    scale_window: bool = True,
 ) -> float:
     """Worst-case seconds from a fault until Prometheus fires the alert on the scaled stack.
 
     The fault shows at the next scrape; a rate over ``window`` may need the whole (scaled)
     window of bad samples to cross its threshold; the next evaluation makes the alert
     pending, and it fires at the first evaluation at least the scaled ``for:`` later.
-    ``rule_for`` and ``window`` are production values (duration strings or seconds).
+    ``rule_for`` and ``window`` are production values (duration strings or seconds);
+    ``scale_window=False``: the rule keeps its windows as written (``unscaled_windows``).
     Alertmanager's group_wait and delivery come on top.
     """
     _check_factor(factor, min_window, "rule deadline")
@@ -220,9 +251,9 @@ def rule_deadline(
     for_s = _seconds(rule_for, "rule deadline, for") / factor
     if for_s:
         for_s = max(for_s, MIN_FOR_S)
-    window_s = _seconds(window, "rule deadline, window") / factor
-    if window_s:
-        window_s = max(window_s, min_window)
+    window_s = _seconds(window, "rule deadline, window")
+    if window_s and scale_window:
+        window_s = max(window_s / factor, min_window)
     evaluations = math.ceil(for_s / eval_interval - 1e-9)
     return scrape_interval + window_s + eval_interval + evaluations * eval_interval
 
@@ -234,6 +265,7 @@ def alert_deadline(
     eval_interval: float,
     *,
     min_window: float = DEFAULT_MIN_WINDOW_S,
+    scale_window: bool = True,
 ) -> float:
     """:func:`rule_deadline` for a production alert, using its ``for:`` and longest window."""
     return rule_deadline(
@@ -243,6 +275,7 @@ def alert_deadline(
         eval_interval,
         window=max(alert.windows, default=0.0),
         min_window=min_window,
+        scale_window=scale_window,
     )
 
 
@@ -385,6 +418,10 @@ def _check_rule(rule: object, where: str) -> None:
         raise ConfigError(
             f"{_rule_where(where, rule)}: expected an 'expr:' PromQL string, got {expr!r}"
         )
+
+
+def _rule_name(rule: Mapping[str, Any]) -> str:
+    return str(rule["alert"] if "alert" in rule else rule["record"])
 
 
 def _rule_where(gwhere: str, rule: Mapping[str, Any]) -> str:

@@ -94,7 +94,9 @@ def _services(
     project, ports = ctx.project, ctx.ports
     conf = runner.run_dir / "conf"
     am_config = render_alertmanager(settings, project, ports, conf)
-    rules = render_rules(settings, project.monitoring.rule_files())
+    rules = render_rules(
+        settings, project.monitoring.rule_files(), project.monitoring.unscaled_windows
+    )
     prom = embedded.prometheus_yml(project, ports, runner.conf_dir("prometheus"))
     if not isinstance(runner, ContainerRunner):
         return [
