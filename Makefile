@@ -38,8 +38,9 @@ lint: setup
 	@rm -rf .synthmon/dist && $(VENV)/python -m pip wheel -q --no-deps -w .synthmon/dist . >/dev/null
 	$(VENV)/check-wheel-contents .synthmon/dist/synthmon-*.whl
 
-# TEST_ARGS: more pytest options for `make test` (e.g. -k, --durations=20)
-TEST_ARGS ?=
+# TEST_ARGS: pytest options of `make test`: two xdist workers (one test file each at a time,
+# so a module's stack stays on one worker), e.g. TEST_ARGS="-n 0" for one process
+TEST_ARGS ?= -n 2 --dist loadfile
 test: lint
 	@SYNTHMON_STACK=processes SYNTHMON_REQUIRE_CONTAINERS=1 scripts/podman.sh run -- \
 		$(VENV)/pytest tests examples/linkcheck/tests -p no:cacheprovider $(TEST_ARGS); status=$$?; \

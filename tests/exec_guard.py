@@ -326,8 +326,23 @@ def recorded_uses(log: Path) -> list[Use]:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            uses.append(Use(entry["program"], entry.get("test") or entry.get("by") or "?"))
+            if "program" in entry:
+                uses.append(Use(entry["program"], entry.get("test") or entry.get("by") or "?"))
     return uses
+
+
+def recorded_expected(log: Path) -> set[Use]:
+    """What xdist workers' tests marked ``runs_missing_program`` (the controller runs none)."""
+    found = set()
+    if log.is_file():
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if "expected_missing" in entry:
+                found.add(Use(entry["expected_missing"], entry["test"]))
+    return found
 
 
 # -- the verdict --------------------------------------------------------------------------------
@@ -407,26 +422,38 @@ class Judge:
 # -- the pytest side ----------------------------------------------------------------------------
 
 
-class ExecGuard:
-    """Records while the session runs; judges at its end (controller only)."""
+class RunTagger:
+    """Names the running test in what its programs record, and notes what it runs missing on
+    purpose (in the log, so an xdist worker's marks reach the controller's verdict)."""
 
     def __init__(self, log: Path) -> None:
         self.log = log
-        self.found: list[Violation] = []
         self.expected_missing: set[Use] = set()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
         for marker in item.iter_markers("runs_missing_program"):
-            self.expected_missing.update(Use(program, item.nodeid) for program in marker.args)
+            for program in marker.args:
+                self.expected_missing.add(Use(program, item.nodeid))
+                with self.log.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps({"expected_missing": program, "test": item.nodeid}) + "\n")
         os.environ[TEST_ENV] = item.nodeid
         yield
         os.environ.pop(TEST_ENV, None)
 
+
+class ExecGuard(RunTagger):
+    """Records while the session runs; judges at its end (controller only)."""
+
+    def __init__(self, log: Path) -> None:
+        super().__init__(log)
+        self.found: list[Violation] = []
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         uses = recorded_uses(self.log) + scanned_uses()
         judge = Judge.here()
-        self.found = judge.violations(uses, frozenset(self.expected_missing))
+        expected = frozenset(self.expected_missing | recorded_expected(self.log))
+        self.found = judge.violations(uses, expected)
         USED.parent.mkdir(parents=True, exist_ok=True)
         # a union over runs: a run of a few tests must not shrink what the whole suite uses
         seen = read_names(USED) if USED.is_file() else set()
@@ -451,8 +478,12 @@ def start(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "runs_missing_program(*programs): the test runs these on purpose (exec guard)"
     )
-    if hasattr(config, "workerinput") or os.environ.get(LOG_ENV):
-        return  # an xdist worker or an inner pytester run: the outer session judges
+    if hasattr(config, "workerinput") and os.environ.get(LOG_ENV):
+        # an xdist worker: it tags its tests; the controller judges
+        config.pluginmanager.register(RunTagger(Path(os.environ[LOG_ENV])), "exec-guard-tags")
+        return
+    if os.environ.get(LOG_ENV):
+        return  # an inner pytester run: the outer session judges
     fresh_image_list()  # no list: a usage error now, not after the run
     log = Path(tempfile.mkstemp(prefix="exec-guard-", suffix=".jsonl")[1])
     os.environ[LOG_ENV] = str(log)
