@@ -32,6 +32,7 @@ class Delivery:
     bound_s: float  # the most the configs allow for after_cause_s
     scale: float  # the stack's time scale: production seconds = test seconds * scale
     note: str = ""  # why there is no figure: "not verifiable here: ...", "send_resolved: false"
+    cause: str = ""  # what after_cause_s counts from, when not the fault (or its removal)
 
     @property
     def destination(self) -> str:
@@ -46,10 +47,12 @@ class Delivery:
         head = f"{self.alert} {self.status} at {self.destination}"
         if not self.delivered or self.after_cause_s is None:
             return f"{head}: NOT DELIVERED{f' ({self.note})' if self.note else ''}"
-        cause = "the fault" if self.status == "firing" else "the fault was removed"
+        cause = self.cause or ("the fault" if self.status == "firing" else "the fault was removed")
         alert = "firing" if self.status == "firing" else "the alert ended"
         after_alert = (
-            f", {self.after_alert_s:.1f} s after {alert}" if self.after_alert_s is not None else ""
+            f", {_seconds(self.after_alert_s)} s after {alert}"
+            if self.after_alert_s is not None and not self.cause
+            else ""
         )
         verdict = "" if self.in_bound else " OVER BOUND"
         return (
@@ -60,6 +63,11 @@ class Delivery:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _seconds(value: float) -> str:
+    """One decimal, without a "-0.0" (a notification seen in the same poll as the alert)."""
+    return f"{value:.1f}" if round(value, 1) else "0.0"
 
 
 def production(seconds: float, scale: float) -> str:

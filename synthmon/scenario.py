@@ -39,6 +39,9 @@ DESTINATIONS = "destinations.json"  # written next to the rendered alertmanager.
 # Compared exactly with what Prometheus fired, where the payload carries them; "description"
 # quotes the changing $value.
 EXACT_ANNOTATIONS = ("summary", "runbook_url")
+# An always-firing alert begins with the stack: Prometheus finds its Alertmanagers a few
+# seconds after start (asynchronously) and re-sends what it could not deliver (resend delay).
+STARTUP_SEND_S = 10.0
 
 
 def receivers_text(names: Iterable[str]) -> str:
@@ -210,16 +213,19 @@ class AlertScenario:
         fired_at: float | None = None,
         unnamed_after: float = 0.0,
         bound: Callable[[Target], float] | None = None,
+        cause: tuple[float, str] | None = None,
     ) -> list[Notification]:
         """Each destination in ``targets`` got ``status`` for this alert; what payloads carry of
-        its labels and annotations is what Prometheus fired. One Delivery recorded each."""
+        its labels and annotations is what Prometheus fired. One Delivery recorded each, timed
+        from ``since`` (the fault), or from ``cause`` (a moment and what it was)."""
+        start, what = cause if cause is not None else (since, "")
         wanted = [
             t for t in targets if not t.unverifiable and (status == "firing" or t.send_resolved)
         ]
         for target in targets:
             if target not in wanted:
                 why = target.unverifiable or "send_resolved: false"
-                self._record(rule, target, status, None, since, fired_at, 0.0, why)
+                self._record(rule, target, status, None, start, fired_at, 0.0, why, what)
         shown = receivers_text(sorted({t.name for t in wanted}))
         got: list[Notification] = []
         with evidence.step(
@@ -245,9 +251,9 @@ class AlertScenario:
                         since=since,
                     )[0]
                 except WaitTimeout:
-                    self._record(rule, target, status, None, since, fired_at, limit, "")
+                    self._record(rule, target, status, None, start, fired_at, limit, "", what)
                     raise
-                self._record(rule, target, status, first, since, fired_at, limit, "")
+                self._record(rule, target, status, first, start, fired_at, limit, "", what)
                 got.append(first)
             for note in got:
                 self._check_content(rule, fired, note)
@@ -281,6 +287,7 @@ class AlertScenario:
         alert_at: float | None,
         bound: float,
         why: str,
+        cause: str = "",
     ) -> None:
         self.deliveries.append(
             Delivery(
@@ -288,7 +295,7 @@ class AlertScenario:
                 index=target.index, status=status, delivered=note is not None,
                 after_cause_s=None if note is None else note.time - since,
                 after_alert_s=None if note is None or alert_at is None else note.time - alert_at,
-                bound_s=bound, scale=self.stack.time_scale, note=why,
+                bound_s=bound, scale=self.stack.time_scale, note=why, cause=cause,
             )
         )  # fmt: skip
 
@@ -377,7 +384,13 @@ class AlertScenario:
         self.check_no_failed_delivery(rule, {})
         labels = self.live_labels(rule, deadline_s)
         targets = self.routed(labels)
-        got = self.check_notified(rule, fired, "firing", 0.0, deadline_s, targets=targets)
+        timers = {m.receiver: m for m in self._routes(labels)}
+        began = fired.active_at if fired.active_at is not None else 0.0
+        got = self.check_notified(
+            rule, fired, "firing", 0.0, deadline_s, targets=targets,
+            cause=(began, "it began firing"),
+            bound=lambda t: timers[t.receiver].group_wait_s + STARTUP_SEND_S,
+        )  # fmt: skip
         self.check_policy(rule, labels, 0.0)
         self.check_nobody_else(rule, targets, since=0.0, window_s=0)
         self.exercised = Exercised(

@@ -117,3 +117,15 @@ def test_scaling_flags_every_alert_a_floor_made_inexact() -> None:
         "  windows kept as written, not scaled (monitoring.unscaled_windows; their for: still / 60)"
         ": Quick",
     ]
+
+
+def test_an_always_firing_delivery_counts_from_when_it_began() -> None:
+    record = delivery.Delivery(
+        "Beat", "hb", "webhook", 0, "firing", True, 0.9, 0.9, 2.0, 60, cause="it began firing"
+    )
+    assert record.line() == (
+        "Beat firing at hb/webhook[0]: 0.9 s after it began firing = 54 s in production; "
+        "bound 2 min"
+    )
+    same_poll = delivery.Delivery("A", "r", "email", 0, "resolved", True, 1.0, -0.02, 9.0, 60)
+    assert "0.0 s after the alert ended" in same_poll.line()

@@ -221,13 +221,19 @@ def prometheus_yml(project: Project, ports: Ports, conf_dir: Path) -> RenderedPr
     )
 
 
+# Prometheus re-sends firing alerts to Alertmanager every 1m (production); in a stack that
+# evaluates every second a send lost at start-up (Alertmanager not yet discovered) would
+# otherwise hold an always-firing alert back for a whole minute.
+RESEND_DELAY = "--rules.alert.resend-delay=1s"
+
+
 def prometheus(project: Project, ports: Ports, rules: dict[str, str], config: str) -> Service:
     """``config``: the rendered prometheus.yml (:func:`prometheus_yml`)."""
     return Service(
         name="prometheus",
         argv=(binary("prometheus"), "--config.file={conf}/prometheus.yml",
               "--storage.tsdb.path={data}", f"--web.listen-address={HOST}:{ports['prometheus']}",
-              "--storage.tsdb.retention.time=1d"),
+              "--storage.tsdb.retention.time=1d", RESEND_DELAY),
         configs={"prometheus.yml": config, **{f"rules/{n}": t for n, t in rules.items()}},
         probe=ScrapedProbe(f"http://{HOST}:{ports['prometheus']}", project.scrape_jobs),
     )  # fmt: skip
@@ -322,7 +328,7 @@ def prometheus_container(
         name="prometheus", image=image, readable_by=NOBODY,
         argv=("--config.file={conf}/prometheus.yml", "--storage.tsdb.path=/prometheus",
               f"--web.listen-address={HOST}:{ports['prometheus']}",
-              "--storage.tsdb.retention.time=1d"),
+              "--storage.tsdb.retention.time=1d", RESEND_DELAY),
         configs={"prometheus.yml": config,
                  **{f"rules/{n}": t for n, t in rules.items()}},
         probe=ScrapedProbe(f"http://{HOST}:{ports['prometheus']}", project.scrape_jobs),
