@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -318,31 +319,27 @@ def scanned_uses(root: Path = ROOT) -> list[Use]:
     return uses
 
 
-def recorded_uses(log: Path) -> list[Use]:
-    uses = []
+def _entries(log: Path) -> Iterator[dict[str, Any]]:
+    """The JSON lines of the log (a line a killed process left half-written is skipped)."""
     if log.is_file():
         for line in log.read_text(errors="replace").splitlines():
             try:
-                entry = json.loads(line)
+                yield json.loads(line)
             except ValueError:
                 continue
-            if "program" in entry:
-                uses.append(Use(entry["program"], entry.get("test") or entry.get("by") or "?"))
-    return uses
+
+
+def recorded_uses(log: Path) -> list[Use]:
+    return [
+        Use(e["program"], e.get("test") or e.get("by") or "?")
+        for e in _entries(log)
+        if "program" in e
+    ]
 
 
 def recorded_expected(log: Path) -> set[Use]:
     """What xdist workers' tests marked ``runs_missing_program`` (the controller runs none)."""
-    found = set()
-    if log.is_file():
-        for line in log.read_text(errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if "expected_missing" in entry:
-                found.add(Use(entry["expected_missing"], entry["test"]))
-    return found
+    return {Use(e["expected_missing"], e["test"]) for e in _entries(log) if "expected_missing" in e}
 
 
 # -- the verdict --------------------------------------------------------------------------------

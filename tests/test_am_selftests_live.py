@@ -11,7 +11,6 @@ as Prometheus would post them.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,13 +25,11 @@ from synthmon.alerting import AlertmanagerClient, alert_payload
 from synthmon.amconfig.routing import RouteTree
 from synthmon.attribution import Target, is_of, matching
 from synthmon.errors import WaitTimeout
-from synthmon.ports import HOST, free_ports
+from synthmon.ports import HOST
 from synthmon.sinks import SinkClient
 from synthmon.stack.alertmanager_config import redirect_alertmanager_config
-from synthmon.stack.processes import ProcessRunner
 from synthmon.stack.rules import load_alerts
-from synthmon.stack.service import HttpProbe, Service
-from tests._programs import require
+from tests._am_live import sinks_and_alertmanager
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTOR = 60  # group_wait 1m -> 1 s, group_interval 5m -> 5 s
@@ -98,36 +95,21 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """The sinks and an Alertmanager running the rendered copy, on free ports; stopped after."""
-    binary = require("prometheus-alertmanager")
     work = tmp_path_factory.mktemp("am-selftests")
-    http_port, smtp_port, am_port = free_ports(3)
-    sinks_url, am_url = f"http://{HOST}:{http_port}", f"http://{HOST}:{am_port}"
-    config, done = redirect_alertmanager_config(
-        ALERTMANAGER_YML, factor=FACTOR, sinks_http_url=sinks_url, smtp_host=HOST,
-        smtp_port=smtp_port, secrets_dir=work / "secrets", path_map={}, base_dir=work,
-    )  # fmt: skip
-    targets = tuple(
-        Target(d.receiver, d.integration, d.index, d.send_resolved) for d in done.destinations
-    )
-    runner = ProcessRunner(work / "run", startup_timeout=20)
-    sinks = Service(
-        "sinks", (sys.executable, "-m", "synthmon.sinks", "--host", HOST, "--http-port",
-                  str(http_port), "--smtp-port", str(smtp_port)),
-        HttpProbe(f"{sinks_url}/-/ready"), env={"PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    alertmanager = Service(
-        "alertmanager", (binary, "--config.file={conf}/alertmanager.yml",
-                         "--storage.path={data}", f"--web.listen-address={HOST}:{am_port}",
-                         "--cluster.listen-address="),
-        HttpProbe(f"{am_url}/-/ready"), configs={"alertmanager.yml": config},
-    )  # fmt: skip
-    try:
-        runner.start(sinks)
-        runner.start(alertmanager)
-        with SinkClient(sinks_url) as client, AlertmanagerClient(am_url) as am:
-            yield Live(client, am, targets)
-    finally:
-        runner.stop_all()
+    rendered: list[Target] = []
+
+    def config(sinks_url: str, smtp_port: int) -> str:
+        text, done = redirect_alertmanager_config(
+            ALERTMANAGER_YML, factor=FACTOR, sinks_http_url=sinks_url, smtp_host=HOST,
+            smtp_port=smtp_port, secrets_dir=work / "secrets", path_map={}, base_dir=work,
+        )  # fmt: skip
+        rendered.extend(
+            Target(d.receiver, d.integration, d.index, d.send_resolved) for d in done.destinations
+        )
+        return text
+
+    with sinks_and_alertmanager(work / "run", config) as pair:
+        yield Live(pair.sinks, pair.alertmanager, tuple(rendered))
 
 
 def firing(labels: dict[str, str]) -> dict[str, Any]:

@@ -21,8 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,15 +84,6 @@ def renamed_copy(target: Path, subs: list[Sub]) -> Path:
     return target / "synthmon.yaml"
 
 
-@pytest.fixture
-def base() -> Iterator[Path]:
-    """PostgreSQL (another user) must traverse the copy and the run dirs: not tmp_path (0700)."""
-    made = Path(tempfile.mkdtemp(prefix="synthmon-rename-"))
-    made.chmod(0o755)
-    yield made
-    shutil.rmtree(made, ignore_errors=True)
-
-
 def _suite(project: Path, runs: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider",
@@ -103,22 +93,22 @@ def _suite(project: Path, runs: Path, *args: str) -> subprocess.CompletedProcess
     )  # fmt: skip
 
 
-def test_renamed_copy_passes_the_suite(base: Path) -> None:
+def test_renamed_copy_passes_the_suite(traversable_tmp: Path) -> None:
     subs = [_rename_services, _rename_alerts_and_label, _rename_counter(everywhere=True)]
-    project = renamed_copy(base / "renamed", subs)
+    project = renamed_copy(traversable_tmp / "renamed", subs)
     text = project.read_text()
     assert "maindb:" in text and "taskapi:" in text and "kind: postgres" in text
     assert "ErrorsTooHigh" in text and "HighErrorRate" not in text and 'urgency="P1"' in text
-    rules = (base / "renamed/monitoring/prometheus/rules/app.yml").read_text()
+    rules = (traversable_tmp / "renamed/monitoring/prometheus/rules/app.yml").read_text()
     assert COUNTER[1] in rules and COUNTER[0] not in rules and "urgency: P1" in rules
-    assert COUNTER[1] in (base / "renamed/app/metrics.py").read_text()
+    assert COUNTER[1] in (traversable_tmp / "renamed/app/metrics.py").read_text()
     validate = subprocess.run(
         [sys.executable, "-m", "synthmon.cli", "validate", str(project)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert validate.returncode == 0, validate.stderr
     done = _suite(
-        project, base / "runs", "checks/test_health.py", "checks/test_alerts.py", "slo",
+        project, traversable_tmp / "runs", "checks/test_health.py", "checks/test_alerts.py", "slo",
         "-k", "health or ErrorsTooHigh or objective_holds",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:]
@@ -128,12 +118,12 @@ def test_renamed_copy_passes_the_suite(base: Path) -> None:
     assert re.search(r"slo \d+ passed", done.stdout), done.stdout[-4000:]  # and the gate
 
 
-def test_inconsistent_rename_fails(base: Path) -> None:
+def test_inconsistent_rename_fails(traversable_tmp: Path) -> None:
     """The counter renamed in the rules and the SLO spec but not in the app: the gate finds no
     requests under the new name, and the suite says so."""
     subs = [_rename_services, _rename_alerts_and_label, _rename_counter(everywhere=False)]
-    project = renamed_copy(base / "broken", subs)
-    assert COUNTER[0] in (base / "broken/app/metrics.py").read_text()
-    done = _suite(project, base / "runs", "slo", "-k", "objective_holds")
+    project = renamed_copy(traversable_tmp / "broken", subs)
+    assert COUNTER[0] in (traversable_tmp / "broken/app/metrics.py").read_text()
+    done = _suite(project, traversable_tmp / "runs", "slo", "-k", "objective_holds")
     assert done.returncode == 1, done.stdout[-4000:]
     assert COUNTER[1] in done.stdout, done.stdout[-4000:]

@@ -8,8 +8,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +18,6 @@ pytestmark = pytest.mark.selftest
 P1_ROUTE = "    - receiver: pagerduty-slack-p1\n      matchers: ['priority=\"P1\"']"
 
 
-@pytest.fixture
-def base() -> Iterator[Path]:
-    """PostgreSQL (another user) must traverse the copy and the run dirs: not tmp_path (0700)."""
-    made = Path(tempfile.mkdtemp(prefix="synthmon-policy-"))
-    made.chmod(0o755)
-    yield made
-    shutil.rmtree(made, ignore_errors=True)
-
-
 def drop_pagerduty_from_p1(path: Path, text: str) -> str:
     if path.name != "alertmanager.yml":
         return text
@@ -36,12 +25,14 @@ def drop_pagerduty_from_p1(path: Path, text: str) -> str:
     return text.replace(P1_ROUTE, P1_ROUTE.replace("pagerduty-slack-p1", "slack-email-p2"))
 
 
-def test_a_p1_route_without_pagerduty_fails_the_scenario_through_the_policy(base: Path) -> None:
-    project = renamed_copy(base / "no-pager", [drop_pagerduty_from_p1])
+def test_a_p1_route_without_pagerduty_fails_the_scenario_through_the_policy(
+    traversable_tmp: Path,
+) -> None:
+    project = renamed_copy(traversable_tmp / "no-pager", [drop_pagerduty_from_p1])
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "checks/test_alerts.py", "-k", "ApplicationDown",
          "-p", "no:cacheprovider", "--project", str(project), "--stack", "processes",
-         "--run-dir", str(base / "runs")],
+         "--run-dir", str(traversable_tmp / "runs")],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     out = done.stdout
@@ -52,19 +43,19 @@ def test_a_p1_route_without_pagerduty_fails_the_scenario_through_the_policy(base
     assert "ApplicationDown firing at slack-email-p2/slack[0]" in out, out[-4000:]
 
 
-def test_routes_diff_reports_the_same_edit(base: Path) -> None:
-    repo = base / "repo"
+def test_routes_diff_reports_the_same_edit(traversable_tmp: Path) -> None:
+    repo = traversable_tmp / "repo"
     shutil.copytree(
         ROOT / "examples/manager-app", repo, ignore=shutil.ignore_patterns("__pycache__")
     )
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    subprocess.run([*git, "commit", "-qm", "traversable_tmp"], check=True)
     am = repo / "monitoring/alertmanager/alertmanager.yml"
     am.write_text(drop_pagerduty_from_p1(am, am.read_text()))
     done = subprocess.run(
-        [sys.executable, "-m", "synthmon.cli", "routes", "diff", "--base", "HEAD",
+        [sys.executable, "-m", "synthmon.cli", "routes", "diff", "--traversable_tmp", "HEAD",
          "--project", str(repo / "synthmon.yaml")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -8,7 +8,6 @@ the real service would refuse makes Alertmanager's notification fail.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +19,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from synthmon.alerting import AlertmanagerClient, alert_payload
-from synthmon.ports import HOST, free_ports
 from synthmon.sinks import Notification, SinkClient
-from synthmon.stack.processes import ProcessRunner
-from synthmon.stack.service import HttpProbe, Service
 from synthmon.waiting import NotYet, wait_until
-from tests._programs import require
+from tests._am_live import sinks_and_alertmanager
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path(__file__).parent / "data" / "sinks" / "alertmanager.yml"
@@ -50,29 +46,12 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """The sinks and an Alertmanager on free ports, stopped (and their data removed) after."""
-    binary = require("prometheus-alertmanager")
-    http_port, smtp_port, am_port = free_ports(3)
-    sinks_url, am_url = f"http://{HOST}:{http_port}", f"http://{HOST}:{am_port}"
-    config = CONFIG.read_text().replace("@SINKS@", sinks_url).replace("@SMTP@", str(smtp_port))
-    runner = ProcessRunner(tmp_path_factory.mktemp("sinks-live"), startup_timeout=20)
-    sinks = Service(
-        "sinks", (sys.executable, "-m", "synthmon.sinks", "--host", HOST, "--http-port",
-                  str(http_port), "--smtp-port", str(smtp_port)),
-        HttpProbe(f"{sinks_url}/-/ready"), env={"PYTHONPATH": str(ROOT)},  # this checkout's
-    )  # fmt: skip
-    alertmanager = Service(
-        "alertmanager", (binary, "--config.file={conf}/alertmanager.yml",
-                         "--storage.path={data}", f"--web.listen-address={HOST}:{am_port}",
-                         "--cluster.listen-address="),
-        HttpProbe(f"{am_url}/-/ready"), configs={"alertmanager.yml": config},
-    )  # fmt: skip
-    try:
-        runner.start(sinks)
-        runner.start(alertmanager)
-        with SinkClient(sinks_url) as client, AlertmanagerClient(am_url) as am:
-            yield Live(client, am, f"{am_url}/metrics")
-    finally:
-        runner.stop_all()
+
+    def config(sinks_url: str, smtp_port: int) -> str:
+        return CONFIG.read_text().replace("@SINKS@", sinks_url).replace("@SMTP@", str(smtp_port))
+
+    with sinks_and_alertmanager(tmp_path_factory.mktemp("sinks-live"), config) as pair:
+        yield Live(pair.sinks, pair.alertmanager, f"{pair.alertmanager_url}/metrics")
 
 
 def failed_notifications(metrics_url: str) -> dict[str, float]:

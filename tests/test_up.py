@@ -7,13 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,15 +24,6 @@ SYNTHMON = [sys.executable, "-m", "synthmon.cli"]
 READY = "synthmon up: ready"
 
 pytestmark = pytest.mark.selftest
-
-
-@pytest.fixture
-def run_base() -> Iterator[Path]:
-    """A run directory base PostgreSQL (another user) can traverse: pytest's tmp_path is 0700."""
-    base = Path(tempfile.mkdtemp(prefix="synthmon-up-"))
-    base.chmod(0o755)
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
 
 
 def _pids(run_dir: Path) -> dict[str, int]:
@@ -71,9 +59,9 @@ def _kill_left(pids: dict[str, int]) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_up_prints_every_url_and_tears_down(run_base: Path, signum: signal.Signals) -> None:
+def test_up_prints_every_url_and_tears_down(traversable_tmp: Path, signum: signal.Signals) -> None:
     argv = [*SYNTHMON, "up", "--project", str(PROJECT), "--stack", "processes",
-            "--run-dir", str(run_base)]  # fmt: skip
+            "--run-dir", str(traversable_tmp)]  # fmt: skip
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)  # fmt: skip
     lines: list[str] = []
@@ -141,12 +129,14 @@ def test_fails_on_purpose(stack, http):
 """
 
 
-def test_keep_stack_leaves_a_failed_sessions_stack_up(run_base: Path, tmp_path: Path) -> None:
+def test_keep_stack_leaves_a_failed_sessions_stack_up(
+    traversable_tmp: Path, tmp_path: Path
+) -> None:
     (tmp_path / "test_failing.py").write_text(FAILING)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "test_failing.py", "-p", "no:cacheprovider",
          "--project", str(PROJECT), "--stack", "processes", "--keep-stack",
-         "--run-dir", str(run_base)],
+         "--run-dir", str(traversable_tmp)],
         cwd=tmp_path, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     out = done.stdout
