@@ -51,11 +51,11 @@ def test_routes_diff_reports_the_same_edit(traversable_tmp: Path) -> None:
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "traversable_tmp"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
     am = repo / "monitoring/alertmanager/alertmanager.yml"
     am.write_text(drop_pagerduty_from_p1(am, am.read_text()))
     done = subprocess.run(
-        [sys.executable, "-m", "synthmon.cli", "routes", "diff", "--traversable_tmp", "HEAD",
+        [sys.executable, "-m", "synthmon.cli", "routes", "diff", "--base", "HEAD",
          "--project", str(repo / "synthmon.yaml")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
