@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from synthmon.alerting import AlertmanagerClient, alert_payload
 from synthmon.sinks import Notification, SinkClient
@@ -40,7 +38,6 @@ DEADLINE_S = 20
 class Live:
     sinks: SinkClient
     alertmanager: AlertmanagerClient
-    metrics_url: str
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +48,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         return CONFIG.read_text().replace("@SINKS@", sinks_url).replace("@SMTP@", str(smtp_port))
 
     with sinks_and_alertmanager(tmp_path_factory.mktemp("sinks-live"), config) as pair:
-        yield Live(pair.sinks, pair.alertmanager, f"{pair.alertmanager_url}/metrics")
-
-
-def failed_notifications(metrics_url: str) -> dict[str, float]:
-    """``alertmanager_notifications_failed_total`` summed by integration."""
-    totals: Counter[str] = Counter()
-    for family in text_string_to_metric_families(httpx.get(metrics_url, timeout=5).text):
-        for sample in family.samples:
-            if sample.name == "alertmanager_notifications_failed_total":
-                totals[sample.labels["integration"]] += sample.value
-    return dict(totals)
+        yield Live(pair.sinks, pair.alertmanager)
 
 
 def test_every_destination_is_notified_once_then_resolved(live: Live) -> None:
@@ -83,7 +70,7 @@ def test_every_destination_is_notified_once_then_resolved(live: Live) -> None:
     arrivals = Counter((n.destination, n.status) for n in live.sinks.notifications())
     assert all(count == 1 for count in arrivals.values()), arrivals  # each seen once a status
     assert len(arrivals) == 2 * len(DESTINATIONS) and set(resolved) == DESTINATIONS
-    assert not any(failed_notifications(live.metrics_url).values())  # all answers accepted
+    assert not any(live.alertmanager.failed_notifications().values())  # all answers accepted
     requests = live.sinks.requests()
     tokens = [r for r in requests if r.kind == "wechat" and r.path.endswith("gettoken")]
     assert tokens and not tokens[0].notification  # a token fetch is not a notification
@@ -94,7 +81,7 @@ def test_every_destination_is_notified_once_then_resolved(live: Live) -> None:
 
 
 def test_a_refused_event_fails_alertmanagers_notification(live: Live) -> None:
-    before = failed_notifications(live.metrics_url).get("pagerduty", 0.0)
+    before = live.alertmanager.failed_notifications().get("pagerduty", 0.0)
     live.alertmanager.post_alerts(
         [
             alert_payload(
@@ -104,7 +91,7 @@ def test_a_refused_event_fails_alertmanagers_notification(live: Live) -> None:
     )
 
     def failed() -> float | NotYet:
-        now = failed_notifications(live.metrics_url).get("pagerduty", 0.0)
+        now = live.alertmanager.failed_notifications().get("pagerduty", 0.0)
         return now if now > before else NotYet(f"pagerduty failures still {now:g}")
 
     wait_until(failed, timeout_s=DEADLINE_S, interval_s=0.2, what="a failed pagerduty notification")
