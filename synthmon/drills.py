@@ -94,7 +94,7 @@ def maintenance(
     try:
         with evidence.step(f"Inject fault: {cause or name}"), fault:
             fired = scenario.wait_firing(rule, deadlines.fire, started)
-            targets = scenario.routed(scenario.live_labels(rule, deadlines.notify))
+            targets = scenario.routed(scenario.live_labels(rule, deadlines.notify)).targets
             silenced = f"Verify nobody is notified of {name} while silenced"
             with evidence.step(silenced, lambda: scenario.show_received(started)):
                 progress.waiting(f"no {name} notification (silenced)", deadlines.notify)

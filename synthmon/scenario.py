@@ -17,6 +17,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from synthmon import evidence, progress
@@ -47,6 +48,26 @@ STARTUP_SEND_S = 10.0
 def receivers_text(names: Iterable[str]) -> str:
     """``a/slack[0] + b/email[0]``: destinations joined for a step title."""
     return " + ".join(names) or "nobody"
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where the routing tree sends one alert: its unmuted routes and their destinations."""
+
+    routes: tuple[RouteMatch, ...]
+    targets: tuple[Target, ...]
+
+    def timers(self, target: Target) -> RouteMatch:
+        """The route that sends the alert to ``target`` (its group_wait, group_interval)."""
+        return next(r for r in self.routes if r.receiver == target.receiver)
+
+    def exercised(self, alert: str, got: Iterable[Notification]) -> Exercised:
+        """What a passing scenario reached, for the coverage report."""
+        return Exercised(
+            alert=alert,
+            routes=tuple(r.route_id for r in self.routes),
+            receivers=tuple(sorted({n.receiver for n in got})),
+        )
 
 
 class AlertScenario:
@@ -82,17 +103,15 @@ class AlertScenario:
         return frozenset(self.policy.always_firing if self.policy is not None else ())
 
     # -- routing -------------------------------------------------------------------------
-    def routed(self, labels: Mapping[str, str]) -> list[Target]:
-        """The destinations the tree sends an alert with ``labels`` to now (muted routes not)."""
-        receivers = {m.receiver for m in self._routes(labels) if not m.muted}
-        return [t for t in self.targets if t.receiver in receivers]
+    def routed(self, labels: Mapping[str, str]) -> Routed:
+        """Where the tree sends an alert with ``labels`` now (muted routes not), once."""
+        routes = tuple(m for m in self.tree.match(labels, datetime.now(UTC)) if not m.muted)
+        receivers = {m.receiver for m in routes}
+        return Routed(routes, tuple(t for t in self.targets if t.receiver in receivers))
 
-    def _routes(self, labels: Mapping[str, str]) -> list[RouteMatch]:
-        return self.tree.match(labels, datetime.now(UTC))
-
-    def _static_targets(self, name: str) -> list[Target]:
+    def _static_targets(self, name: str) -> tuple[Target, ...]:
         rule = self.alerts[name]
-        return self.routed({**rule.labels, "alertname": name})
+        return self.routed({**rule.labels, "alertname": name}).targets
 
     def live_labels(self, rule: AlertRule, deadline_s: float) -> dict[str, str]:
         """The alert's labels as Alertmanager holds them (external labels and relabelling in)."""
@@ -349,12 +368,12 @@ class AlertScenario:
             fired = self.wait_firing(rule, deadlines.fire, started)
             fired_at = self.check_not_early(rule, fired, started)
             labels = self.live_labels(rule, deadlines.notify)
-            targets = self.routed(labels)
-            timers = {m.receiver: m for m in self._routes(labels)}
+            routed = self.routed(labels)
+            targets = routed.targets
             got = self.check_notified(
                 rule, fired, "firing", started, deadlines.notify, targets=targets,
                 fired_at=fired_at,
-                bound=lambda t: deadlines.fire_bound + timers[t.receiver].group_wait_s,
+                bound=lambda t: deadlines.fire_bound + routed.timers(t).group_wait_s,
             )  # fmt: skip
             self.check_policy(rule, labels, started)
             self.check_nobody_else(rule, targets, started, self.stack.evaluation_interval_s * 2)
@@ -365,15 +384,11 @@ class AlertScenario:
         self.check_notified(
             rule, fired, "resolved", removed, deadlines.resolve + deadlines.notify,
             targets=targets, fired_at=ended, unnamed_after=ended,
-            bound=lambda t: deadlines.resolve_bound + timers[t.receiver].group_interval_s,
+            bound=lambda t: deadlines.resolve_bound + routed.timers(t).group_interval_s,
         )  # fmt: skip
         self.check_nobody_else(rule, targets, started, 0)
         self.check_no_failed_delivery(rule, failed_before)
-        self.exercised = Exercised(
-            alert=rule.name,
-            routes=tuple(m.route_id for m in self._routes(labels) if not m.muted),
-            receivers=tuple(sorted({n.receiver for n in got})),
-        )
+        self.exercised = routed.exercised(rule.name, got)
 
     def run_always_firing(self, name: str, deadline_s: float = 30.0) -> None:
         """An always-firing alert (a dead man's switch) fires and reaches exactly the
@@ -383,18 +398,13 @@ class AlertScenario:
         fired = self.wait_firing(rule, deadline_s, since=0.0)
         self.check_no_failed_delivery(rule, {})
         labels = self.live_labels(rule, deadline_s)
-        targets = self.routed(labels)
-        timers = {m.receiver: m for m in self._routes(labels)}
+        routed = self.routed(labels)
         began = fired.active_at if fired.active_at is not None else 0.0
         got = self.check_notified(
-            rule, fired, "firing", 0.0, deadline_s, targets=targets,
+            rule, fired, "firing", 0.0, deadline_s, targets=routed.targets,
             cause=(began, "it began firing"),
-            bound=lambda t: timers[t.receiver].group_wait_s + STARTUP_SEND_S,
+            bound=lambda t: routed.timers(t).group_wait_s + STARTUP_SEND_S,
         )  # fmt: skip
         self.check_policy(rule, labels, 0.0)
-        self.check_nobody_else(rule, targets, since=0.0, window_s=0)
-        self.exercised = Exercised(
-            alert=rule.name,
-            routes=tuple(m.route_id for m in self._routes(labels) if not m.muted),
-            receivers=tuple(sorted({n.receiver for n in got})),
-        )
+        self.check_nobody_else(rule, routed.targets, since=0.0, window_s=0)
+        self.exercised = routed.exercised(rule.name, got)
