@@ -247,7 +247,7 @@ class Prometheus:
         ]
 
     def wait_settled(self, timeout_s: float) -> None:
-        """Every target scraped once, then every rule group evaluated after that: until then
+        """Every target scraped once, then every rule evaluated after that: until then
         a rule such as ``absent(up{job="x"})`` fires from the start alone, not from a fault."""
 
         def scraped() -> float | NotYet:
@@ -255,13 +255,28 @@ class Prometheus:
             return NotYet(f"not scraped yet: {waiting}") if waiting else time.time()
 
         since = _wait_until(scraped, timeout_s=timeout_s, interval_s=0.2, what="a first scrape")
+        self.wait_evaluated(since, timeout_s)
+
+    def wait_evaluated(self, since: float, timeout_s: float) -> None:
+        """Wait until every rule was evaluated at or after ``since`` (Unix seconds);
+        WaitTimeout names the rules not evaluated since then."""
 
         def evaluated() -> bool | NotYet:
-            groups = self.rules()
-            late = [g.get("name") for g in groups if (_unix(g.get("lastEvaluation")) or 0) < since]
-            return NotYet(f"rule groups not evaluated since: {late}") if late else True
+            waiting = [
+                str(rule.get("name"))
+                for group in self.rules()
+                for rule in group.get("rules", [])
+                if (_unix(rule.get("lastEvaluation")) or 0.0) < since
+            ]
+            return NotYet(f"not evaluated since then: {', '.join(waiting)}") if waiting else True
 
-        _wait_until(evaluated, timeout_s=timeout_s, interval_s=0.2, what="a rule evaluation")
+        _wait_until(
+            evaluated,
+            timeout_s=timeout_s,
+            interval_s=0.2,
+            what=f"Prometheus {self.shown_url} to evaluate every rule",
+            retry_on=(QueryError,),
+        )
 
     def alerts(self) -> list[Alert]:
         """Alerts in state pending or firing (resolved ones are not listed by Prometheus)."""

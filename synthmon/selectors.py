@@ -23,15 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import promql_parser as pp
 
 from synthmon.durations import format_duration
-from synthmon.errors import ConfigError, QueryError
+from synthmon.errors import ConfigError
 from synthmon.prom import Prometheus
-from synthmon.waiting import NotYet, wait_until
 
 __all__ = [
     "EXCEPTED",
@@ -51,7 +49,6 @@ EXCEPTED: Mapping[str, str] = {
     "or": "left of an `or` fallback without selectors (like `or vector(0)`)",
     "unless": "right of `unless`: its presence is the condition",
 }
-_NEVER = "0001-01-01T00:00:00Z"  # Prometheus's lastEvaluation of a rule never evaluated
 _SHOWN_VALUES = 10
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}  # MatchOp is not hashable
 
@@ -144,30 +141,8 @@ def wait_evaluated(prom: Prometheus, since: float, timeout_s: float) -> dict[str
     the rules: a recording rule's output is a series from its first evaluation that saw its
     inputs. WaitTimeout names the rules not evaluated since then."""
 
-    def evaluated() -> bool | NotYet:
-        waiting = [
-            str(rule.get("name"))
-            for group in prom.rules()
-            for rule in group.get("rules", [])
-            if _unix(str(rule.get("lastEvaluation", _NEVER))) < since
-        ]
-        return NotYet(f"not evaluated since then: {', '.join(waiting)}") if waiting else True
-
-    wait_until(
-        evaluated,
-        timeout_s=timeout_s,
-        what=f"Prometheus {prom.shown_url} to evaluate every rule",
-        retry_on=(QueryError,),
-    )
+    prom.wait_evaluated(since, timeout_s)
     return loaded_rules(prom)
-
-
-def _unix(stamp: str) -> float:
-    """Seconds of an RFC 3339 timestamp as /api/v1/rules writes it (nanoseconds, ``Z``)."""
-    try:
-        return datetime.fromisoformat(stamp).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def _window(seconds: float) -> str:
