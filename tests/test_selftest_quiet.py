@@ -15,10 +15,10 @@ from synthmon.errors import QueryError
 from synthmon.prom import Prometheus
 from synthmon.quiet import noisy_message, offenders
 from synthmon.waiting import wait_until
-from tests.test_rename import _suite, base, renamed_copy
+from tests.test_rename import _suite, renamed_copy
 from tests.test_selectors import real_prom
 
-__all__ = ["base", "real_prom"]  # fixtures, imported for this module's tests
+__all__ = ["real_prom"]  # a fixture, imported for this module's tests
 # HighMemoryUsage: 80 % of the memory limit -> 1 %; the healthy app uses about 10 %
 NOISY = re.compile(r'(\(app_memory_limit_bytes\{job="app"\} > 0\)\s*> )0\.8\b')
 
@@ -72,11 +72,11 @@ def make_memory_alert_noisy(path: Path, text: str) -> str:
 
 
 @pytest.mark.selftest
-def test_a_noisy_rule_fails_the_steady_state_and_load_run_checks(base: Path) -> None:
-    project = renamed_copy(base / "noisy", [make_memory_alert_noisy])
+def test_a_noisy_rule_fails_the_steady_state_and_load_run_checks(traversable_tmp: Path) -> None:
+    project = renamed_copy(traversable_tmp / "noisy", [make_memory_alert_noisy])
     done = _suite(
-        project, base / "runs", "checks/test_no_false_positives.py", "load/test_load_run.py",
-        "-k", "no_alert_fires",
+        project, traversable_tmp / "runs", "checks/test_no_false_positives.py",
+        "load/test_load_run.py", "-k", "no_alert_fires",
     )  # fmt: skip
     out = done.stdout
     assert done.returncode == 1, out[-4000:]

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_rename import _suite, base, renamed_copy
+from tests.test_rename import _suite, renamed_copy
 
-__all__ = ["base"]  # the fixture, imported for this module's tests
 pytestmark = pytest.mark.selftest
 RULES = "monitoring/prometheus/rules/app.yml"
 RENAMED_METRIC = ("process_cpu_seconds_total", "process_cpu_secs_total")  # HighCPUUsage
@@ -27,11 +26,11 @@ def break_two_rules(path: Path, text: str) -> str:
     return text.replace(*RENAMED_METRIC).replace(*RELABELLED)
 
 
-def test_renamed_metric_and_label_fail_their_selector_checks(base: Path) -> None:
-    project = renamed_copy(base / "broken", [break_two_rules])
-    assert RENAMED_METRIC[1] in (base / "broken" / RULES).read_text()
+def test_renamed_metric_and_label_fail_their_selector_checks(traversable_tmp: Path) -> None:
+    project = renamed_copy(traversable_tmp / "broken", [break_two_rules])
+    assert RENAMED_METRIC[1] in (traversable_tmp / "broken" / RULES).read_text()
     done = _suite(
-        project, base / "runs", "checks/test_rule_selectors.py",
+        project, traversable_tmp / "runs", "checks/test_rule_selectors.py",
         "-k", "HighCPUUsage or DatabaseConnectionFailure or GitHubAPIRateLimitLow",
     )  # fmt: skip
     out = done.stdout
