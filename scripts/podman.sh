@@ -21,14 +21,18 @@ install() {
   scripts/apt.sh containers
   # a drop-in, so a machine's own containers.conf stays as it is
   local conf=/etc/containers/containers.conf.d/synthmon.conf
-  local want='# synthmon (scripts/podman.sh): runc + cgroupfs work on cgroups v1; nproc > 32768 fails
+  local want='# synthmon (scripts/podman.sh): runc + cgroupfs work on cgroups v1; nproc > 32768 fails;
+# netavark (with aardvark-dns): compose networks resolve service names (CNI here has no dnsname)
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
-events_logger = "file"'
+events_logger = "file"
+
+[network]
+network_backend = "netavark"'
   if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
     $SUDO mkdir -p "$(dirname "$conf")"
     echo "$want" | $SUDO tee "$conf" >/dev/null
