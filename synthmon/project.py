@@ -25,8 +25,8 @@ from synthmon.amconfig.policy import Policy
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract
 
-ServiceKind = Literal["command", "postgres", "redis"]
-SERVICE_KINDS: tuple[str, ...] = ("command", "postgres", "redis")
+ServiceKind = Literal["command", "postgres", "redis", "compose"]
+SERVICE_KINDS: tuple[str, ...] = ("command", "postgres", "redis", "compose")
 # the monitoring stack synthmon adds itself: a project's service may not take these names
 BUILTIN_SERVICES = frozenset({"sinks", "pushgateway", "alertmanager", "prometheus"})
 
@@ -50,6 +50,10 @@ class ServiceSpec:
     image_argv: tuple[str, ...] = ()
     database: str = ""  # postgres: created once it is ready
     url: str = "http://{host}:{port}"  # how checks reach it (Stack.urls[name])
+    depends_on: tuple[str, ...] = ()  # started before it; the links a fault proxy may sit on
+    # compose: the port it listens on inside its container (published on 127.0.0.1 for checks)
+    port: int | None = None
+    upstream_routes: Path | None = None  # kind fake_upstream: synthmon.upstream's routes file
 
     def __post_init__(self) -> None:
         where = f"service {self.name!r}"
@@ -59,7 +63,7 @@ class ServiceSpec:
             raise ConfigError(f"{where}: synthmon runs {', '.join(sorted(BUILTIN_SERVICES))}")
         if self.kind not in SERVICE_KINDS:
             raise ConfigError(f"{where}: kind {self.kind!r} is not one of {SERVICE_KINDS}")
-        if self.kind == "command" and not self.argv:
+        if self.kind == "command" and not self.argv and self.upstream_routes is None:
             raise ConfigError(f"{where}: a command service needs argv")
         if self.kind == "postgres" and not self.database:
             raise ConfigError(f"{where}: a postgres service needs the database to create")
@@ -158,7 +162,26 @@ class UpstreamFault:
     remaining: int | None = None
 
 
-FaultSpec = ServiceFault | TrafficFault | HttpFault | PushFault | UpstreamFault
+ToxicKind = Literal["latency", "timeout", "reset_peer", "bandwidth", "down"]
+
+
+@dataclass(frozen=True)
+class LinkFault:
+    """A toxic on the path from ``source`` (default: the target) to its dependency ``to``, put
+    there by a fault proxy with no help from either: synthmon's own (synthmon.faultproxy) or the
+    stack's Toxiproxy. Names and units are Toxiproxy's: ``latency``/``jitter`` and ``timeout``
+    in ms, ``rate`` in KB/s; ``stream`` downstream (to the client) or upstream; ``toxicity``
+    the share of connections affected; ``down``: the link refuses connections."""
+
+    to: str
+    toxic: ToxicKind
+    source: str = ""
+    stream: Literal["upstream", "downstream"] = "downstream"
+    toxicity: float = 1.0
+    attributes: Mapping[str, float] = field(default_factory=dict)
+
+
+FaultSpec = ServiceFault | TrafficFault | HttpFault | PushFault | UpstreamFault  # LinkFault: next
 
 
 @dataclass(frozen=True)
@@ -185,6 +208,24 @@ class Environment:
     bearer_token_env: str | None = None
     basic_auth_user: str | None = None
     basic_auth_password_env: str | None = None
+
+
+@dataclass(frozen=True)
+class ComposeSpec:
+    """The user's docker-compose files as the stack (``--stack compose``), run as they are plus
+    an override synthmon generates. ``env``: variables for Compose's interpolation (their
+    ``.env`` still applies; these win), e.g. an upstream's URL pointed at synthmon's fake one.
+    ``prometheus``/``alertmanager``/``pushgateway``: the compose services running them (their
+    config mounts get the test copies); ``drop``: services not started (e.g. Grafana)."""
+
+    files: tuple[Path, ...]
+    env_files: tuple[Path, ...] = ()
+    profiles: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    prometheus: str = "prometheus"
+    alertmanager: str = "alertmanager"
+    pushgateway: str | None = None
+    drop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +260,7 @@ class Project:
     environments: Mapping[str, Environment] = field(default_factory=dict)
     source: Path | None = None  # the project file it was read from
     policy: Policy | None = None  # who must be paged for which alert (synthmon.amconfig.policy)
+    compose: ComposeSpec | None = None  # the user's compose files (--stack compose)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.services]
