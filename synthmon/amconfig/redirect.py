@@ -12,7 +12,7 @@ import copy
 import hashlib
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -306,11 +306,18 @@ def _template(path: str, path_map: Mapping[str, Path], base_dir: Path) -> str:
 # -- the loopback check -------------------------------------------------------------------
 
 
-def non_loopback_destinations(config: Mapping[str, Any]) -> list[str]:
+def non_loopback_destinations(
+    config: Mapping[str, Any], sink_hosts: Collection[str] = ()
+) -> list[str]:
     """``key.path: value`` of every URL or smarthost of a rendered copy that is not on
-    loopback, including the SaaS defaults Alertmanager fills in for unset fields."""
+    loopback, including the SaaS defaults Alertmanager fills in for unset fields.
+    ``sink_hosts``: the sinks' own host names (a compose service), local by construction."""
+
+    def local(value: str) -> bool:
+        return _loopback(value) or _host(value) in sink_hosts
+
     glob = config.get("global") or {}
-    found = [f"global.{k}: {v}" for k, v in _global_urls(glob) if not _loopback(v)]
+    found = [f"global.{k}: {v}" for k, v in _global_urls(glob) if not local(v)]
     for number, receiver in enumerate(config.get("receivers") or []):
         for key, entries in receiver.items():
             integ = INTEGRATIONS.get(str(key).removesuffix("_configs"))
@@ -319,7 +326,7 @@ def non_loopback_destinations(config: Mapping[str, Any]) -> list[str]:
             for index, entry in enumerate(entries or []):
                 where = f"receivers[{number}].{key}[{index}]"
                 urls = _entry_urls(integ, entry, glob)
-                found += [f"{where}{'.' * bool(k)}{k}: {v}" for k, v in urls if not _loopback(v)]
+                found += [f"{where}{'.' * bool(k)}{k}: {v}" for k, v in urls if not local(v)]
     return found
 
 
@@ -368,9 +375,14 @@ def _read(key: str, value: Any) -> str:
         return f"{value} (unreadable)"
 
 
+def _host(value: str) -> str | None:
+    """The host of a URL or host:port."""
+    return urlsplit(value).hostname if "://" in value else urlsplit(f"//{value}").hostname
+
+
 def _loopback(value: str) -> bool:
     """Whether a URL or host:port names 127.0.0.0/8, ::1 or localhost."""
-    host = urlsplit(value).hostname if "://" in value else urlsplit(f"//{value}").hostname
+    host = _host(value)
     if host is None or not host:
         return False
     if host == "localhost":
