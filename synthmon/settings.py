@@ -23,8 +23,8 @@ from synthmon.project import Project
 from synthmon.secrets import Secret, apply_environment, read_secret
 
 PROJECT_IMAGE = "synthmon/{name}:latest"  # the default of a project's own image setting
-StackKind = Literal["auto", "processes", "containers", "external"]
-STACK_KINDS: tuple[str, ...] = ("auto", "processes", "containers", "external")
+StackKind = Literal["auto", "processes", "containers", "compose", "external"]
+STACK_KINDS: tuple[str, ...] = ("auto", "processes", "containers", "compose", "external")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "stack",
         "stack backend: auto (containers when an engine answers and holds the images, "
-        "else processes), processes, containers or external",
+        "else processes), processes, containers, compose (the project's docker-compose "
+        "files) or external",
         "auto",
     ),
     # containers stack: one image per service; the defaults are the official images (images/
@@ -67,6 +68,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("image_alertmanager", "container image of Alertmanager", "prom/alertmanager:v0.25.0"),
     Option("image_pushgateway", "container image of the Pushgateway", "prom/pushgateway:v1.5.1"),
     Option("image_app", "container image of the service under test", "synthmon/app:latest"),
+    Option(
+        "image_tools",
+        "compose stack: the image of synthmon's own helpers (sinks, fake upstreams, fault "
+        "proxy; images/build.sh tools)",
+        "synthmon/tools:latest",
+    ),
     Option(
         "image",
         "images of a project's own image settings (a service's `image: NAME` that is none of "

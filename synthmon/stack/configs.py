@@ -51,14 +51,30 @@ def render_rules(
 def render_alertmanager(settings: Settings, project: Project, ports: Ports, work_dir: Path) -> str:
     """alertmanager.yml, time-scaled, every destination pointed at the local sinks; what it
     delivers where is recorded in ``alertmanager/destinations.json`` under ``work_dir``."""
+    return render_alertmanager_for(
+        settings, project, work_dir, sinks_http_url=f"http://{HOST}:{ports['sinks_http']}",
+        smtp_host=HOST, smtp_port=ports["sinks_smtp"],
+    )  # fmt: skip
+
+
+def render_alertmanager_for(
+    settings: Settings,
+    project: Project,
+    work_dir: Path,
+    *,
+    sinks_http_url: str,
+    smtp_host: str,
+    smtp_port: int,
+) -> str:
+    """:func:`render_alertmanager` for sinks at any address (a compose service's)."""
     path = project.monitoring.alertmanager_yml
     try:
         text, done = redirect_alertmanager_config(
             path.read_text(),
             factor=settings.time_scale,
-            sinks_http_url=f"http://{HOST}:{ports['sinks_http']}",
-            smtp_host=HOST,
-            smtp_port=ports["sinks_smtp"],
+            sinks_http_url=sinks_http_url,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
             secrets_dir=work_dir / "secrets",
             path_map=project.monitoring.path_map,
             base_dir=path.parent,

@@ -184,7 +184,8 @@ def choose_backend(settings: Settings) -> tuple[engine.Engine | None, str]:
                 "(scripts/podman.sh start prints a DOCKER_HOST) or use --stack processes"
             )
         return found, f"{asked}; {found.product} at {found.url}"
-    choice = engine.choose(settings.images)
+    # the tools image serves only the compose backend, which auto never picks
+    choice = engine.choose({k: v for k, v in settings.images.items() if k != "tools"})
     return choice.engine, f"auto: {choice.reason}"
 
 
@@ -206,6 +207,22 @@ def open_stack(settings: Settings) -> Iterator[Stack]:
             project=settings.project,
             reason=f"asked for ({settings.where('stack')} external)",
         )
+        return
+    if settings.stack == "compose":
+        from synthmon.stack.compose import compose_stack
+
+        found, tried = engine.find_engine()
+        if found is None:
+            raise StackError(
+                f"{settings.where('stack')} compose: {tried}; start one "
+                "(scripts/podman.sh start prints a DOCKER_HOST)"
+            )
+        reason = f"asked for ({settings.where('stack')} compose); {found.product} at {found.url}"
+        with (
+            _sigterm_as_interrupt(),
+            compose_stack(settings, _project(settings), run_dir, found, reason) as stack,
+        ):
+            yield stack
         return
     found, reason = choose_backend(settings)
     with embedded_stack(settings, run_dir, found, reason) as stack:
