@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Air-gapped images for the containers backend, for machines without a registry: look-alikes of
-# the official images built from Debian packages on a debootstrap base, honouring the same
-# contracts (entrypoint, arguments, env), tagged under the names synthmon's settings point at
-# (SYNTHMON_IMAGE_* or the defaults), plus the reference app's image from
+# Air-gapped images for the containers and compose backends, for machines without a registry:
+# look-alikes of the official images built from Debian packages on a debootstrap base, honouring
+# the same contracts (entrypoint, arguments, env, listening on all interfaces, the tools their
+# healthchecks use), tagged under the names synthmon's settings point at (SYNTHMON_IMAGE_* or
+# the defaults), plus synthmon's own helpers (tools), plus the reference app's image from
 # examples/manager-app/Containerfile (SYNTHMON_APP_DIR: another example's directory), plus each
 # project's own image settings (a service's `image: NAME` that is no built-in setting, in
 # examples/*/synthmon.yaml and $SYNTHMON_PROJECT): from the Containerfile next to its
@@ -182,7 +183,8 @@ tools_context() {
 # what happened.
 build() {
   local service=$1 context=$2 base=$3 tag=${IMAGE[$1]}; shift 3
-  local own=no; [ "$service" = app ] || [ "$service" = tools ] || [ -n "${PROJECT_DIR[$service]:-}" ] && own=yes
+  local own=no  # synthmon's own images keep their names; look-alikes get the registry's
+  [ "$service" = app ] || [ "$service" = tools ] || [ -n "${PROJECT_DIR[$service]:-}" ] && own=yes
   [ $own = yes ] || [ "$service" = python ] || tag=$(qualified "$tag")
   local args=(); for arg in "$@"; do args+=(--build-arg "$arg"); done
   local inputs; inputs=$(hash_of "$context" "$(image_id "$base")" "$@")

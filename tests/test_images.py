@@ -27,7 +27,8 @@ from synthmon.waiting import NotYet, wait_until
 
 IMAGES = {**Settings().images}
 IMAGES.setdefault("tools", "synthmon/tools:latest")  # until settings.py has --image-tools
-USED = ("redis", "postgres", "prometheus", "tools")
+USED = ("redis", "postgres", "prometheus", "alertmanager", "pushgateway", "tools")
+PROM = {"prometheus": 9090, "alertmanager": 9093, "pushgateway": 9091}  # their default ports
 READY_S = 40
 
 pytestmark = pytest.mark.selftest
@@ -122,7 +123,8 @@ def net(client: docker.DockerClient) -> Iterator[Net]:
         made.serve("redis", "redis")
         made.serve("redis-protected", "redis", ["--protected-mode", "yes"])
         made.serve("postgres", "postgres", env={"POSTGRES_HOST_AUTH_METHOD": "trust"})
-        made.serve("prometheus", "prometheus")
+        for name in PROM:
+            made.serve(name, name)  # the image's own CMD: listens where the official one does
         made.serve(
             "sinks", "tools",
             ["python", "-m", "synthmon.sinks", "--host", "0.0.0.0",
@@ -159,11 +161,14 @@ def test_postgres_accepts_a_host_connection_by_name(net: Net) -> None:
     assert (code, out) == (0, "1"), f"{' '.join(argv)}: exit {code}: {out}"
 
 
-def test_prometheus_is_ready_by_name_and_has_wget_for_its_healthcheck(net: Net) -> None:
-    net.healthy("prometheus", ["wget", "-qO-", "http://localhost:9090/-/ready"])
-    url = f"http://{net.host('prometheus')}:9090/-/ready"
-    code, out = net.run("prometheus", ["-qO-", url], entrypoint="wget")
-    assert code == 0 and "Ready" in out, f"wget {url}: exit {code}: {out}"
+@pytest.mark.parametrize("name", list(PROM))
+def test_prom_images_are_ready_by_name_and_have_wget_for_their_healthcheck(
+    net: Net, name: str
+) -> None:
+    net.healthy(name, ["wget", "-qO-", f"http://localhost:{PROM[name]}/-/ready"])
+    url = f"http://{net.host(name)}:{PROM[name]}/-/ready"
+    code, out = net.run("prometheus", ["-qO-", url], entrypoint="wget")  # busybox wget
+    assert code == 0 and out, f"wget {url}: exit {code}: {out}"
 
 
 def test_tools_image_serves_the_sinks_by_name_as_a_non_root_user(net: Net) -> None:
