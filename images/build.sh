@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Air-gapped images for the containers backend, for machines without a registry: look-alikes of
-# the official images built from Debian packages on a debootstrap base, honouring the same
-# contracts (entrypoint, arguments, env), tagged under the names synthmon's settings point at
-# (SYNTHMON_IMAGE_* or the defaults), plus the reference app's image from
+# Air-gapped images for the containers and compose backends, for machines without a registry:
+# look-alikes of the official images built from Debian packages on a debootstrap base, honouring
+# the same contracts (entrypoint, arguments, env, listening on all interfaces, the tools their
+# healthchecks use), tagged under the names synthmon's settings point at (SYNTHMON_IMAGE_* or
+# the defaults), plus synthmon's own helpers (tools), plus the reference app's image from
 # examples/manager-app/Containerfile (SYNTHMON_APP_DIR: another example's directory), plus each
 # project's own image settings (a service's `image: NAME` that is no built-in setting, in
 # examples/*/synthmon.yaml and $SYNTHMON_PROJECT): from the Containerfile next to its
@@ -12,6 +13,8 @@
 #   images/build.sh            build what is missing or out of date (idempotent, cached)
 #   images/build.sh app redis  only these
 #   images/build.sh linkcheck  a project's own image (examples/linkcheck/Containerfile)
+#   images/build.sh tools      synthmon's helpers (sinks, upstream, faultproxy) as an image,
+#                              for the compose backend (images/tools/Containerfile)
 #   images/build.sh --list     print "service image" for each
 #   images/build.sh --base     only the Debian base (prints its name)
 #   SYNTHMON_APP_BASE=python:3.11-slim-bookworm images/build.sh app
@@ -56,6 +59,9 @@ while read -r service image dir; do
   IMAGE[$service]=$image
   [ "$dir" = - ] || PROJECT_DIR[$service]=$dir
 done <<<"$names"
+# The tools image's setting (--image-tools / SYNTHMON_IMAGE_TOOLS) is settings.py's; until it
+# is there, its default is this one place.
+[ -n "${IMAGE[tools]:-}" ] || IMAGE[tools]=synthmon/tools:latest
 
 if [ "${1:-}" = --list ]; then
   for service in "${!IMAGE[@]}"; do echo "$service ${IMAGE[$service]}"; done | sort
@@ -152,11 +158,33 @@ project_context() {
   echo "$context"
 }
 
+# The tools image's context: its Containerfile, the wheels of what the helpers import, and the
+# synthmon wheel built from a copy of the checkout's sources (so no build/ or egg-info lands in
+# the checkout), rebuilt only when those sources change: the context's hash, and so the
+# image's inputs, follow the sources.
+tools_context() {
+  local context=$WORK/tools-context src=$WORK/tools-src want
+  wheels images/tools/requirements.txt "$context/wheels"
+  want=$(hash_of pyproject.toml README.md synthmon)
+  if [ "$(cat "$context/synthmon/.inputs" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$src" "$context/synthmon" && mkdir -p "$src" "$context/synthmon"
+    tar --exclude=__pycache__ --exclude='*.pyc' -c pyproject.toml README.md synthmon | tar -C "$src" -x
+    "$PY" -m pip wheel -q --no-deps -w "$context/synthmon" "$src" >"$LOGS/wheel-tools.log" 2>&1 || {
+      tail -20 "$LOGS/wheel-tools.log" >&2
+      echo "images: tools: pip wheel of synthmon failed (log: $LOGS/wheel-tools.log)" >&2; exit 1; }
+    rm -rf "$src"
+    echo "$want" >"$context/synthmon/.inputs"
+  fi
+  cp images/tools/Containerfile "$context/Containerfile"
+  echo "$context"
+}
+
 # build SERVICE CONTEXT BASE [BUILD-ARG...]: build the image when its inputs changed; print
 # what happened.
 build() {
   local service=$1 context=$2 base=$3 tag=${IMAGE[$1]}; shift 3
-  local own=no; [ "$service" = app ] || [ -n "${PROJECT_DIR[$service]:-}" ] && own=yes
+  local own=no  # synthmon's own images keep their names; look-alikes get the registry's
+  [ "$service" = app ] || [ "$service" = tools ] || [ -n "${PROJECT_DIR[$service]:-}" ] && own=yes
   [ $own = yes ] || [ "$service" = python ] || tag=$(qualified "$tag")
   local args=(); for arg in "$@"; do args+=(--build-arg "$arg"); done
   local inputs; inputs=$(hash_of "$context" "$(image_id "$base")" "$@")
@@ -176,7 +204,7 @@ build() {
 IMAGE[python]=$PYBASE  # the app's base here; not a setting
 if [ "${1:-}" = --base ]; then build_base; echo "$BASE"; exit 0; fi  # scripts/fresh-check.sh
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app "${!PROJECT_DIR[@]}")
+[ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app tools "${!PROJECT_DIR[@]}")
 for service in "${wanted[@]}"; do
   [ -n "${IMAGE[$service]:-}" ] || { echo "images: unknown service $service (have: ${!IMAGE[*]})" >&2; exit 2; }
 done
@@ -184,7 +212,8 @@ done
 start=$SECONDS
 [ "${wanted[*]}" = app ] && [ -n "${SYNTHMON_APP_BASE:-}" ] || build_base
 for service in "${wanted[@]}"; do  # the Python base, once, before the images on it
-  if { [ "$service" = app ] && [ -z "${SYNTHMON_APP_BASE:-}" ]; } || [ -n "${PROJECT_DIR[$service]:-}" ]; then
+  if { [ "$service" = app ] && [ -z "${SYNTHMON_APP_BASE:-}" ]; } || [ "$service" = tools ] \
+      || [ -n "${PROJECT_DIR[$service]:-}" ]; then
     build python images/python "$BASE" >/dev/null; break
   fi
 done
@@ -194,6 +223,8 @@ for service in "${wanted[@]}"; do
     ( context=$(app_context) && build app "$context" "$SYNTHMON_APP_BASE" ) &
   elif [ "$service" = app ]; then
     ( context=$(app_context) && build app "$context" "$PYBASE" ) &
+  elif [ "$service" = tools ]; then
+    ( context=$(tools_context) && build tools "$context" "$PYBASE" ) &
   elif [ -n "${PROJECT_DIR[$service]:-}" ]; then
     ( context=$(project_context "$service") && build "$service" "$context" "$PYBASE" \
         WHEELS=wheels PIP_ARGS="--no-index --find-links /tmp/wheels" ) &

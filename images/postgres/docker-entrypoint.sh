@@ -30,8 +30,8 @@ initialise() {  # arguments: the server's, for the temporary socket-only server
   local auth=${POSTGRES_HOST_AUTH_METHOD:-$(postgres -C password_encryption "$@")}
   printf '\nhost all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
   export PGPASSWORD=${PGPASSWORD:-$POSTGRES_PASSWORD}
-  pg_ctl -D "$PGDATA" -w start \
-    -o "$(printf '%q ' "$@") -c listen_addresses='' -p ${PGPORT:-5432}"
+  local flags=""; [ $# -eq 0 ] || flags=$(printf '%q ' "$@")  # none: no '' argument
+  pg_ctl -D "$PGDATA" -w start -o "${flags}-c listen_addresses='' -p ${PGPORT:-5432}"
   sql --dbname postgres --set db="$POSTGRES_DB" <<'SQL'
 SELECT format('CREATE DATABASE %I', :'db')
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
