@@ -59,9 +59,6 @@ while read -r service image dir; do
   IMAGE[$service]=$image
   [ "$dir" = - ] || PROJECT_DIR[$service]=$dir
 done <<<"$names"
-# The tools image's setting (--image-tools / SYNTHMON_IMAGE_TOOLS) is settings.py's; until it
-# is there, its default is this one place.
-[ -n "${IMAGE[tools]:-}" ] || IMAGE[tools]=synthmon/tools:latest
 
 if [ "${1:-}" = --list ]; then
   for service in "${!IMAGE[@]}"; do echo "$service ${IMAGE[$service]}"; done | sort

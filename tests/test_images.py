@@ -26,7 +26,6 @@ from synthmon.stack import engine
 from synthmon.waiting import NotYet, wait_until
 
 IMAGES = {**Settings().images}
-IMAGES.setdefault("tools", "synthmon/tools:latest")  # until settings.py has --image-tools
 USED = ("redis", "postgres", "prometheus", "alertmanager", "pushgateway", "tools")
 PROM = {"prometheus": 9090, "alertmanager": 9093, "pushgateway": 9091}  # their default ports
 READY_S = 40
