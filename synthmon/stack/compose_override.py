@@ -21,6 +21,9 @@ import yaml
 from synthmon.errors import ConfigError
 
 SINKS_SERVICE = "synthmon-sinks"
+PROXY_SERVICE = "synthmon-faultproxy"
+PROXY_API_PORT = 8474  # Toxiproxy's
+BACKSTAGE = "synthmon-backstage"  # where a proxied dependency lives, under its real name
 SINKS_HTTP_PORT = 8025
 SINKS_SMTP_PORT = 2525
 UPSTREAM_PORT = 8080
@@ -36,12 +39,20 @@ class Override(list[Any]):
     """A list Compose must take instead of merging (``!override``)."""
 
 
+class _OverrideMap(dict[str, Any]):
+    """A mapping Compose must take instead of merging (``!override``)."""
+
+
 class Reset:
     """A key Compose must drop from the merged model (``!reset``)."""
 
 
 def _dump_override(dumper: yaml.SafeDumper, data: Override) -> yaml.Node:
     return dumper.represent_sequence("!override", list(data))
+
+
+def _dump_override_map(dumper: yaml.SafeDumper, data: _OverrideMap) -> yaml.Node:
+    return dumper.represent_mapping("!override", dict(data))
 
 
 def _dump_reset(dumper: yaml.SafeDumper, data: Reset) -> yaml.Node:
@@ -54,6 +65,7 @@ class _Dumper(yaml.SafeDumper):
 
 _Dumper.add_representer(Override, _dump_override)
 _Dumper.add_representer(Reset, _dump_reset)
+_Dumper.add_representer(_OverrideMap, _dump_override_map)
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,8 @@ def plan_override(
     labels: Mapping[str, str],
     drop: Sequence[str] = (),
     extra_args: Mapping[str, Sequence[str]] | None = None,
+    links: Mapping[str, int] | None = None,
+    proxy_config: Path | None = None,
 ) -> Plan:
     """The override for Compose's ``model`` of the user's files.
 
@@ -133,7 +147,10 @@ def plan_override(
     container port checks reach (the project's services); ``rendered``: role → the test copy
     to mount over its config; ``mounts``: host paths mounted read-only at the same path;
     ``images``: service → the image replacing its ``build:``; ``extra_args``: role → flags
-    appended to its command.
+    appended to its command. ``links``: dependency → its container port, for the fault proxy
+    (its Toxiproxy config at ``proxy_config``): the proxy takes over the dependency's name on
+    its networks, and the dependency moves to a network of its own under
+    :func:`real_name`, so no service's config changes.
     """
     services: dict[str, Any] = model["services"]
     unknown = sorted(set(drop) - set(services))
@@ -186,8 +203,65 @@ def plan_override(
             **({"volumes": [_bind(p, p) for p in helper.mounts]} if helper.mounts else {}),
         }
         published[helper.name] = (helper.port,)
-    text = yaml.dump({"services": out}, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+    document: dict[str, Any] = {"services": out}
+    if links:
+        assert proxy_config is not None
+        _take_over(document, services, links, proxy_config, tools_image, labels)
+        published[PROXY_SERVICE] = (PROXY_API_PORT,)
+    text = yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
     return Plan(tuple(out), published, config_paths, text)
+
+
+def real_name(dependency: str) -> str:
+    """Where the proxy finds a dependency it stands in for."""
+    return f"synthmon-real-{dependency}"
+
+
+def _take_over(
+    document: dict[str, Any],
+    services: Mapping[str, Any],
+    links: Mapping[str, int],
+    proxy_config: Path,
+    tools_image: str,
+    labels: Mapping[str, str],
+) -> None:
+    out = document["services"]
+    networks: dict[str, dict[str, list[str]] | None] = {}
+    for dependency in links:
+        if dependency not in services:
+            raise ConfigError(f"link to {dependency!r}: no such service in the compose files")
+        theirs = services[dependency].get("networks") or {"default": None}
+        for network in theirs:
+            entry = networks.setdefault(network, {"aliases": []})
+            assert entry is not None
+            entry["aliases"].append(dependency)
+        out[dependency]["networks"] = _OverrideMap(
+            {BACKSTAGE: {"aliases": [real_name(dependency)]}}
+        )
+    networks[BACKSTAGE] = None
+    out[PROXY_SERVICE] = {
+        "image": tools_image,
+        "command": ["python", "-m", "synthmon.faultproxy", "--host", "0.0.0.0",
+                    "--port", str(PROXY_API_PORT), "--config", str(proxy_config)],
+        "ports": [f"127.0.0.1::{PROXY_API_PORT}"],
+        "labels": {**labels, "synthmon.service": PROXY_SERVICE},
+        "volumes": [_bind(proxy_config.parent, proxy_config.parent)],
+        "networks": networks,
+    }  # fmt: skip
+    for name, service in services.items():
+        needs = service.get("depends_on") or {}
+        if name in out and any(d in links for d in needs):
+            out[name]["depends_on"] = {PROXY_SERVICE: {"condition": "service_started"}}
+    document["networks"] = {BACKSTAGE: {"labels": dict(labels)}}
+
+
+def proxy_populate(links: Mapping[str, tuple[str, int]]) -> list[dict[str, Any]]:
+    """The fault proxy's Toxiproxy config: proxy name → (dependency, its port)."""
+    return [
+        {"name": name, "listen": f"0.0.0.0:{port}",
+         "upstream": f"{real_name(dependency)}:{port}", "enabled": True}
+        for name, (dependency, port) in links.items()
+    ]  # fmt: skip
 
 
 def _bind(source: Path, target: Path) -> dict[str, Any]:
