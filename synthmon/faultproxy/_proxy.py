@@ -205,8 +205,10 @@ class Proxy:
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        tasks = [task for conn in self.connections for task in conn.tasks]
         for conn in list(self.connections):
             conn.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if server is not None:
             await server.wait_closed()
             log.info("proxy %s down", self.name)

@@ -16,7 +16,7 @@ import uvicorn
 
 from synthmon.errors import ConfigError, StackError
 from synthmon.faultproxy._api import _fields, make_app
-from synthmon.faultproxy._proxy import Collection
+from synthmon.faultproxy._proxy import Collection, split_address
 from synthmon.faultproxy._toxics import ApiError
 
 
@@ -44,7 +44,11 @@ def read_config(path: Path) -> list[tuple[str, str, str, bool]]:
     if not isinstance(doc, list):
         raise ConfigError(f"{path}: expected a list of proxies (name, listen, upstream)")
     try:
-        return [_fields(item, f" at proxy {i}") for i, item in enumerate(doc, 1)]
+        found = [_fields(item, f" at proxy {i}") for i, item in enumerate(doc, 1)]
+        for name, listen, upstream, _ in found:
+            split_address(listen, f"listen of proxy {name!r}")
+            split_address(upstream, f"upstream of proxy {name!r}")
+        return found
     except ApiError as exc:
         raise ConfigError(f"{path}: {exc.message}") from None
 
@@ -85,13 +89,12 @@ def running(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     failed: list[BaseException] = []
 
     def main() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(serve(sock, stop=stop))
-        except BaseException as exc:  # reported to the caller below
-            failed.append(exc)
-        finally:
-            loop.close()
+        # the Runner cancels and awaits what is left (a connection's pumps) before closing
+        with asyncio.Runner(loop_factory=lambda: loop) as runner:
+            try:
+                runner.run(serve(sock, stop=stop))
+            except BaseException as exc:  # reported to the caller below
+                failed.append(exc)
 
     thread = threading.Thread(target=main, name="faultproxy", daemon=True)
     thread.start()
