@@ -317,9 +317,11 @@ def test_client_errors_are_one_line_naming_what(client: ToxiproxyClient, port: i
             call()
         message = str(caught.value)
         assert names in message and answer in message and "\n" not in message, message
-    with ToxiproxyClient(f"http://{HOST}:{free_ports(1)[0]}") as nobody:
-        with pytest.raises(StackError, match="listing proxies: .*unreachable"):
-            nobody.proxies()
+    with (
+        ToxiproxyClient(f"http://{HOST}:{free_ports(1)[0]}") as nobody,
+        pytest.raises(StackError, match=r"listing proxies: .*unreachable"),
+    ):
+        nobody.proxies()
 
 
 def test_client_context_managers_undo_after_an_exception(
