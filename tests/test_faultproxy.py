@@ -407,3 +407,49 @@ def test_program_port_in_use_is_one_line() -> None:
         done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "Address already in use" in done.stderr, done.stderr
+
+
+def test_a_dead_upstream_closes_the_client_and_delete_refuses(client: ToxiproxyClient) -> None:
+    dead = free_ports(1)[0]
+    client.create("dead", f"{HOST}:0", f"{HOST}:{dead}")
+    port = listen_port(client, "dead")
+    with socket.create_connection((HOST, port), timeout=5) as sock:
+        assert sock.recv(10) == b"", "a connection to a dead upstream stayed open"
+    with httpx.Client(base_url=client.base_url) as http:
+        assert http.delete("/proxies/dead").status_code == 204
+    assert "dead" not in client.proxies()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((HOST, port), timeout=2)
+
+
+def test_a_streaming_connection_sees_the_toxic_come_and_go(
+    client: ToxiproxyClient, conn: socket.socket
+) -> None:
+    """Round trips run back to back in a thread while the toxic is added, then removed."""
+    seen: list[tuple[float, float]] = []  # (when it ended, how long it took)
+    stop = threading.Event()
+
+    def stream() -> None:
+        while not stop.is_set():
+            took = round_trip_ms(conn)
+            seen.append((time.monotonic(), took))
+
+    runner = threading.Thread(target=stream, daemon=True)
+    runner.start()
+    try:
+        time.sleep(0.3)
+        added = time.monotonic()
+        client.add_toxic("echo", "latency", latency=100)
+        time.sleep(0.8)
+        client.remove_toxic("echo", "latency_downstream")
+        removed = time.monotonic()
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        runner.join(5)
+    before = [ms for at, ms in seen if at < added]
+    during = [ms for at, ms in seen if added + 0.15 < at < removed]
+    after = [ms for at, ms in seen if at > removed + 0.15]
+    assert before and max(before) < 50, before
+    assert during and all(80 <= ms <= 130 for ms in during), during
+    assert len(after) > 10 and statistics.median(after) < 10, after[:10]
