@@ -28,7 +28,7 @@ from synthmon.health_contract import HealthContract
 ServiceKind = Literal["command", "postgres", "redis", "compose"]
 SERVICE_KINDS: tuple[str, ...] = ("command", "postgres", "redis", "compose")
 # the monitoring stack synthmon adds itself: a project's service may not take these names
-BUILTIN_SERVICES = frozenset({"sinks", "pushgateway", "alertmanager", "prometheus"})
+BUILTIN_SERVICES = frozenset({"sinks", "pushgateway", "alertmanager", "prometheus", "faultproxy"})
 
 
 @dataclass(frozen=True)

@@ -258,8 +258,11 @@ def fault_services(spec: FaultSpec) -> tuple[str, ...]:
 
 def _link_problem(where: str, fault: FaultSpec, services: Mapping[str, ServiceModel]) -> str:
     """A link must run from a service to one of its dependencies that is not a SaaS stand-in."""
-    if not isinstance(fault, LinkFault) or {fault.source, fault.to} - set(services):
+    if not isinstance(fault, LinkFault):
         return ""
+    for key, name in (("from", fault.source), ("to", fault.to)):
+        if name not in services:
+            return f"{where}.link.{key}: {name!r} is not a service (have: {', '.join(services)})"
     source = services[fault.source]
     if fault.to not in source.depends_on:
         return (
@@ -297,7 +300,7 @@ def build(file: Path, model: ProjectModel) -> Project:
     for alert, scenario in model.scenarios.items():
         faults = tuple(_fault(f, model.target) for f in scenario.faults)
         for n, fault in enumerate(faults):
-            for service in fault_services(fault):
+            for service in () if isinstance(fault, LinkFault) else fault_services(fault):
                 if service not in model.services:
                     problems.append(
                         f"scenarios.{alert}.faults.{n}: {service!r} is not a service "
