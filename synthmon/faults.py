@@ -28,6 +28,7 @@ from synthmon.project import (
     FaultSpec,
     HttpCall,
     HttpFault,
+    LinkFault,
     PushFault,
     ServiceFault,
     TrafficFault,
@@ -45,6 +46,11 @@ RELOAD_METRICS = {
     "prometheus": "prometheus_config_last_reload",
     "alertmanager": "alertmanager_config_last_reload",
 }
+
+
+def link_proxy_name(source: str, to: str) -> str:
+    """The fault proxy's name for the link from ``source`` to its dependency ``to``."""
+    return f"{source}-{to}"
 
 
 def _scalar_metrics(text: str) -> dict[str, float]:
@@ -201,6 +207,8 @@ class Faults:
         if isinstance(spec, PushFault):
             metrics = expand(spec.metrics, self.stack.secrets, now=True)
             return self.pushed(metrics, spec.job, spec.instance)
+        if isinstance(spec, LinkFault):
+            return self.link(spec)
         return self.upstream(spec)
 
     @contextlib.contextmanager
@@ -259,6 +267,38 @@ class Faults:
                 quota = HttpCall("PUT", f"{UPSTREAM_CONTROL}/quota", {"remaining": spec.remaining})
                 self._send(spec.service, quota)
             yield
+
+    @contextlib.contextmanager
+    def link(self, spec: LinkFault) -> Iterator[None]:
+        """A toxic on the fault proxy's ``<from>-<to>`` link (``down``: the link disabled),
+        removed after; neither service is touched."""
+        from synthmon.faultproxy import ToxiproxyClient
+
+        source = spec.source or (self.stack.project.target if self.stack.project else "")
+        proxy, url = link_proxy_name(source, spec.to), self.stack.fault_proxy_url
+        where = f"fault link {source} -> {spec.to}: this {self.stack.kind} stack"
+        if url is None:
+            raise StackError(
+                f"{where} has no fault proxy (a stack proxies the links its project's "
+                "scenarios name)"
+            )
+        client = ToxiproxyClient(url)
+        have = client.proxies()
+        if proxy not in have:
+            client.close()
+            raise StackError(
+                f"{where}'s fault proxy has no proxy {proxy!r} (have: {', '.join(have) or 'none'})"
+            )
+        attributes = {k: int(v) for k, v in spec.attributes.items()}
+        with contextlib.ExitStack() as held:
+            held.callback(client.close)
+            if spec.toxic == "down":
+                held.enter_context(client.disabled(proxy))
+            else:
+                toxic = client.toxic(proxy, spec.toxic, spec.stream, spec.toxicity, **attributes)
+                held.enter_context(toxic)
+            with self.restoring(held.close):
+                yield
 
     @contextlib.contextmanager
     def pushed(self, metrics: str, job: str, instance: str) -> Iterator[None]:

@@ -88,6 +88,9 @@ def session_load(stack: Stack, settings: Settings, config: pytest.Config) -> Loa
     """The ``load_run`` fixture: the session's Locust run against the stack."""
     from synthmon.load import run_load
 
+    locustfile = project_of(settings).locustfile
+    if locustfile is None:
+        pytest.skip(f"not configured: {project_of(settings).source} has no `load:` (locustfile)")
     try:
         profiles, name = load_profile(settings), settings.load_profile
     except pytest.UsageError as exc:  # on an xdist worker: a one-line failure, no INTERNALERROR
@@ -113,7 +116,7 @@ def session_load(stack: Stack, settings: Settings, config: pytest.Config) -> Loa
         profile,
         stack.run_dir / "load" / profile.name,
         workers=settings.load_workers,
-        locustfile=project_of(settings).locustfile,
+        locustfile=locustfile,
     )
     config.stash[load_key] = result
     return result
@@ -130,6 +133,9 @@ def session_slo_report(
     from synthmon.slo import evaluate, load_spec
     from synthmon.slo.gate import gate_after_load
 
+    project = settings.project
+    if project is not None and project.slo_spec is None and not settings.slo_spec.is_file():
+        pytest.skip(f"not configured: {project.source} has no `slo:` (spec)")
     spec = load_spec(settings.slo_spec)
     if stack.kind == "external":
         now = time.time()

@@ -28,7 +28,7 @@ from synthmon.health_contract import HealthContract
 ServiceKind = Literal["command", "postgres", "redis", "compose"]
 SERVICE_KINDS: tuple[str, ...] = ("command", "postgres", "redis", "compose")
 # the monitoring stack synthmon adds itself: a project's service may not take these names
-BUILTIN_SERVICES = frozenset({"sinks", "pushgateway", "alertmanager", "prometheus"})
+BUILTIN_SERVICES = frozenset({"sinks", "pushgateway", "alertmanager", "prometheus", "faultproxy"})
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ class LinkFault:
     attributes: Mapping[str, float] = field(default_factory=dict)
 
 
-FaultSpec = ServiceFault | TrafficFault | HttpFault | PushFault | UpstreamFault  # LinkFault: next
+FaultSpec = ServiceFault | TrafficFault | HttpFault | PushFault | UpstreamFault | LinkFault
 
 
 @dataclass(frozen=True)
@@ -245,9 +245,9 @@ class Project:
     services: tuple[ServiceSpec, ...]
     target: str  # the service under test (Stack.app_url)
     monitoring: Monitoring
-    locustfile: Path
-    load_profiles: Path
-    slo_spec: Path
+    locustfile: Path | None  # None: no `load:` (the load run is skipped, saying so)
+    load_profiles: Path | None
+    slo_spec: Path | None  # None: no `slo:` (the SLO gate is skipped, saying so)
     scrape_jobs: tuple[str, ...]  # jobs Prometheus must have scraped before checks start
     health_path: str = "/health"
     health_checks: tuple[str, ...] = ()  # entries of the target's health answer
@@ -281,6 +281,15 @@ class Project:
             if spec.name == name:
                 return spec
         raise ConfigError(f"project {self.name}: no service {name!r}")
+
+    def links(self) -> frozenset[tuple[str, str]]:
+        """Every (from, to) link a scenario puts a toxic on: the fault proxy's proxies."""
+        return frozenset(
+            (f.source or self.target, f.to)
+            for s in self.scenarios
+            for f in s.faults
+            if isinstance(f, LinkFault)
+        )
 
     def scenario(self, alert: str) -> Scenario:
         """The scenario that causes ``alert``."""

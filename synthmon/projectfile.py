@@ -31,10 +31,12 @@ from pydantic import ValidationError
 from synthmon.errors import ConfigError
 from synthmon.project import (
     BUILTIN_SERVICES,
+    ComposeSpec,
     Environment,
     FaultSpec,
     HttpCall,
     HttpFault,
+    LinkFault,
     Monitoring,
     Project,
     PushFault,
@@ -47,6 +49,7 @@ from synthmon.project import (
 )
 
 # the schema lives in projectfile_models; its names stay importable from here
+from synthmon.projectfile_models import ComposeModel as ComposeModel
 from synthmon.projectfile_models import EnvironmentModel as EnvironmentModel
 from synthmon.projectfile_models import FaultModel as FaultModel
 from synthmon.projectfile_models import HealthEntryModel as HealthEntryModel
@@ -54,6 +57,7 @@ from synthmon.projectfile_models import HealthModel as HealthModel
 from synthmon.projectfile_models import HttpCallModel as HttpCallModel
 from synthmon.projectfile_models import HttpFaultModel as HttpFaultModel
 from synthmon.projectfile_models import InhibitionModel as InhibitionModel
+from synthmon.projectfile_models import LinkModel as LinkModel
 from synthmon.projectfile_models import LoadModel as LoadModel
 from synthmon.projectfile_models import MonitoringModel as MonitoringModel
 from synthmon.projectfile_models import Name as Name
@@ -161,6 +165,8 @@ def _translate(text: str, where: str, own: str, services: Mapping[str, ServiceMo
             )
         name, attr = ref.groups()
         if name == "self":
+            if not own:
+                raise ValueError(f"{where}: ${{self.{attr}}}: there is no self here")
             if attr == "url":
                 raise ValueError(f"{where}: ${{self.url}}: a service's url is its own `url:`")
             return "{" + attr + "}"
@@ -232,6 +238,10 @@ def _fault(model: FaultModel, target: str) -> FaultSpec:
         return HttpFault(h.service or target, _call(h), _call(h.undo) if h.undo else None)
     if model.push is not None:
         return PushFault(model.push.job, model.push.instance, model.push.metrics)
+    if model.link is not None:
+        link = model.link
+        source = link.source or target
+        return LinkFault(link.to, link.toxic, source, link.stream, link.toxicity, link.attributes())
     assert model.upstream is not None  # _one_kind: exactly one is set
     u = model.upstream
     return UpstreamFault(u.service, u.route, u.status, u.delay_ms, u.remaining)
@@ -241,7 +251,30 @@ def fault_services(spec: FaultSpec) -> tuple[str, ...]:
     """The services of the project a fault acts on."""
     if isinstance(spec, PushFault):
         return ()
+    if isinstance(spec, LinkFault):
+        return (spec.source, spec.to)
     return (spec.service,)
+
+
+def _link_problem(where: str, fault: FaultSpec, services: Mapping[str, ServiceModel]) -> str:
+    """A link must run from a service to one of its dependencies that is not a SaaS stand-in."""
+    if not isinstance(fault, LinkFault):
+        return ""
+    for key, name in (("from", fault.source), ("to", fault.to)):
+        if name not in services:
+            return f"{where}.link.{key}: {name!r} is not a service (have: {', '.join(services)})"
+    source = services[fault.source]
+    if fault.to not in source.depends_on:
+        return (
+            f"{where}.link.to: {fault.to!r} is not in services.{fault.source}.depends_on "
+            f"(have: {', '.join(source.depends_on) or 'none'})"
+        )
+    if services[fault.to].kind == "fake_upstream":
+        return (
+            f"{where}.link.to: {fault.to!r} is a fake_upstream (a link toxic needs a real "
+            "dependency; use an `upstream:` fault for it)"
+        )
+    return ""
 
 
 def build(file: Path, model: ProjectModel) -> Project:
@@ -267,12 +300,14 @@ def build(file: Path, model: ProjectModel) -> Project:
     for alert, scenario in model.scenarios.items():
         faults = tuple(_fault(f, model.target) for f in scenario.faults)
         for n, fault in enumerate(faults):
-            for service in fault_services(fault):
+            for service in () if isinstance(fault, LinkFault) else fault_services(fault):
                 if service not in model.services:
                     problems.append(
                         f"scenarios.{alert}.faults.{n}: {service!r} is not a service "
                         f"(have: {', '.join(model.services)})"
                     )
+            link_problem = _link_problem(f"scenarios.{alert}.faults.{n}", fault, model.services)
+            problems += [link_problem] if link_problem else []
         scenarios.append(Scenario(alert, scenario.cause, faults, scenario.known_failure))
         if alert in model.no_scenario:
             problems.append(f"no_scenario.{alert}: the alert has a scenario too")
@@ -280,6 +315,7 @@ def build(file: Path, model: ProjectModel) -> Project:
         if alert in model.scenarios:
             problems.append(f"scenarios.{alert}: an always-firing alert has its own check")
     problems += _scenario_secrets(model, secrets)
+    compose = _compose(model, root, secrets, problems)
     if problems:
         raise ProjectFileError([f"{file}: {p}" for p in problems])
     mon = model.monitoring
@@ -306,9 +342,9 @@ def build(file: Path, model: ProjectModel) -> Project:
         services=tuple(services),
         target=model.target,
         monitoring=monitoring,
-        locustfile=_path(root, model.load.locustfile),
-        load_profiles=_path(root, model.load.profiles),
-        slo_spec=_path(root, model.slo.spec),
+        locustfile=_path(root, model.load.locustfile) if model.load else None,
+        load_profiles=_path(root, model.load.profiles) if model.load else None,
+        slo_spec=_path(root, model.slo.spec) if model.slo else None,
         scrape_jobs=tuple(model.scrape_jobs),
         health_path=model.health.path,
         health_checks=tuple(e.path.rsplit(".", 1)[-1] for e in model.health.entries.values()),
@@ -324,6 +360,43 @@ def build(file: Path, model: ProjectModel) -> Project:
         },
         source=file,
         policy=model.policy.policy() if model.policy is not None else None,
+        compose=compose,
+    )
+
+
+def _compose(
+    model: ProjectModel, root: Path, secrets: list[str], problems: list[str]
+) -> ComposeSpec | None:
+    """The ``compose:`` section (its files must exist); its env keeps the project's placeholders
+    for the compose backend to expand. Appends to ``problems``."""
+    c = model.compose
+    if c is None:
+        problems += [
+            f"services.{n}.kind: compose needs a top-level `compose:` section (its files)"
+            for n, s in model.services.items()
+            if s.kind == "compose"
+        ]
+        return None
+    files = {f"compose.files.{i}": _path(root, f) for i, f in enumerate(c.files)}
+    files.update({f"compose.env_files.{i}": _path(root, f) for i, f in enumerate(c.env_files)})
+    problems += [f"{key}: {p}: no such file" for key, p in files.items() if not p.is_file()]
+    env = {}
+    for key, value in c.env.items():
+        try:
+            env[key] = _translate(value, f"compose.env.{key}", "", model.services)
+        except ValueError as exc:
+            problems.append(str(exc))
+    for name in re.findall(r"\{secret:(\w+)\}", " ".join(env.values())):
+        secrets += [] if name in secrets else [name]
+    return ComposeSpec(
+        files=tuple(files[f"compose.files.{i}"] for i in range(len(c.files))),
+        env_files=tuple(files[f"compose.env_files.{i}"] for i in range(len(c.env_files))),
+        profiles=tuple(c.profiles),
+        env=env,
+        prometheus=c.prometheus,
+        alertmanager=c.alertmanager,
+        pushgateway=c.pushgateway,
+        drop=tuple(c.drop),
     )
 
 
@@ -385,6 +458,9 @@ def _service(
         ),
         database=spec.database or "",
         url=url,
+        depends_on=tuple(spec.depends_on),
+        port=spec.port,
+        upstream_routes=_path(root, spec.routes) if spec.routes is not None else None,
     )
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from synthmon.amconfig.policy import Inhibition, Policy, PolicyRule, check_reach
 from synthmon.health_contract import HealthContract, HealthEntry
@@ -27,9 +34,10 @@ class _Model(BaseModel):
 class ServiceModel(_Model):
     """One service of the stack: the service under test or a dependency."""
 
-    kind: Literal["command", "postgres", "redis", "fake_upstream"] = Field(
+    kind: Literal["command", "postgres", "redis", "fake_upstream", "compose"] = Field(
         description="command: run `command`; postgres, redis: synthmon runs it; fake_upstream: "
-        "synthmon's generic HTTP fake upstream with `routes`"
+        "synthmon's generic HTTP fake upstream with `routes`; compose: a service of the "
+        "`compose:` files (only with --stack compose)"
     )
     command: list[str] | None = Field(None, min_length=1, description="argv (processes backend)")
     image: str | None = Field(
@@ -42,7 +50,12 @@ class ServiceModel(_Model):
     health_path: str | None = Field(
         None, pattern=r"^/", description="HTTP readiness probe; none: a TCP connect to its port"
     )
-    depends_on: list[str] = Field(default_factory=list, description="started before this one")
+    depends_on: list[str] = Field(
+        default_factory=list, description="started before this one; the links a fault may cut"
+    )
+    port: int | None = Field(
+        None, ge=1, le=65535, description="the port it listens on inside its container"
+    )
     url: str | None = Field(None, description="how checks reach it; default by kind")
 
     @model_validator(mode="after")
@@ -63,6 +76,7 @@ class ServiceModel(_Model):
             "postgres": {"database", "image"},
             "redis": {"image"},
             "fake_upstream": {"routes"},
+            "compose": set(),
         }[self.kind]
         for key in ("command", "image", "image_command", "database", "routes"):
             if key not in allowed and getattr(self, key) is not None:
@@ -216,6 +230,23 @@ def _set(values: Values) -> frozenset[Scalar]:
     return frozenset(values) if isinstance(values, list) else frozenset({values})
 
 
+class ComposeModel(_Model):
+    """The user's docker-compose files as the stack (--stack compose)."""
+
+    files: list[str] = Field(min_length=1, description="compose files, relative to this file")
+    env_files: list[str] = Field(default_factory=list, description="Compose --env-file files")
+    profiles: list[str] = Field(default_factory=list, description="Compose profiles to enable")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="variables for Compose's interpolation (win over .env); may use "
+        "${secret:NAME}, ${env:VAR} and ${NAME.url|host|port}",
+    )
+    prometheus: str = Field("prometheus", description="the compose service running Prometheus")
+    alertmanager: str = Field("alertmanager", description="the compose service of Alertmanager")
+    pushgateway: str | None = Field(None, description="the compose service of the Pushgateway")
+    drop: list[str] = Field(default_factory=list, description="compose services not started")
+
+
 class LoadModel(_Model):
     locustfile: str
     profiles: str
@@ -276,6 +307,46 @@ class UpstreamModel(_Model):
     remaining: int | None = Field(None, ge=0)
 
 
+#: the attributes each toxic takes (Toxiproxy's names and units: ms, KB/s)
+TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "latency": ("latency", "jitter"),
+    "timeout": ("timeout",),
+    "reset_peer": ("timeout",),
+    "bandwidth": ("rate",),
+    "down": (),
+}
+_ATTRIBUTES = ("latency", "jitter", "timeout", "rate")
+
+
+class LinkModel(_Model):
+    """A toxic on the link from a service (`from`, default the target) to its dependency `to`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    to: str = Field(description="a service in the `from` service's depends_on")
+    toxic: Literal["latency", "timeout", "reset_peer", "bandwidth", "down"]
+    source: str | None = Field(None, alias="from", description="default: the target")
+    stream: Literal["downstream", "upstream"] = "downstream"
+    toxicity: float = Field(1.0, ge=0, le=1, description="the share of connections affected")
+    latency: int | None = Field(None, ge=0, description="latency: ms added")
+    jitter: int | None = Field(None, ge=0, description="latency: ± ms")
+    timeout: int | None = Field(None, ge=0, description="timeout, reset_peer: ms")
+    rate: int | None = Field(None, ge=0, description="bandwidth: KB/s")
+
+    @field_validator(*_ATTRIBUTES)
+    @classmethod
+    def _applies(cls, value: int | None, info: ValidationInfo) -> int | None:
+        toxic = info.data.get("toxic")
+        allowed = TOXIC_ATTRIBUTES.get(str(toxic), _ATTRIBUTES)
+        if value is not None and info.field_name not in allowed:
+            raise ValueError(
+                f"does not apply to toxic {toxic} (it takes: {', '.join(allowed) or 'nothing'})"
+            )
+        return value
+
+    def attributes(self) -> dict[str, float]:
+        return {k: v for k in _ATTRIBUTES if (v := getattr(self, k)) is not None}
+
+
 class FaultModel(_Model):
     """Exactly one key: the kind of fault."""
 
@@ -289,6 +360,7 @@ class FaultModel(_Model):
     http: HttpFaultModel | None = Field(None, description="a service's own fault endpoint")
     push: PushModel | None = Field(None, description="metrics pushed to the Pushgateway")
     upstream: UpstreamModel | None = Field(None, description="the fake upstream's route")
+    link: LinkModel | None = Field(None, description="a toxic on a link to a dependency")
 
     @model_validator(mode="after")
     def _one_kind(self) -> FaultModel:
@@ -324,8 +396,9 @@ class ProjectModel(_Model):
     monitoring: MonitoringModel
     scrape_jobs: list[str] = Field(description="jobs Prometheus must scrape before checks start")
     policy: PolicyModel | None = None
-    load: LoadModel
-    slo: SloModel
+    compose: ComposeModel | None = None
+    load: LoadModel | None = Field(None, description="none: the load run is skipped")
+    slo: SloModel | None = Field(None, description="none: the SLO gate is skipped")
     secrets: list[Name] = Field(default_factory=list, description="random values of each run")
     secret_headers: list[str] = Field(default_factory=list, description="masked in reports")
     versions: VersionsModel = Field(default_factory=lambda: VersionsModel.model_validate({}))

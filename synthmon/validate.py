@@ -61,7 +61,9 @@ def _file_problems(project: Project) -> list[str]:
         "load.profiles": project.load_profiles,
         "slo.spec": project.slo_spec,
     }
-    problems = [f"{key}: {p}: no such file" for key, p in files.items() if not p.is_file()]
+    problems = [
+        f"{key}: {p}: no such file" for key, p in files.items() if p is not None and not p.is_file()
+    ]
     dirs = {"monitoring.templates": mon.templates_dir, "monitoring.rules": mon.rules_dir}
     problems += [f"{key}: {p}: no such directory" for key, p in dirs.items() if not p.is_dir()]
     if mon.dashboards and not mon.dashboards.exists():
@@ -105,9 +107,12 @@ def _monitoring_problems(project: Project) -> list[str]:
             rules |= read_rule_names(rule_file)
         except ConfigError as exc:
             problems.append(f"monitoring.rules: {exc}")
-    for key, load in (("load.profiles", load_profiles), ("slo.spec", load_spec)):
+    readers = (("load.profiles", load_profiles, project.load_profiles),
+               ("slo.spec", load_spec, project.slo_spec))  # fmt: skip
+    for key, read, path in readers:
         try:
-            load(project.load_profiles if key == "load.profiles" else project.slo_spec)
+            if path is not None:
+                read(path)
         except ConfigError as exc:
             problems.append(f"{key}: {exc}")
     with tempfile.TemporaryDirectory(prefix="synthmon-validate-") as tmp:

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from synthmon.amconfig.routing import RouteTree
 from synthmon.errors import ConfigError, QueryError
 from synthmon.load.profiles import load_profiles
+from synthmon.projectfile import load_project
 from synthmon.prom import Prometheus
 from synthmon.slo import promql
 from synthmon.slo.spec import load_spec
@@ -133,6 +134,7 @@ def _library_error(path: Path, tmp_path: Path) -> str:
     """What the library loader of ``path``'s kind raises, as text (ConfigError only)."""
     loaders: dict[str, Callable[[], object]] = {
         "profiles": lambda: load_profiles(path),
+        "project": lambda: load_project(path),
         "rules": lambda: (read_alerts(path), scale_rules(path.read_text(), 60, source=str(path))),
         "alertmanager": lambda: (
             render_alertmanager_config(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from synthmon.errors import ConfigError
-from synthmon.project import Monitoring, Project, ServiceSpec
+from synthmon.project import LinkFault, Monitoring, Project, ServiceSpec
 from synthmon.projectfile import load_project
 from synthmon.settings import Settings
 from synthmon.stack.embedded import Context, port_names
@@ -81,7 +81,10 @@ def test_placeholders_expand_and_an_unknown_one_is_named(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("service", "message"),
     [
-        ({"name": "prometheus", "argv": ("x",)}, "synthmon runs alertmanager, prometheus"),
+        (
+            {"name": "prometheus", "argv": ("x",)},
+            "synthmon runs alertmanager, faultproxy, prometheus",
+        ),
         ({"name": "svc"}, "a command service needs argv"),
         ({"name": "svc", "kind": "postgres"}, "a postgres service needs the database"),
         ({"name": "svc", "kind": "mysql"}, "kind 'mysql' is not one of"),
@@ -90,3 +93,115 @@ def test_placeholders_expand_and_an_unknown_one_is_named(tmp_path: Path) -> None
 def test_a_bad_service_is_a_config_error(service: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ServiceSpec(**service)
+
+
+# -- issue 14: links, compose, container ports; load and slo optional ------------------------
+
+LINKED = """
+name: linked
+services:
+  postgres: {kind: postgres, database: d, port: 5432}
+  redis: {kind: redis}
+  github: {kind: fake_upstream, routes: routes.yaml}
+  app:
+    kind: command
+    command: [run, "${postgres.url}", "${postgres.port}", "${redis.port}"]
+    env: {DB: "${postgres.host}:${postgres.port}"}
+    depends_on: [postgres, redis, github]
+  worker:
+    kind: command
+    command: [work, "${postgres.port}"]
+    depends_on: [postgres]
+target: app
+monitoring: {prometheus_yml: p.yml, rules: rules, alertmanager_yml: am.yml}
+scrape_jobs: [app]
+scenarios:
+  HighResponseTime:
+    cause: +400 ms on the database link
+    faults: [{link: {to: postgres, toxic: latency, latency: 400, jitter: 0}}]
+  DatabaseConnectionFailure:
+    cause: the worker's database connections reset
+    faults: [{link: {from: worker, to: postgres, toxic: reset_peer, timeout: 0,
+                     stream: upstream, toxicity: 0.5}}]
+"""
+
+
+def _linked(tmp_path: Path, extra: str = "") -> Project:
+    (tmp_path / "synthmon.yaml").write_text(LINKED + extra)
+    return load_project(tmp_path)
+
+
+def test_a_link_fault_and_the_new_service_keys_are_read(tmp_path: Path) -> None:
+    project = _linked(tmp_path)
+    slow = project.scenario("HighResponseTime").faults[0]
+    assert slow == LinkFault("postgres", "latency", "app", attributes={"latency": 400, "jitter": 0})
+    reset = project.scenario("DatabaseConnectionFailure").faults[0]
+    assert reset == LinkFault(
+        "postgres", "reset_peer", "worker", "upstream", 0.5, attributes={"timeout": 0}
+    )
+    assert project.links() == {("app", "postgres"), ("worker", "postgres")}
+    app, github = project.service("app"), project.service("github")
+    assert app.depends_on == ("postgres", "redis", "github")
+    assert (project.service("postgres").port, app.port) == (5432, None)
+    assert github.upstream_routes == tmp_path.resolve() / "routes.yaml"
+    assert "--routes" in github.argv  # today's argv stays
+    # no load: and no slo: (a starter file): nothing to run, said so where it is used
+    assert (project.locustfile, project.load_profiles, project.slo_spec) == (None, None, None)
+
+
+def test_the_from_service_reaches_its_dependency_through_the_proxy(tmp_path: Path) -> None:
+    project = _linked(tmp_path)
+    ports = dict(zip(port_names(project), range(10000, 10100), strict=False))
+    ctx = Context(project, ports, {})
+    via_app, via_worker = ports["faultproxy_app_postgres"], ports["faultproxy_worker_postgres"]
+    app = project.service("app")
+    assert ctx.argv(app, app.argv) == (
+        "run", f"postgresql://postgres@127.0.0.1:{via_app}/d", str(via_app), str(ports["redis"]),
+    )  # fmt: skip
+    assert ctx.env(app) == {"DB": f"127.0.0.1:{via_app}"}
+    worker = project.service("worker")
+    assert ctx.argv(worker, worker.argv) == ("work", str(via_worker))
+    # checks (and the other services) see the real one
+    assert ctx.urls()["postgres"] == f"postgresql://postgres@127.0.0.1:{ports['postgres']}/d"
+    plain = _project(tmp_path, argv=("x",))
+    assert not any(n.startswith("faultproxy") for n in port_names(plain))
+
+
+def test_the_compose_section_keeps_placeholders_for_the_backend(tmp_path: Path) -> None:
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    (tmp_path / "test.env").write_text("X=1\n")
+    project = _linked(
+        tmp_path,
+        """
+compose:
+  files: [docker-compose.yml]
+  env_files: [test.env]
+  profiles: [monitoring]
+  env: {GITHUB_API_URL: "${github.url}", TOKEN: "${secret:gh_token}", HOME_DIR: "${env:HOME}"}
+  pushgateway: pushgateway
+  drop: [grafana]
+""",
+    )
+    compose = project.compose
+    assert compose is not None
+    assert compose.files == (tmp_path.resolve() / "docker-compose.yml",)
+    assert compose.env_files == (tmp_path.resolve() / "test.env",)
+    assert compose.env == {
+        "GITHUB_API_URL": "{url:github}", "TOKEN": "{secret:gh_token}", "HOME_DIR": "{env:HOME}",
+    }  # fmt: skip
+    assert (compose.prometheus, compose.pushgateway, compose.drop) == (
+        "prometheus", "pushgateway", ("grafana",),
+    )  # fmt: skip
+    assert "gh_token" in project.secrets
+
+
+def test_a_compose_service_has_no_command(tmp_path: Path) -> None:
+    (tmp_path / "c.yml").write_text("services: {}\n")
+    extra = "compose: {files: [c.yml]}\n"
+    text = LINKED.replace("redis: {kind: redis}", "redis: {kind: compose, port: 6379}")
+    (tmp_path / "synthmon.yaml").write_text(text + extra)
+    assert load_project(tmp_path).service("redis").kind == "compose"
+    bad = text.replace("{kind: compose, port: 6379}", "{kind: compose, command: [redis]}")
+    (tmp_path / "synthmon.yaml").write_text(bad + extra)
+    with pytest.raises(ConfigError, match=r"services\.redis: `command:` does not apply to kind"):
+        load_project(tmp_path)

@@ -63,7 +63,8 @@ CASES: dict[str, tuple[Edit, str]] = {
     ),
     "a bad kind": (
         lambda d: d["services"]["app"].update(kind="docker"),
-        "services.app.kind: expected one of command, postgres, redis, fake_upstream, got 'docker'",
+        "services.app.kind: expected one of command, postgres, redis, fake_upstream, compose, "
+        "got 'docker'",
     ),
     "neither image nor command": (
         lambda d: [d["services"]["app"].pop(k) for k in ("command", "image", "image_command")],
@@ -90,6 +91,34 @@ CASES: dict[str, tuple[Edit, str]] = {
         lambda d: d["monitoring"].update(unscaled_windows=["HighErrorRate", "NoSuchRule"]),
         "monitoring.unscaled_windows: no rule of monitoring.rules is named 'NoSuchRule'",
     ),
+    "a link to a fake upstream": (
+        lambda d: d["scenarios"]["ApplicationDown"].update(
+            faults=[{"link": {"to": "github", "toxic": "down"}}]
+        ),
+        "scenarios.ApplicationDown.faults.0.link.to: 'github' is a fake_upstream",
+    ),
+    "a link to no dependency of its from": (
+        lambda d: d["scenarios"]["ApplicationDown"].update(
+            faults=[{"link": {"from": "redis", "to": "postgres", "toxic": "down"}}]
+        ),
+        "scenarios.ApplicationDown.faults.0.link.to: 'postgres' is not in "
+        "services.redis.depends_on (have: none)",
+    ),
+    "an attribute the toxic does not take": (
+        lambda d: d["scenarios"]["ApplicationDown"].update(
+            faults=[{"link": {"to": "postgres", "toxic": "bandwidth", "latency": 5}}]
+        ),
+        "scenarios.ApplicationDown.faults.0.link.latency: does not apply to toxic bandwidth "
+        "(it takes: rate)",
+    ),
+    "a compose file that is not there": (
+        lambda d: d.update(compose={"files": ["docker-compose.yml"]}),
+        "compose.files.0: ",
+    ),
+    "a compose env placeholder naming no service": (
+        lambda d: d.update(compose={"files": ["synthmon.yaml"], "env": {"X": "${mysql.url}"}}),
+        "compose.env.X: ${mysql.url} names no service",
+    ),
     "two kinds in one fault": (
         lambda d: d["scenarios"]["ApplicationDown"].update(faults=[{"stop": "app", "kill": "app"}]),
         "scenarios.ApplicationDown.faults.0: a fault is exactly one of stop, kill",
@@ -108,6 +137,15 @@ def test_a_bad_project_file_is_one_line_and_exit_4(
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{file}: "), lines
     assert expected in lines[0], lines
+
+
+def test_a_starter_file_without_load_and_slo_is_valid(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`synthmon init --from` writes neither: the load run and the SLO gate skip, saying so."""
+    file = edited(copy, lambda d: [d.pop("load"), d.pop("slo")])
+    code, lines = run(file, capsys)
+    assert (code, lines) == (0, [])
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ them, then the notification sinks, the Pushgateway, Alertmanager and Prometheus.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -46,9 +47,23 @@ Ports = Mapping[str, int]
 IMAGE_RELEASE = re.compile(r":v?(\d+\.\d+\.\d+)$")  # an image tag naming a release
 
 
+FAULT_PROXY = "faultproxy"  # the fault proxy's service and API port (synthmon.faultproxy)
+
+
+def link_port(source: str, to: str) -> str:
+    """The name of the port the fault proxy listens on for the link ``source`` → ``to``."""
+    return f"{FAULT_PROXY}_{source}_{to}"
+
+
+def proxy_ports(project: Project) -> tuple[str, ...]:
+    """The fault proxy's ports (its API, one a link), when a scenario names a link."""
+    links = sorted(project.links())
+    return (FAULT_PROXY, *(link_port(a, b) for a, b in links)) if links else ()
+
+
 def port_names(project: Project) -> tuple[str, ...]:
     """Every port one run needs, by name."""
-    return (*(spec.name for spec in project.services), *MONITORING_PORTS)
+    return (*(spec.name for spec in project.services), *MONITORING_PORTS, *proxy_ports(project))
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,10 @@ class Context:
             if simple == "project":
                 return str(self.project.root)
             kind, name = ("port", own) if simple == "port" else (kind, name)
+            if kind == "port" and name != own:
+                return str(self.port(name, via=own))
+            if kind == "url" and name in self.urls(via=own):
+                return self.urls(via=own)[name]
             if kind == "env":  # the user's environment secret, read as the stack starts
                 if name not in os.environ:
                     raise ConfigError(f"service {own}: {match.group(0)}: ${name} is not set")
@@ -88,11 +107,16 @@ class Context:
 
         return PLACEHOLDER.sub(fill, text)
 
-    def urls(self) -> dict[str, str]:
-        """How checks reach each project service, by name (``ServiceSpec.url``)."""
+    def port(self, name: str, via: str = "") -> int:
+        """Service ``name``'s port, as service ``via`` reaches it: the fault proxy's port for
+        the link when there is one (checks and other services: the real one)."""
+        return self.ports.get(link_port(via, name), self.ports[name])
+
+    def urls(self, via: str = "") -> dict[str, str]:
+        """How checks (or service ``via``) reach each project service (``ServiceSpec.url``)."""
         return {
             spec.name: spec.url.replace("{host}", HOST).replace(
-                "{port}", str(self.ports[spec.name])
+                "{port}", str(self.port(spec.name, via))
             )
             for spec in self.project.services
         }
@@ -211,7 +235,9 @@ def prometheus_yml(project: Project, ports: Ports, conf_dir: Path) -> RenderedPr
         ),
         rules_dir=conf_dir / "rules",
         services={
-            n: a for n, a in address.items() if n not in not_http and n not in MONITORING_PORTS
+            n: a
+            for n, a in address.items()
+            if n not in not_http and n not in MONITORING_PORTS and n not in proxy_ports(project)
         },
         stack={n: address[n] for n in STACK_JOBS},
         not_http=not_http,
@@ -236,6 +262,25 @@ def prometheus(project: Project, ports: Ports, rules: dict[str, str], config: st
               "--storage.tsdb.retention.time=1d", RESEND_DELAY),
         configs={"prometheus.yml": config, **{f"rules/{n}": t for n, t in rules.items()}},
         probe=ScrapedProbe(f"http://{HOST}:{ports['prometheus']}", project.scrape_jobs),
+    )  # fmt: skip
+
+
+def fault_proxy(ctx: Context) -> Service:
+    """synthmon's fault proxy (Toxiproxy's API), one proxy a link the scenarios name, each to
+    the dependency's real port; the ``from`` service is pointed at it by :class:`Context`."""
+    ports = ctx.ports
+    proxies = [
+        {"name": f"{a}-{b}", "listen": f"{HOST}:{ports[link_port(a, b)]}",
+         "upstream": f"{HOST}:{ports[b]}", "enabled": True}
+        for a, b in sorted(ctx.project.links())
+    ]  # fmt: skip
+    return Service(
+        name=FAULT_PROXY,
+        argv=(sys.executable, "-m", "synthmon.faultproxy", "--host", HOST,
+              "--port", str(ports[FAULT_PROXY]), "--config", "{conf}/proxies.json",
+              "--log", "{data}/faultproxy.log"),
+        configs={"proxies.json": json.dumps(proxies, indent=2)},
+        probe=HttpProbe(f"http://{HOST}:{ports[FAULT_PROXY]}/version"),
     )  # fmt: skip
 
 

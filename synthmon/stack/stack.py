@@ -52,6 +52,7 @@ class Stack:
     evaluation_interval_s: float = embedded.EVALUATION_INTERVAL_S
     reason: str = ""
     notes: tuple[str, ...] = ()  # what the test copies of the configs leave out, and why
+    fault_proxy_url: str | None = None  # Toxiproxy's API on the links (None: none proxied)
 
 
 def new_run_dir(base: Path) -> Path:
@@ -100,7 +101,7 @@ def _services(
     prom = embedded.prometheus_yml(project, ports, runner.conf_dir("prometheus"))
     if not isinstance(runner, ContainerRunner):
         return [
-            *(embedded.project_service(spec, ctx) for spec in project.services),
+            *_with_proxy(ctx, [embedded.project_service(spec, ctx) for spec in project.services]),
             embedded.sinks(ports),
             embedded.pushgateway(ports),
             embedded.alertmanager(ports, am_config, project.versions.get("alertmanager")),
@@ -109,12 +110,21 @@ def _services(
     image = settings.images
     am_mounts = (project.monitoring.templates_dir, conf / "secrets")
     return [
-        *(embedded.project_container(spec, ctx, image) for spec in project.services),
+        *_with_proxy(ctx, [embedded.project_container(s, ctx, image) for s in project.services]),
         embedded.sinks(ports),
         embedded.pushgateway_container(ports, image["pushgateway"]),
         embedded.alertmanager_container(ports, am_config, image["alertmanager"], am_mounts),
         embedded.prometheus_container(project, ports, rules, prom.text, image["prometheus"]),
     ], prom.notes()
+
+
+def _with_proxy(ctx: Context, services: list[Service]) -> list[Service]:
+    """The fault proxy inserted right before the first service whose links it carries."""
+    sources = {source for source, _ in ctx.project.links()}
+    first = next((n for n, s in enumerate(services) if s.name in sources), None)
+    if first is None:
+        return services
+    return [*services[:first], embedded.fault_proxy(ctx), *services[first:]]
 
 
 def _project(settings: Settings) -> Project:
@@ -166,6 +176,11 @@ def embedded_stack(
                 time_scale=settings.time_scale,
                 reason=reason,
                 notes=notes,
+                fault_proxy_url=(
+                    f"http://{HOST}:{ports[embedded.FAULT_PROXY]}"
+                    if embedded.FAULT_PROXY in ports
+                    else None
+                ),
             )
         finally:
             runner.stop_all()
