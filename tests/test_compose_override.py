@@ -30,7 +30,9 @@ class _Loader(yaml.SafeLoader):
     """Reads Compose's merge tags back as plain markers."""
 
 
-_Loader.add_constructor("!override", lambda loader, node: ("override", loader.construct_sequence(node)))  # type: ignore[no-untyped-call]  # noqa: E501
+_Loader.add_constructor(
+    "!override", lambda loader, node: ("override", loader.construct_sequence(node))
+)  # type: ignore[no-untyped-call]
 _Loader.add_constructor("!reset", lambda loader, node: ("reset",))
 
 
@@ -73,7 +75,9 @@ def test_every_port_is_published_on_loopback_where_the_engine_picks(
             assert port.startswith("127.0.0.1::"), (name, port)
 
 
-def test_the_test_copies_are_mounted_over_their_configs(model: dict[str, Any], tmp_path: Path) -> None:
+def test_the_test_copies_are_mounted_over_their_configs(
+    model: dict[str, Any], tmp_path: Path
+) -> None:
     done = plan(model, tmp_path)
     services = yaml.load(done.text, Loader=_Loader)["services"]
     prom = {v["target"]: v["source"] for v in services["prometheus"]["volumes"]}

@@ -291,9 +291,12 @@ def test_loopback_hosts(value: str, loopback: bool) -> None:
 
 def test_the_sinks_own_host_counts_as_local_and_no_other() -> None:
     """On compose the sinks are a service of the project's network, named in the copy."""
-    doc = {"global": {"pagerduty_url": "http://synthmon-sinks:8025/r/x",
-                      "smtp_smarthost": "synthmon-sinks:2525",
-                      "slack_api_url": "http://sinks.example.com/r/y"}, "receivers": []}  # fmt: skip
+    glob = {
+        "pagerduty_url": "http://synthmon-sinks:8025/r/x",
+        "smtp_smarthost": "synthmon-sinks:2525",
+        "slack_api_url": "http://sinks.example.com/r/y",
+    }
+    doc = {"global": glob, "receivers": []}
     left = non_loopback_destinations(doc, {"synthmon-sinks"})
     assert left == ["global.slack_api_url: http://sinks.example.com/r/y"]
     assert len(non_loopback_destinations(doc)) == 3
