@@ -41,7 +41,8 @@ def test_option_names() -> None:
         (
             {"stack": "kubernetes"},
             {},
-            "--stack: expected one of auto, processes, containers, compose, external, got 'kubernetes'",
+            "--stack: expected one of auto, processes, containers, compose, external, "
+            "got 'kubernetes'",
         ),
         (
             {},
