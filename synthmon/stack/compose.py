@@ -11,6 +11,7 @@ through those published ports, so nothing but the stack itself runs differently.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -26,6 +27,8 @@ from synthmon.settings import Settings
 from synthmon.stack.compose_cli import compose_command, config_json
 from synthmon.stack.compose_override import (
     DEFAULT_PORTS,
+    PROXY_API_PORT,
+    PROXY_SERVICE,
     SINKS_HTTP_PORT,
     SINKS_SERVICE,
     SINKS_SMTP_PORT,
@@ -33,6 +36,7 @@ from synthmon.stack.compose_override import (
     container_ports,
     listen_port,
     plan_override,
+    proxy_populate,
     sinks_helper,
     upstream_helper,
 )
@@ -112,6 +116,20 @@ def _image_command(engine: Engine, image: str) -> list[str]:
     finally:
         client.close()
     return list((attrs.get("Config") or {}).get("Cmd") or [])
+
+
+def _links(project: Project) -> dict[str, tuple[str, str]]:
+    """The proxies of the links scenarios name (``<from>-<to>``, as synthmon.faults calls
+    them). On compose the proxy takes over the dependency's name: all its clients pass it."""
+    links = {f"{source}-{to}": (source, to) for source, to in sorted(project.links())}
+    targets = [to for _, to in links.values()]
+    twice = sorted({to for to in targets if targets.count(to) > 1})
+    if twice:
+        raise ConfigError(
+            f"scenarios: links from several services to {', '.join(twice)}: on compose one "
+            "proxy stands in for the dependency, for every client at once"
+        )
+    return links
 
 
 def _roles(spec: ComposeSpec, model: Mapping[str, Any]) -> dict[str, str]:
@@ -216,6 +234,13 @@ def compose_stack(
         if s.image is not None and s.image in settings.images and s.name in model["services"]
     }
     labels = {RUN_LABEL: run_dir.name, **owner_labels(os.getpid())}
+    links = _links(project)
+    proxy_config = conf / "faultproxy" / "proxies.json"
+    if links:
+        proxy_config.parent.mkdir(parents=True, exist_ok=True)
+        populate = {name: (to, ports[to]) for name, (_, to) in links.items()}
+        proxy_config.write_text(json.dumps(proxy_populate(populate), indent=2))
+        _readable(proxy_config.parent)
     plan = plan_override(
         model,
         roles=roles,
@@ -230,6 +255,8 @@ def compose_stack(
         labels=labels,
         drop=spec.drop,
         extra_args={"prometheus": [RESEND_DELAY]},
+        links={to: ports[to] for _, to in links.values()},
+        proxy_config=proxy_config,
     )
     override = run_dir / "synthmon.override.yml"
     override.write_text(plan.text)
@@ -268,6 +295,10 @@ def compose_stack(
         probes[roles["alertmanager"]] = HttpProbe(f"{role_urls['alertmanager']}/-/ready")
         if "pushgateway" in roles:
             probes[roles["pushgateway"]] = HttpProbe(f"{role_urls['pushgateway']}/-/ready")
+        proxy_url = None
+        if links:
+            proxy_url = f"http://{HOST}:{local(PROXY_SERVICE, PROXY_API_PORT)}"
+            probes[PROXY_SERVICE] = HttpProbe(f"{proxy_url}/version")
         probes[roles["prometheus"]] = ScrapedProbe(role_urls["prometheus"], project.scrape_jobs)
         runner.probes = probes
         for name in probes:
@@ -289,6 +320,7 @@ def compose_stack(
             time_scale=settings.time_scale,
             reason=reason,
             notes=rendered_prom.notes(),
+            fault_proxy_url=proxy_url,
         )
     finally:
         runner.stop_all()
