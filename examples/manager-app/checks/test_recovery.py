@@ -6,6 +6,8 @@ Steps are named after the runbook's procedures, with the exchanges and row check
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -16,6 +18,7 @@ from synthmon.faults import Faults
 from synthmon.health import app_health_problems
 from synthmon.prom import wait_until
 from synthmon.stack import Stack
+from synthmon.stack.compose_runner import ComposeRunner
 from synthmon.stack.embedded import postgres_bin
 
 pytestmark = pytest.mark.destructive
@@ -49,6 +52,30 @@ def wait_healthy(stack: Stack, http: httpx.Client, deadline_s: float = 30) -> No
         )
 
 
+def _pg(
+    stack: Stack, argv: list[str], database_url: str, given: Path | None = None,
+    output: Path | None = None,
+) -> str:  # fmt: skip
+    """pg_dump/pg_restore of the database's own version: on compose, `compose exec` in the
+    database's container (the runbook's `docker-compose exec`), else the host's client."""
+    assert stack.runner is not None
+    stdin = given.read_bytes() if given is not None else None
+    if isinstance(stack.runner, ComposeRunner):
+        db = "--dbname=" + urlsplit(database_url).path.lstrip("/")
+        out = stack.runner.exec("postgres", [*argv, "-U", "postgres", db], stdin=stdin)
+        shown = f"compose exec -T postgres {' '.join(argv)}: ok"
+    else:
+        run = subprocess.run(
+            [postgres_bin(argv[0]), *argv[1:], f"--dbname={database_url}"], input=stdin,
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert run.returncode == 0, f"{argv[0]} failed: {run.stderr.decode(errors='replace')}"
+        out, shown = run.stdout, f"{' '.join(argv)}: exit 0"
+    if output is not None:
+        output.write_bytes(out)
+    return shown
+
+
 def test_graceful_restart_of_the_app_recovers(
     stack: Stack, http: httpx.Client, faults: Faults
 ) -> None:
@@ -74,12 +101,8 @@ def test_database_backup_and_restore_bring_every_row_back(stack: Stack, http: ht
 
     backup = stack.run_dir / "backup.dump"
     with evidence.step("Database backup: pg_dump"):
-        run = subprocess.run(
-            [postgres_bin("pg_dump"), "--format=custom", f"--file={backup}", database_url],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        evidence.attach_text("pg_dump", f"exit {run.returncode}\n{run.stderr}")
-        assert run.returncode == 0, f"pg_dump failed: {run.stderr}"
+        dumped = _pg(stack, ["pg_dump", "--format=custom"], database_url, output=backup)
+        evidence.attach_text("pg_dump", dumped)
 
     with (
         evidence.step("Disaster: DROP TABLE tasks"),
@@ -92,13 +115,8 @@ def test_database_backup_and_restore_bring_every_row_back(stack: Stack, http: ht
         assert lost == (0,)
 
     with evidence.step("Database recovery: pg_restore from the backup"):
-        run = subprocess.run(
-            [postgres_bin("pg_restore"), "--clean", "--if-exists", f"--dbname={database_url}",
-             str(backup)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        evidence.attach_text("pg_restore", f"exit {run.returncode}\n{run.stderr}")
-        assert run.returncode == 0, f"pg_restore failed: {run.stderr}"
+        restored = _pg(stack, ["pg_restore", "--clean", "--if-exists"], database_url, backup)
+        evidence.attach_text("pg_restore", restored)
     with evidence.step("Verify every row is back (count and md5 of all rows)"):
         with psycopg.connect(database_url, autocommit=True) as conn:
             after = conn.execute(CHECKSUM_SQL).fetchone()
