@@ -107,6 +107,10 @@ def round_trip_ms(sock: socket.socket, payload: bytes = b"ping") -> float:
     return (time.monotonic() - start) * 1000
 
 
+def pct90(values: list[float]) -> float:
+    return sorted(values)[int(0.9 * (len(values) - 1))]
+
+
 def median_ms(sock: socket.socket, n: int = 11) -> float:
     return statistics.median(round_trip_ms(sock) for _ in range(n))
 
@@ -160,7 +164,8 @@ def test_latency_added_within_20ms(client: ToxiproxyClient, conn: socket.socket)
 def test_jitter_stays_within_its_bounds(client: ToxiproxyClient, conn: socket.socket) -> None:
     with client.toxic("echo", "latency", latency=100, jitter=40):
         samples = [round_trip_ms(conn) for _ in range(20)]
-    assert min(samples) >= 60 - 1 and max(samples) <= 140 + 25, samples
+    # never below latency - jitter; above latency + jitter only by a busy machine's delay
+    assert min(samples) >= 60 - 1 and pct90(samples) <= 140 + 20, samples
     assert max(samples) - min(samples) >= 15, f"no jitter seen: {samples}"
 
 
@@ -451,5 +456,29 @@ def test_a_streaming_connection_sees_the_toxic_come_and_go(
     during = [ms for at, ms in seen if added + 0.15 < at < removed]
     after = [ms for at, ms in seen if at > removed + 0.15]
     assert before and max(before) < 50, before
-    assert during and all(80 <= ms <= 130 for ms in during), during
+    assert during and min(during) >= 95 and abs(statistics.median(during) - 100) <= 20, during
     assert len(after) > 10 and statistics.median(after) < 10, after[:10]
+
+
+# what a small image holds: the standard library, starlette and uvicorn (and their own deps)
+SMALL_IMAGE = {"starlette", "uvicorn", "anyio", "click", "h11", "idna", "sniffio"}
+SMALL_IMAGE |= {"typing_extensions", "_distutils_hack", "sitecustomize"}  # the venv, exec guard
+
+
+def test_program_imports_only_what_a_small_image_has() -> None:
+    probe = (
+        "import sys, synthmon.faultproxy.__main__\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('synthmon'))))\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} - "
+        "set(sys.stdlib_module_names))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    ours, others = (line.split() for line in done.stdout.splitlines())
+    assert {m for m in ours if not m.startswith("synthmon.faultproxy")} <= {
+        "synthmon",
+        "synthmon.errors",
+    }, ours
+    foreign = {m for m in others if not m.startswith("__") and m != "synthmon"} - SMALL_IMAGE
+    assert not foreign, f"the fault proxy program imports {sorted(foreign)}"
