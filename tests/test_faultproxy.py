@@ -23,6 +23,7 @@ from synthmon.errors import StackError
 from synthmon.faultproxy import ToxiproxyClient, running
 from synthmon.ports import HOST, free_ports
 from synthmon.waiting import wait_until
+from tests import _programs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -484,3 +485,41 @@ def test_program_imports_only_what_a_small_image_has() -> None:
     }, ours
     foreign = {m for m in others if not m.startswith("__") and m != "synthmon"} - SMALL_IMAGE
     assert not foreign, f"the fault proxy program imports {sorted(foreign)}"
+
+
+@pytest.fixture
+def redis_port(tmp_path: Path) -> Iterator[int]:
+    """A real redis-server on 127.0.0.1 (stopped after): a dependency as a service sees it."""
+    port = free_ports(1)[0]
+    argv = [_programs.require("redis-server"), "--bind", HOST, "--port", str(port)]
+    proc = subprocess.Popen([*argv, "--save", "", "--appendonly", "no"], cwd=tmp_path)
+    try:
+
+        def answers() -> bool:
+            with socket.create_connection((HOST, port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16) == b"+PONG\r\n"
+
+        wait_until(answers, timeout_s=10, interval_s=0.1, what="redis PONG", retry_on=(OSError,))
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_real_redis_behind_the_proxy(client: ToxiproxyClient, redis_port: int) -> None:
+    client.create("redis", f"{HOST}:0", f"{HOST}:{redis_port}")
+    with socket.create_connection((HOST, listen_port(client, "redis")), timeout=5) as sock:
+
+        def ping_ms() -> float:
+            start = time.monotonic()
+            sock.sendall(b"PING\r\n")
+            assert sock.recv(16) == b"+PONG\r\n"
+            return (time.monotonic() - start) * 1000
+
+        baseline = statistics.median(ping_ms() for _ in range(5))
+        with client.toxic("redis", "latency", stream="upstream", latency=100):
+            slow = statistics.median(ping_ms() for _ in range(5))
+        assert abs(slow - baseline - 100) <= 20, f"PING took {slow:.0f} ms with 100 ms latency"
+        with client.toxic("redis", "reset_peer"), pytest.raises(ConnectionResetError):
+            ping_ms()
