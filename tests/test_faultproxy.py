@@ -23,6 +23,7 @@ from synthmon.errors import StackError
 from synthmon.faultproxy import ToxiproxyClient, running
 from synthmon.ports import HOST, free_ports
 from synthmon.waiting import wait_until
+from tests import _programs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -107,6 +108,10 @@ def round_trip_ms(sock: socket.socket, payload: bytes = b"ping") -> float:
     return (time.monotonic() - start) * 1000
 
 
+def pct90(values: list[float]) -> float:
+    return sorted(values)[int(0.9 * (len(values) - 1))]
+
+
 def median_ms(sock: socket.socket, n: int = 11) -> float:
     return statistics.median(round_trip_ms(sock) for _ in range(n))
 
@@ -160,7 +165,8 @@ def test_latency_added_within_20ms(client: ToxiproxyClient, conn: socket.socket)
 def test_jitter_stays_within_its_bounds(client: ToxiproxyClient, conn: socket.socket) -> None:
     with client.toxic("echo", "latency", latency=100, jitter=40):
         samples = [round_trip_ms(conn) for _ in range(20)]
-    assert min(samples) >= 60 - 1 and max(samples) <= 140 + 25, samples
+    # never below latency - jitter; above latency + jitter only by a busy machine's delay
+    assert min(samples) >= 60 - 1 and pct90(samples) <= 140 + 20, samples
     assert max(samples) - min(samples) >= 15, f"no jitter seen: {samples}"
 
 
@@ -438,18 +444,82 @@ def test_a_streaming_connection_sees_the_toxic_come_and_go(
     runner.start()
     try:
         time.sleep(0.3)
-        added = time.monotonic()
+        adding = time.monotonic()
         client.add_toxic("echo", "latency", latency=100)
+        added = time.monotonic()  # in place once the API answered
         time.sleep(0.8)
+        removing = time.monotonic()
         client.remove_toxic("echo", "latency_downstream")
         removed = time.monotonic()
         time.sleep(0.3)
     finally:
         stop.set()
         runner.join(5)
-    before = [ms for at, ms in seen if at < added]
-    during = [ms for at, ms in seen if added + 0.15 < at < removed]
+    before = [ms for at, ms in seen if at < adding]
+    during = [ms for at, ms in seen if added + 0.12 < at < removing]
     after = [ms for at, ms in seen if at > removed + 0.15]
     assert before and max(before) < 50, before
-    assert during and all(80 <= ms <= 130 for ms in during), during
+    assert during and min(during) >= 95 and abs(statistics.median(during) - 100) <= 20, during
     assert len(after) > 10 and statistics.median(after) < 10, after[:10]
+
+
+# what a small image holds: the standard library, starlette and uvicorn (and their own deps)
+SMALL_IMAGE = {"starlette", "uvicorn", "anyio", "click", "h11", "idna", "sniffio"}
+SMALL_IMAGE |= {"typing_extensions", "_distutils_hack", "sitecustomize"}  # the venv, exec guard
+
+
+def test_program_imports_only_what_a_small_image_has() -> None:
+    probe = (
+        "import sys, synthmon.faultproxy.__main__\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('synthmon'))))\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} - "
+        "set(sys.stdlib_module_names))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    ours, others = (line.split() for line in done.stdout.splitlines())
+    assert {m for m in ours if not m.startswith("synthmon.faultproxy")} <= {
+        "synthmon",
+        "synthmon.errors",
+    }, ours
+    foreign = {m for m in others if not m.startswith("__") and m != "synthmon"} - SMALL_IMAGE
+    assert not foreign, f"the fault proxy program imports {sorted(foreign)}"
+
+
+@pytest.fixture
+def redis_port(tmp_path: Path) -> Iterator[int]:
+    """A real redis-server on 127.0.0.1 (stopped after): a dependency as a service sees it."""
+    port = free_ports(1)[0]
+    argv = [_programs.require("redis-server"), "--bind", HOST, "--port", str(port)]
+    proc = subprocess.Popen([*argv, "--save", "", "--appendonly", "no"], cwd=tmp_path)
+    try:
+
+        def answers() -> bool:
+            with socket.create_connection((HOST, port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16) == b"+PONG\r\n"
+
+        wait_until(answers, timeout_s=10, interval_s=0.1, what="redis PONG", retry_on=(OSError,))
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_real_redis_behind_the_proxy(client: ToxiproxyClient, redis_port: int) -> None:
+    client.create("redis", f"{HOST}:0", f"{HOST}:{redis_port}")
+    with socket.create_connection((HOST, listen_port(client, "redis")), timeout=5) as sock:
+
+        def ping_ms() -> float:
+            start = time.monotonic()
+            sock.sendall(b"PING\r\n")
+            assert sock.recv(16) == b"+PONG\r\n"
+            return (time.monotonic() - start) * 1000
+
+        baseline = statistics.median(ping_ms() for _ in range(5))
+        with client.toxic("redis", "latency", stream="upstream", latency=100):
+            slow = statistics.median(ping_ms() for _ in range(5))
+        assert abs(slow - baseline - 100) <= 20, f"PING took {slow:.0f} ms with 100 ms latency"
+        with client.toxic("redis", "reset_peer"), pytest.raises(ConnectionResetError):
+            ping_ms()

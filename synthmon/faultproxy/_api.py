@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,12 +20,14 @@ VERSION = "2.9.0-synthmon"  # the Toxiproxy API version this one follows
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _answers(handler: Handler) -> Handler:
-    """An ApiError becomes Toxiproxy's error body ``{"error": ..., "status": ...}``."""
+def _answers(handler: Handler, lock: asyncio.Lock) -> Handler:
+    """One call at a time (as Toxiproxy's collection lock: a create cannot race a create);
+    an ApiError becomes Toxiproxy's error body ``{"error": ..., "status": ...}``."""
 
     async def wrapped(request: Request) -> Response:
         try:
-            return await handler(request)
+            async with lock:
+                return await handler(request)
         except ApiError as exc:
             return JSONResponse({"error": exc.message, "status": exc.status}, exc.status)
 
@@ -38,7 +41,7 @@ async def _body(request: Request) -> Any:
         raise bad_body(" ".join(str(exc).split())) from None
 
 
-def _fields(item: object, where: str) -> tuple[str, str, str, bool]:
+def proxy_fields(item: object, where: str) -> tuple[str, str, str, bool]:
     """name, listen, upstream, enabled of one proxy in a create or populate body."""
     if not isinstance(item, dict):
         raise bad_body(f"{where}: expected an object, got {item!r}")
@@ -61,14 +64,14 @@ def make_app(proxies: Collection) -> Starlette:
         return JSONResponse({n: p.as_json() for n, p in proxies.proxies.items()})
 
     async def create(request: Request) -> Response:
-        proxy = await proxies.add(*_fields(await _body(request), ""))
+        proxy = await proxies.add(*proxy_fields(await _body(request), ""))
         return JSONResponse(proxy.as_json(), 201)
 
     async def populate(request: Request) -> Response:
         body = await _body(request)
         if not isinstance(body, list):
             raise bad_body(f"expected a list of proxies, got {body!r}")
-        wanted = [_fields(item, f" at proxy {i}") for i, item in enumerate(body, 1)]
+        wanted = [proxy_fields(item, f" at proxy {i}") for i, item in enumerate(body, 1)]
         done = [await proxies.add_or_replace(*fields) for fields in wanted]
         return JSONResponse({"proxies": [p.as_json() for p in done]}, 201)
 
@@ -131,4 +134,5 @@ def make_app(proxies: Collection) -> Starlette:
         ("/proxies/{proxy}/toxics/{toxic}", toxic_update, ["POST", "PATCH"]),
         ("/proxies/{proxy}/toxics/{toxic}", toxic_delete, ["DELETE"]),
     ]
-    return Starlette(routes=[Route(p, _answers(h), methods=m) for p, h, m in table])
+    lock = asyncio.Lock()
+    return Starlette(routes=[Route(p, _answers(h, lock), methods=m) for p, h, m in table])

@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 
 from synthmon.errors import ConfigError, StackError
-from synthmon.faultproxy._api import _fields, make_app
+from synthmon.faultproxy._api import make_app, proxy_fields
 from synthmon.faultproxy._proxy import Collection, split_address
 from synthmon.faultproxy._toxics import ApiError
 
@@ -44,7 +44,7 @@ def read_config(path: Path) -> list[tuple[str, str, str, bool]]:
     if not isinstance(doc, list):
         raise ConfigError(f"{path}: expected a list of proxies (name, listen, upstream)")
     try:
-        found = [_fields(item, f" at proxy {i}") for i, item in enumerate(doc, 1)]
+        found = [proxy_fields(item, f" at proxy {i}") for i, item in enumerate(doc, 1)]
         for name, listen, upstream, _ in found:
             split_address(listen, f"listen of proxy {name!r}")
             split_address(upstream, f"upstream of proxy {name!r}")
