@@ -40,6 +40,24 @@ def load_profile(settings: Settings) -> dict[str, LoadProfile]:
     return profiles
 
 
+def not_configured(settings: Settings, fixturenames: set[str]) -> str | None:
+    """Why a check needing the load run (``load_run``) or the SLO gate (``slo_report``) cannot
+    run: its project file has no ``load:`` / ``slo:`` (a starter file); None: it can."""
+    project = settings.project
+    if project is None:
+        return None
+    if (
+        "slo_report" in fixturenames
+        and project.slo_spec is None
+        and not settings.slo_spec.is_file()
+    ):
+        return f"not configured: {project.source} has no `slo:` (spec)"
+    gate_loads = "slo_report" in fixturenames and settings.stack != "external"
+    if ("load_run" in fixturenames or gate_loads) and project.locustfile is None:
+        return f"not configured: {project.source} has no `load:` (locustfile, profiles)"
+    return None
+
+
 def project_of(settings: Settings) -> Project:
     if settings.project is None:
         pytest.fail(f"no project: give {settings.where('project')}", pytrace=False)
@@ -90,7 +108,7 @@ def session_load(stack: Stack, settings: Settings, config: pytest.Config) -> Loa
 
     locustfile = project_of(settings).locustfile
     if locustfile is None:
-        pytest.skip(f"not configured: {project_of(settings).source} has no `load:` (locustfile)")
+        pytest.skip(not_configured(settings, {"load_run"}) or "not configured: no `load:`")
     try:
         profiles, name = load_profile(settings), settings.load_profile
     except pytest.UsageError as exc:  # on an xdist worker: a one-line failure, no INTERNALERROR
@@ -133,9 +151,9 @@ def session_slo_report(
     from synthmon.slo import evaluate, load_spec
     from synthmon.slo.gate import gate_after_load
 
-    project = settings.project
-    if project is not None and project.slo_spec is None and not settings.slo_spec.is_file():
-        pytest.skip(f"not configured: {project.source} has no `slo:` (spec)")
+    why = not_configured(settings, {"slo_report"})
+    if why:
+        pytest.skip(why)
     spec = load_spec(settings.slo_spec)
     if stack.kind == "external":
         now = time.time()

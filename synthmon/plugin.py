@@ -263,8 +263,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in checks:  # somebody else's environment: no faults unless allowed
             if item.get_closest_marker("destructive"):
                 item.add_marker(pytest.mark.skip(reason=external.DESTRUCTIVE_SKIP))
+    for item in checks:  # a starter project file has no load: or slo: (skipped, saying so)
+        why = fixtures.not_configured(settings, set(getattr(item, "fixturenames", ())))
+        if why:
+            item.add_marker(pytest.mark.skip(reason=why))
     if not hasattr(config, "workerinput") and any(  # the controller checks it once, cleanly
-        {"load_run", "slo_report"} & set(getattr(i, "fixturenames", ())) for i in checks
+        {"load_run", "slo_report"} & set(getattr(i, "fixturenames", ()))
+        and not i.get_closest_marker("skip")
+        for i in checks
     ):
         _load_profile(settings)  # a bad profiles file fails before any stack starts
 

@@ -205,3 +205,36 @@ def test_a_compose_service_has_no_command(tmp_path: Path) -> None:
     (tmp_path / "synthmon.yaml").write_text(bad + extra)
     with pytest.raises(ConfigError, match=r"services\.redis: `command:` does not apply to kind"):
         load_project(tmp_path)
+
+
+def test_without_load_and_slo_the_load_run_and_the_gate_skip_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    """A starter file (`synthmon init --from`) has neither: each check skips with one line
+    naming the missing key, before any stack starts (here: an external one at closed ports)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(EXAMPLE / "monitoring", tmp_path / "monitoring")
+    doc = yaml.safe_load((EXAMPLE / "synthmon.yaml").read_text())
+    del doc["load"], doc["slo"]
+    (tmp_path / "synthmon.yaml").write_text(yaml.safe_dump(doc))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(root / "load" / "test_load_run.py"),
+         str(root / "slo" / "test_slo_gate.py"), "--rootdir", str(root),
+         "-c", str(root / "pytest.ini"), "-p", "no:cacheprovider", "-rs", "--project",
+         str(tmp_path), "--stack", "external", "--target-url", "http://127.0.0.1:9",
+         "--prometheus-url", "http://127.0.0.1:9"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SYNTHMON_")},
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    file = tmp_path / "synthmon.yaml"
+    assert f"test_load_run.py: not configured: {file} has no `load:` (locustfile, profiles)" in out
+    assert f"test_slo_gate.py: not configured: {file} has no `slo:` (spec)" in out
