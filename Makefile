@@ -3,12 +3,12 @@ SHELL := /bin/bash
 VENV := .venv/bin
 RESULTS := .synthmon/results
 PYTEST_RUN_ARGS ?=
-# make run STACK=containers|processes|auto (default: the suite's own default, auto)
+# make run STACK=containers|compose|processes|auto (default: the suite's own default, auto)
 STACK ?=
 # the example whose service the suite tests (its synthmon.yaml); its own checks run with the
 # generic suite (its checks/ directory, if it has one)
 EXAMPLE ?= examples/manager-app
-RUN_PREFIX := $(if $(filter containers,$(STACK)),scripts/podman.sh run --)
+RUN_PREFIX := $(if $(filter containers compose,$(STACK)),scripts/podman.sh run --)
 
 .PHONY: setup run test lint static clean test-tools bench-tools validate
 
@@ -74,7 +74,7 @@ containers: setup
 	@scripts/podman.sh install
 	@images/build.sh
 test: containers
-run: $(if $(filter containers,$(STACK)),containers)
+run: $(if $(filter containers compose,$(STACK)),containers)
 
 # A pinned Alertmanager (synthmon.yaml versions.alertmanager) built from its Go module with
 # /usr/local/go into ~/.cache/synthmon/go, before a run or the tests need it (both would build
