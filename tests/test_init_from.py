@@ -224,7 +224,7 @@ def test_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = yaml.safe_load((project / "synthmon.yaml").read_text())
     assert doc["compose"]["profiles"] == ["admin"]
     assert doc["services"]["admin"] == {"kind": "compose", "port": 7000, "depends_on": ["web"]}
-    assert doc["target"] == "admin"  # nothing depends on it; web has a dependent now
+    assert doc["target"] == "web"  # admin publishes no port: web, though admin needs it
     check_schema(doc)
 
 
