@@ -47,6 +47,8 @@ KINDS = {
 REGISTRY = re.compile(r"^[^/]+[.:][^/]*/|^localhost/")  # docker.io/, quay.io/, host:5000/
 HTTP_CLIENTS = re.compile(r"\b(curl|wget|urlopen|httpx|requests)\b")
 URL = re.compile(r"https?://[^\s'\"|;)]+")
+# published ports that are no HTTP service's (a target is reached over HTTP)
+NOT_HTTP = frozenset({2181, 3306, 5432, 5672, 6379, 9042, 9092, 11211, 27017})
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -151,6 +153,12 @@ def service_block(name: str, spec: Mapping[str, Any], keep: Sequence[str]) -> Bl
     return block
 
 
+def _serves(spec: Mapping[str, Any]) -> bool:
+    """Built here, or publishing a port that may be HTTP."""
+    published = [p for p in spec.get("ports") or () if p.get("published")]
+    return "build" in spec or any(int(p["target"]) not in NOT_HTTP for p in published)
+
+
 def target(services: Mapping[str, Any], keep: Sequence[str]) -> Value | Todo:
     """The service the others depend on least, of those built here or publishing a port."""
     rule = "of the services with build: or a published HTTP port, the one the others depend on"
@@ -191,21 +199,30 @@ def _kept(services: Mapping[str, Any], skip: set[str]) -> tuple[list[str], Block
 
 
 def _compose(
-    files: Sequence[Path], env_files: Sequence[Path], profiles: Sequence[str], base: Path,
-    found: Mapping[str, Value | Todo], drop: list[str],
-) -> Block:  # fmt: skip
+    files: Sequence[Path],
+    env_files: Sequence[Path],
+    profiles: Sequence[str],
+    base: Path,
+    found: Mapping[str, Value | Todo],
+    drop: list[str],
+) -> Block:
     block = Block().add("files", Value([relative(f, base) for f in files], "--from"))
     if env_files:
         block.add("env_files", Value([relative(f, base) for f in env_files], "--env-file"))
     if profiles:
         block.add("profiles", Value(list(profiles), "--profile"))
-    block.add("", Note("env: {VAR: value} for Compose's interpolation (these win over .env), "
-                       "e.g. an upstream's URL pointed at synthmon's fake one"))  # fmt: skip
+    block.add("", Note(ENV_NOTE))
     for role, node in found.items():
         block.add(role, node)
     if drop:
         block.add("drop", Value(drop, f"Grafana/Loki/Tempo: {DROP_WHY}", guessed=True))
     return block
+
+
+ENV_NOTE = (
+    "env: {VAR: value} for Compose's interpolation (these win over .env), e.g. an upstream's "
+    "URL pointed at synthmon's fake one"
+)
 
 
 def _stubs(alerts: Sequence[str]) -> Note:
@@ -229,9 +246,12 @@ Still to fill in: scenarios (below), health (the target's health contract), load
 
 
 def document(
-    model: Mapping[str, Any], files: Sequence[Path], output: Path,
-    env_files: Sequence[Path] = (), profiles: Sequence[str] = (),
-) -> Block:  # fmt: skip
+    model: Mapping[str, Any],
+    files: Sequence[Path],
+    output: Path,
+    env_files: Sequence[Path] = (),
+    profiles: Sequence[str] = (),
+) -> Block:
     """The starter synthmon.yaml of compose model ``model`` as nodes."""
     base = output.parent
     services = model["services"]
@@ -249,6 +269,10 @@ def document(
     doc.add("services", listed)
     chosen = target(services, keep)
     doc.add("target", chosen)
+    url = health_url(services[chosen.value]) if isinstance(chosen, Value) else None
+    if url:
+        hint = f"health: {{path: {urlsplit(url).path or '/'}}} (its healthcheck), with its entries"
+        doc.add("", Note(f"{hint}: the target's health contract, see the README"))
     mon: Inferred = monitoring(
         model, role_names.get("prometheus"), role_names.get("alertmanager"), base
     )
@@ -259,10 +283,14 @@ def document(
 
 
 def init_from(
-    files: Sequence[Path], *, output: Path | None = None, force: bool = False,
-    env_files: Sequence[Path] = (), profiles: Sequence[str] = (),
+    files: Sequence[Path],
+    *,
+    output: Path | None = None,
+    force: bool = False,
+    env_files: Sequence[Path] = (),
+    profiles: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
-) -> Started:  # fmt: skip
+) -> Started:
     """Write the starter synthmon.yaml for compose ``files`` (default: next to the first);
     an existing file is kept unless ``force``. ConfigError: a refused compose file, an output
     that exists."""

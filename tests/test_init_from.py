@@ -25,6 +25,7 @@ from synthmon.stack import compose_cli
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data" / "compose"
 LINKCHECK = ROOT / "examples" / "linkcheck"
+Capture = pytest.CaptureFixture[str]
 KEY = re.compile(r"^(?P<pad> *)(?P<key>[^\s#][^:]*|\"[^\"]*\"): ?(?P<rest>.*)$")
 
 
@@ -49,15 +50,13 @@ def copy(source: Path, tmp_path: Path) -> Path:
     return dest
 
 
-def init(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+def init(capsys: Capture, *argv: str) -> tuple[int, str, str]:
     code = main(["init", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def start(
-    capsys: pytest.CaptureFixture[str], project: Path, *more: str
-) -> tuple[dict[str, Any], str, str]:
+def start(capsys: Capture, project: Path, *more: str) -> tuple[dict[str, Any], str, str]:
     """Run init on ``project``'s compose file: (the output as data, its text, stderr)."""
     code, out, err = init(capsys, "--from", str(project / "docker-compose.yml"), *more)
     assert code == 0, err
@@ -106,7 +105,7 @@ def every_value_commented(text: str) -> dict[str, str]:
     return found
 
 
-def test_linkcheck(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
     project = copy(LINKCHECK, tmp_path)
     doc, text, err = start(capsys, project)
     assert err == ""
@@ -154,9 +153,7 @@ def test_linkcheck(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "scenarios" in text[:600] and "load" in text[:600] and "slo" in text[:600]
 
 
-def test_env_interpolation_env_file_and_secrets(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_env_interpolation_env_file_and_secrets(tmp_path: Path, capsys: Capture) -> None:
     project = copy(DATA / "envfile", tmp_path)
     doc, text, err = start(capsys, project)
     assert err == ""
@@ -197,7 +194,7 @@ def test_env_interpolation_env_file_and_secrets(
     assert "job:requests:rate5m" not in text  # a record is no alert
 
 
-def test_env_file_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_env_file_option(tmp_path: Path, capsys: Capture) -> None:
     project = copy(DATA / "envfile", tmp_path)
     other = project / "staging.env"
     other.write_text("API_PORT=9000\nMONITORING_DIR=./monitoring\n")
@@ -206,7 +203,7 @@ def test_env_file_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert doc["compose"]["env_files"] == ["staging.env"]
 
 
-def test_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_profile(tmp_path: Path, capsys: Capture) -> None:
     project = copy(DATA / "profiles", tmp_path)
     doc, text, _ = start(capsys, project)
     check_schema(doc)
@@ -228,9 +225,7 @@ def test_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     check_schema(doc)
 
 
-def test_grafana_pushgateway_and_a_config_directory(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_grafana_pushgateway_and_a_config_directory(tmp_path: Path, capsys: Capture) -> None:
     project = copy(DATA / "grafana", tmp_path)
     doc, text, err = start(capsys, project)
     check_schema(doc)
@@ -269,9 +264,7 @@ services:
 """
 
 
-def test_self_test_config_file_no_mount_provides(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_self_test_config_file_no_mount_provides(tmp_path: Path, capsys: Capture) -> None:
     (tmp_path / "prometheus.yml").write_text("scrape_configs: []\n")
     (tmp_path / "docker-compose.yml").write_text(BROKEN_PROMETHEUS)
     doc, text, err = start(capsys, tmp_path)
@@ -289,7 +282,7 @@ def test_self_test_config_file_no_mount_provides(
     assert doc["monitoring"] is None and doc["target"] == "app"
 
 
-def test_compose_refuses_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compose_refuses_the_file(tmp_path: Path, capsys: Capture) -> None:
     source = DATA / "broken" / "docker-compose.yml"
     code, out, err = init(capsys, "--from", str(source), "--output", str(tmp_path / "s.yaml"))
     assert code == 4 and out == ""
@@ -304,9 +297,7 @@ def test_compose_refuses_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
 
 
-def test_existing_output_is_kept_without_force(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_existing_output_is_kept_without_force(tmp_path: Path, capsys: Capture) -> None:
     project = copy(DATA / "profiles", tmp_path)
     output = project / "synthmon.yaml"
     output.write_text("name: mine\n")
@@ -327,9 +318,7 @@ def digest(root: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", ["envfile", "profiles", "grafana"])
-def test_the_users_files_are_only_read(
-    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_users_files_are_only_read(name: str, tmp_path: Path, capsys: Capture) -> None:
     before = digest(DATA / name)
     output = tmp_path / "out" / "synthmon.yaml"
     output.parent.mkdir()
@@ -344,3 +333,30 @@ def test_the_users_files_are_only_read(
         output.parent / doc["compose"]["files"][0]
     ).resolve() == DATA / name / "docker-compose.yml"
     assert (output.parent / doc["monitoring"]["prometheus_yml"]).resolve().is_file()
+
+
+OVERRIDE = """\
+services:
+  web:
+    ports: !override ["8081:8081"]
+  pg:
+    image: docker.io/library/postgres:15
+    ports: ["5432:5432"]
+    environment: {POSTGRES_DB: shop}
+  web2:
+    image: example/other
+    ports: ["127.0.0.1:6379:6379"]
+"""
+
+
+def test_several_files_are_merged_by_compose(tmp_path: Path, capsys: Capture) -> None:
+    project = copy(DATA / "profiles", tmp_path)
+    (project / "override.yml").write_text(OVERRIDE)
+    files = [str(project / "docker-compose.yml"), str(project / "override.yml")]
+    doc, text, _ = start(capsys, project, "--from", files[1])
+    assert doc["compose"]["files"] == ["docker-compose.yml", "override.yml"]
+    assert doc["services"]["web"]["port"] == 8081  # the override's ports replace the base's
+    assert doc["services"]["pg"] == {"kind": "postgres", "database": "shop", "port": 5432}
+    # a published 6379 is no HTTP port: web2 is no candidate although nothing depends on it
+    assert doc["target"] == "web"
+    assert "# health: {path: /healthz} (its healthcheck)" in text
