@@ -88,13 +88,14 @@ def roles(services: Mapping[str, Any]) -> dict[str, Value | Todo]:
     return found
 
 
-def dropped(services: Mapping[str, Any]) -> list[str]:
-    """Grafana, Loki and Tempo services (by image, else by name)."""
-    return sorted(
-        name
-        for name, spec in services.items()
-        if repository(spec.get("image") or "").rsplit("/", 1)[-1] in DROP or name in DROP
-    )
+def dropped(services: Mapping[str, Any]) -> dict[str, str]:
+    """Grafana, Loki and Tempo services (by image, else by name) → which of them it is."""
+    found = {}
+    for name, spec in sorted(services.items()):
+        last = repository(spec.get("image") or "").rsplit("/", 1)[-1]
+        if last in DROP or name in DROP:
+            found[name] = DROP.get(last) or DROP[name]
+    return found
 
 
 def guess_kind(spec: Mapping[str, Any]) -> tuple[str, str]:
@@ -204,7 +205,7 @@ def _compose(
     profiles: Sequence[str],
     base: Path,
     found: Mapping[str, Value | Todo],
-    drop: list[str],
+    drop: Sequence[str],
 ) -> Block:
     block = Block().add("files", Value([relative(f, base) for f in files], "--from"))
     if env_files:
@@ -215,7 +216,7 @@ def _compose(
     for role, node in found.items():
         block.add(role, node)
     if drop:
-        block.add("drop", Value(drop, f"Grafana/Loki/Tempo: {DROP_WHY}", guessed=True))
+        block.add("drop", Value(list(drop), f"Grafana/Loki/Tempo: {DROP_WHY}", guessed=True))
     return block
 
 
@@ -262,7 +263,7 @@ def document(
     sources = ", ".join(str(f) for f in files)
     doc = Block().add("", Note(HEADER.format(sources=sources, output=output), wrap=False))
     doc.add("name", Value(model.get("name") or base.name, "the compose project name"))
-    doc.add("compose", _compose(files, env_files, profiles, base, found, drop))
+    doc.add("compose", _compose(files, env_files, profiles, base, found, list(drop)))
     listed = Block(bad.items)
     for name in keep:
         listed.add(name, service_block(name, services[name], keep))
@@ -273,8 +274,9 @@ def document(
     if url:
         hint = f"health: {{path: {urlsplit(url).path or '/'}}} (its healthcheck), with its entries"
         doc.add("", Note(f"{hint}: the target's health contract, see the README"))
+    grafana = [name for name, what in drop.items() if what == "Grafana"]
     mon: Inferred = monitoring(
-        model, role_names.get("prometheus"), role_names.get("alertmanager"), base
+        model, role_names.get("prometheus"), role_names.get("alertmanager"), base, grafana
     )
     doc.add("monitoring", mon.block)
     doc.add("scrape_jobs", mon.scrape_jobs)

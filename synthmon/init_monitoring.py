@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -307,10 +307,25 @@ def _outermost(path_map: Mapping[str, tuple[Path, str]]) -> dict[str, tuple[Path
     return kept
 
 
+def dashboards(model: Mapping[str, Any], grafana: Sequence[str], base: Path) -> Value | None:
+    """The first directory a Grafana service mounts that holds dashboard JSON, if any."""
+    for name in grafana:
+        for mount in mounts(name, model["services"][name], model):
+            if mount.source.is_dir() and next(mount.source.rglob("*.json"), None):
+                why = f"{name} mounts it at {mount.target} and it holds *.json"
+                return Value(_rel(mount.source, base), why, guessed=True)
+    return None
+
+
 def monitoring(
-    model: Mapping[str, Any], prometheus: str | None, alertmanager: str | None, base: Path
+    model: Mapping[str, Any],
+    prometheus: str | None,
+    alertmanager: str | None,
+    base: Path,
+    grafana: Sequence[str] = (),
 ) -> Inferred:
-    """What the Prometheus and Alertmanager services' mounts say the monitoring files are."""
+    """What the Prometheus and Alertmanager services' mounts say the monitoring files are
+    (and a dropped Grafana's, where the dashboards are)."""
     found = Inferred()
     services = model["services"]
     for name, role, infer in (
@@ -321,6 +336,9 @@ def monitoring(
             found.block.add(f"{role}_yml", Todo(f"no {role} service (see compose.{role})"))
             continue
         infer(found, services[name], mounts(name, services[name], model), base)
+    board = dashboards(model, grafana, base)
+    if board is not None:
+        found.block.add("dashboards", board)
     if found.path_map:
         entries = Block(why="container paths the configs name → the files here")
         for inside, (host, how) in sorted(_outermost(found.path_map).items()):

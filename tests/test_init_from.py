@@ -239,6 +239,8 @@ def test_grafana_pushgateway_and_a_config_directory(tmp_path: Path, capsys: Capt
     assert doc["monitoring"]["rules"] == "prometheus/rules"
     assert doc["monitoring"]["alertmanager_yml"] == "alertmanager/am.yml"  # --config.file X
     assert doc["monitoring"]["templates"] == "alertmanager/templates"
+    assert doc["monitoring"]["dashboards"] == "dashboards"  # what the dropped Grafana mounts
+    assert marks(text)["monitoring.dashboards"] == "guessed"
     assert doc["scrape_jobs"] == ["app", "pushgateway"]
     every_value_commented(text)
     # what it cannot take is a TODO in the file and a warning, one line each
