@@ -39,8 +39,8 @@ class Mount:
     how: str  # "bind mount", "secret NAME", "config NAME"
 
 
-def mounts(name: str, service: Mapping[str, Any], model: Mapping[str, Any]) -> tuple[Mount, ...]:
-    """Every host-backed path of service ``name`` in the compose model ``model``."""
+def mounts(service: Mapping[str, Any], model: Mapping[str, Any]) -> tuple[Mount, ...]:
+    """Every host-backed path of a service of the compose model ``model``."""
     found = [
         Mount(PurePosixPath(v["target"]), Path(v["source"]), "bind mount")
         for v in service.get("volumes") or ()
@@ -310,7 +310,7 @@ def _outermost(path_map: Mapping[str, tuple[Path, str]]) -> dict[str, tuple[Path
 def dashboards(model: Mapping[str, Any], grafana: Sequence[str], base: Path) -> Value | None:
     """The first directory a Grafana service mounts that holds dashboard JSON, if any."""
     for name in grafana:
-        for mount in mounts(name, model["services"][name], model):
+        for mount in mounts(model["services"][name], model):
             if mount.source.is_dir() and next(mount.source.rglob("*.json"), None):
                 why = f"{name} mounts it at {mount.target} and it holds *.json"
                 return Value(_rel(mount.source, base), why, guessed=True)
@@ -335,7 +335,7 @@ def monitoring(
         if name is None:
             found.block.add(f"{role}_yml", Todo(f"no {role} service (see compose.{role})"))
             continue
-        infer(found, services[name], mounts(name, services[name], model), base)
+        infer(found, services[name], mounts(services[name], model), base)
     board = dashboards(model, grafana, base)
     if board is not None:
         found.block.add("dashboards", board)

@@ -362,3 +362,45 @@ def test_several_files_are_merged_by_compose(tmp_path: Path, capsys: Capture) ->
     # a published 6379 is no HTTP port: web2 is no candidate although nothing depends on it
     assert doc["target"] == "web"
     assert "# health: {path: /healthz} (its healthcheck)" in text
+
+
+UNMAPPED = """\
+name: unmapped
+services:
+  app: {build: ., ports: ["8080:8080"]}
+  prometheus:
+    image: prom/prometheus
+    volumes: ["./prometheus.yml:/etc/prometheus/prometheus.yml:ro"]
+  alertmanager:
+    image: prom/alertmanager
+    volumes: ["./alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"]
+"""
+
+
+def test_self_test_paths_the_configs_name_that_no_mount_provides(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    (tmp_path / "docker-compose.yml").write_text(UNMAPPED)
+    (tmp_path / "prometheus.yml").write_text("rule_files: [rules/*.yml]\nscrape_configs: []\n")
+    (tmp_path / "alertmanager.yml").write_text(
+        "global: {smtp_auth_password_file: /etc/alertmanager/secrets/smtp}\n"
+        "route: {receiver: a}\nreceivers: [{name: a}]\n"
+    )
+    doc, text, err = start(capsys, tmp_path)
+    rules = (
+        "monitoring.rules: could not infer: prometheus: rule_files rules/*.yml: "
+        "/etc/prometheus/rules is in no mount of the service (mounts: "
+        "/etc/prometheus/prometheus.yml)"
+    )
+    secret = (
+        "monitoring.path_map: could not infer: a file alertmanager.yml names: alertmanager: "
+        "/etc/alertmanager/secrets/smtp is in no mount of the service"
+    )
+    for line in (rules, secret):
+        assert f"# TODO {line}" in text
+        assert f"synthmon init: warning: {line}" in err
+    assert doc["monitoring"] == {
+        "prometheus_yml": "prometheus.yml",
+        "alertmanager_yml": "alertmanager.yml",
+    }
+    assert doc["scrape_jobs"] == []
