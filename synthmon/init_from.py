@@ -176,7 +176,8 @@ def target(services: Mapping[str, Any], keep: Sequence[str]) -> Value | Todo:
         return Todo(f"no service has build: or a published HTTP port ({rule} least)")
     dependents = {n: sum(n in (services[o].get("depends_on") or {}) for o in keep) for n in keep}
     best = min(candidates, key=lambda n: (dependents[n], "build" not in services[n], n))
-    by = f"depended on by {dependents[best]}" if dependents[best] else "nothing depends on it"
+    count = dependents[best]
+    by = f"{count} service(s) depend on it" if count else "nothing depends on it"
     return Value(best, f"{rule} least ({by})", guessed=True)
 
 

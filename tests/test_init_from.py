@@ -19,6 +19,8 @@ import pytest
 import yaml
 
 from synthmon.cli import main
+from synthmon.init_from import guess_kind, repository
+from synthmon.init_text import flow, scalar
 from synthmon.projectfile_models import MonitoringModel, ProjectModel, ServiceModel
 from synthmon.stack import compose_cli
 
@@ -404,3 +406,27 @@ def test_self_test_paths_the_configs_name_that_no_mount_provides(
         "alertmanager_yml": "alertmanager.yml",
     }
     assert doc["scrape_jobs"] == []
+
+
+@pytest.mark.parametrize(
+    ("image", "repo", "kind"),
+    [
+        ("docker.io/library/redis:7-alpine", "redis", "redis"),
+        ("quay.io/prometheus/prometheus:v2.45.0", "prometheus/prometheus", "compose"),
+        ("registry.internal:5000/ops/am:custom", "ops/am", "compose"),
+        ("bitnami/postgresql@sha256:0123", "bitnami/postgresql", "postgres"),
+        ("oliver006/redis_exporter:v1", "oliver006/redis_exporter", "compose"),
+        ("localhost/postgres", "postgres", "postgres"),
+    ],
+)
+def test_images(image: str, repo: str, kind: str) -> None:
+    assert repository(image) == repo
+    assert guess_kind({"image": image})[0] == kind
+
+
+@pytest.mark.parametrize(
+    "value", ["yes", "1.0", "a: b", "#x", "", "null", "~", "x y", "/etc/x", "*.yml", "it's"]
+)
+def test_scalars_read_back_as_themselves(value: str) -> None:
+    assert yaml.safe_load(f"k: {scalar(value)}  # c")["k"] == value
+    assert yaml.safe_load(f"k: {flow([value, 'b'])}")["k"] == [value, "b"]
