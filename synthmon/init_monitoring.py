@@ -290,6 +290,9 @@ def _alertmanager(
             found.block.add(
                 "templates", Todo(f"templates in {len(back.dirs)} directories: {', '.join(globs)}")
             )
+        elif not (host.parent / "templates").is_dir():  # synthmon's default: it must exist
+            why = "alertmanager.yml names no templates; a directory that exists (read for none)"
+            found.block.add("templates", Value(_rel(host.parent, base), why, guessed=True))
         found.path_map.update(back.path_map)
     found.path_map.update(_named(doc, inside, mnts, found, "alertmanager"))
 
