@@ -80,6 +80,11 @@ def _comment(text: str) -> str:
     return " ".join(text.split())
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """Comment lines; a path is never broken (at a hyphen or inside)."""
+    return textwrap.wrap(_comment(text), width, break_on_hyphens=False, break_long_words=False)
+
+
 def _value(pad: str, key: str, node: Value) -> Iterator[str]:
     """``key: value  # mark: why``; a why too long for the line goes on comment lines above."""
     mark = "guessed" if node.guessed else "from"
@@ -89,7 +94,7 @@ def _value(pad: str, key: str, node: Value) -> Iterator[str]:
         yield f"{line}  # {mark}: {why}"
         return
     width = max(WIDTH - len(pad) - 2, 40)
-    yield from (f"{pad}# {t}" for t in textwrap.wrap(f"{mark}: {why}", width))
+    yield from (f"{pad}# {t}" for t in _wrap(f"{mark}: {why}", width))
     yield f"{line}  # {mark}"
 
 
@@ -105,7 +110,7 @@ def lines(block: Block, indent: int = 0, prefix: str = "") -> Iterator[str]:
         if isinstance(node, Note):
             texts = node.text.splitlines()
             if node.wrap:
-                texts = textwrap.wrap(_comment(node.text), WIDTH - len(pad) - 2)
+                texts = _wrap(node.text, WIDTH - len(pad) - 2)
             yield from (f"{pad}# {t}".rstrip() for t in texts)
         elif isinstance(node, Todo):
             yield f"{pad}# TODO {path}: could not infer: {_comment(node.problem)}"
