@@ -32,7 +32,7 @@ ROLE_IMAGES = {
     "alertmanager": ("prom/alertmanager", "prometheus/alertmanager", "bitnami/alertmanager"),
     "pushgateway": ("prom/pushgateway", "prometheus/pushgateway", "bitnami/pushgateway"),
 }
-# services the test stack runs without: image repository or service name → why
+# services the test stack runs without: image repository or service name → which product
 DROP = {
     **dict.fromkeys(("grafana", "grafana-oss", "grafana-enterprise"), "Grafana"),
     **dict.fromkeys(("loki", "grafana-loki", "promtail"), "Loki"),
@@ -113,7 +113,9 @@ def port(spec: Mapping[str, Any], kind: str, health_url: str | None) -> Value | 
     for entry in spec.get("ports") or ():
         return Value(int(entry["target"]), "its first container port under ports:", True)
     for entry in spec.get("expose") or ():
-        return Value(int(str(entry).split("/", 1)[0]), "its first port under expose:", True)
+        first = re.match(r"\d+", str(entry))  # "9100", "7000/tcp", "7000-7010"
+        if first:
+            return Value(int(first.group(0)), "its first port under expose:", True)
     if health_url and urlsplit(health_url).port:
         return Value(urlsplit(health_url).port, "the port of its healthcheck URL", True)
     if kind in KINDS:
