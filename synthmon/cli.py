@@ -3,7 +3,8 @@
 ``synthmon schema``: print the project file's JSON Schema; ``synthmon up``: start the project's
 stack and keep it up until Ctrl-C; ``synthmon down RUN_DIR``: stop a stack left running;
 ``synthmon routes diff --base REF``: who is notified of each alert before and after a change,
-exit 1 when the policy is violated, 4 on bad input.
+exit 1 when the policy is violated, 4 on bad input; ``synthmon init --from FILE``: a starter
+synthmon.yaml from docker-compose files, exit 0 or 4.
 
 Exit codes: 0 every objective holds, 1 an objective is violated, 2 the gate could not be
 evaluated (bad input, Prometheus unreachable, no data, too few requests). With ``--baseline``
@@ -293,6 +294,12 @@ def cmd_routes_diff(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from synthmon.init_from import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="synthmon", description=__doc__.split("\n")[0])
@@ -402,6 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthmon.yaml or its directory (default: SYNTHMON_PROJECT, else ./synthmon.yaml)",
     )
     routes_diff.set_defaults(handler=cmd_routes_diff)
+    from synthmon.init_from import ARGUMENTS, HELP
+
+    init = sub.add_parser("init", help=HELP, description=HELP)
+    for flag, kwargs in ARGUMENTS:
+        init.add_argument(flag, **kwargs)
+    init.set_defaults(handler=cmd_init)
     return parser
 
 
