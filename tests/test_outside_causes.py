@@ -65,6 +65,7 @@ def outside_copy() -> Iterator[Path]:
         file = copy / "synthmon.yaml"
         doc = yaml.safe_load(file.read_text())
         del doc["services"]["app"]["env"]["APP_CHAOS_TOKEN"]
+        doc.get("compose", {}).get("env", {}).pop("APP_CHAOS_TOKEN", None)
         for alert in CHAOS_ONLY:
             del doc["scenarios"][alert]
             doc["no_scenario"][alert] = "chaos API only (off in this copy)"

@@ -221,6 +221,7 @@ def test_without_load_and_slo_the_load_run_and_the_gate_skip_naming_the_key(
 
     root = Path(__file__).resolve().parents[1]
     shutil.copytree(EXAMPLE / "monitoring", tmp_path / "monitoring")
+    shutil.copy(EXAMPLE / "docker-compose.yml", tmp_path)
     doc = yaml.safe_load((EXAMPLE / "synthmon.yaml").read_text())
     del doc["load"], doc["slo"]
     (tmp_path / "synthmon.yaml").write_text(yaml.safe_dump(doc))

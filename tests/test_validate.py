@@ -22,7 +22,7 @@ Edit = Callable[[dict], None]
 @pytest.fixture
 def copy(tmp_path: Path) -> Path:
     """The reference example's project file and monitoring files, in a scratch directory."""
-    for part in ("synthmon.yaml", "monitoring", "load", "slo", "upstreams"):
+    for part in ("synthmon.yaml", "docker-compose.yml", "monitoring", "load", "slo", "upstreams"):
         src = EXAMPLE / part
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / part)
     return tmp_path
@@ -112,7 +112,7 @@ CASES: dict[str, tuple[Edit, str]] = {
         "(it takes: rate)",
     ),
     "a compose file that is not there": (
-        lambda d: d.update(compose={"files": ["docker-compose.yml"]}),
+        lambda d: d.update(compose={"files": ["nowhere.yml"]}),
         "compose.files.0: ",
     ),
     "a compose env placeholder naming no service": (
