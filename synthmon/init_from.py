@@ -143,6 +143,12 @@ def service_block(name: str, spec: Mapping[str, Any], keep: Sequence[str]) -> Bl
             if database
             else Value("postgres", "no POSTGRES_DB: the image's default database", True),
         )
+    if kind == "compose" and "build" in spec:
+        block.add(
+            "image",
+            Value(name, f"--image {name}=IMAGE runs a prebuilt image instead of build: "
+                  f"(default synthmon/{name}:latest; without it Compose builds)", guessed=True),
+        )  # fmt: skip
     url = health_url(spec)
     block.add("port", port(spec, kind, url))
     if url:

@@ -76,7 +76,7 @@ class ServiceModel(_Model):
             "postgres": {"database", "image"},
             "redis": {"image"},
             "fake_upstream": {"routes"},
-            "compose": set(),
+            "compose": {"image"},  # the image setting replacing its build: (when it exists)
         }[self.kind]
         for key in ("command", "image", "image_command", "database", "routes"):
             if key not in allowed and getattr(self, key) is not None:

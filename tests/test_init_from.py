@@ -96,7 +96,13 @@ def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
         "pushgateway": None,
     }
     assert doc["services"] == {
-        "linkcheck": {"kind": "compose", "port": 8080, "depends_on": ["redis"]},
+        # built here: its image setting runs instead of build: when the engine holds it
+        "linkcheck": {
+            "kind": "compose",
+            "image": "linkcheck",
+            "port": 8080,
+            "depends_on": ["redis"],
+        },
         "redis": {"kind": "redis", "port": 6379},
     }
     assert doc["target"] == "linkcheck"
@@ -141,6 +147,7 @@ def test_env_interpolation_env_file_and_secrets(tmp_path: Path, capsys: Capture)
     api = doc["services"]["api"]
     assert api == {
         "kind": "compose",
+        "image": "api",
         "port": 8000,
         "health_path": "/ready",
         "depends_on": ["cache", "db"],

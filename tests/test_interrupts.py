@@ -20,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = {
+    "faultproxy",  # the reference example's scenarios put toxics on the app's PostgreSQL link
     "postgres",
     "redis",
     "github",

@@ -50,6 +50,7 @@ from synthmon.stack.embedded import (
     SCRAPE_INTERVAL_S,
 )
 from synthmon.stack.engine import Engine
+from synthmon.stack.engine import missing_images as engine_missing
 from synthmon.stack.prometheus_config import Timing, render_prometheus_config
 from synthmon.stack.service import HttpProbe, Probe, ScrapedProbe, TcpProbe
 
@@ -132,6 +133,24 @@ def _links(project: Project) -> dict[str, tuple[str, str]]:
     return links
 
 
+def _prebuilt(
+    engine: Engine, project: Project, settings_images: Mapping[str, str], model: Mapping[str, Any]
+) -> dict[str, str]:
+    """Compose service → the image of its project image setting, where the engine holds it:
+    that image runs instead of their ``build:``; without it Compose builds as it would."""
+    wanted = {
+        s.name: settings_images[s.image]
+        for s in project.services
+        if s.image is not None and s.image in settings_images and s.name in model["services"]
+    }
+    missing = set(engine_missing(engine, wanted))
+    return {
+        name: image
+        for name, image in wanted.items()
+        if f"{name} ({image})" not in missing or "build" not in model["services"][name]
+    }
+
+
 def _roles(spec: ComposeSpec, model: Mapping[str, Any]) -> dict[str, str]:
     services = model["services"]
     roles = {"prometheus": spec.prometheus, "alertmanager": spec.alertmanager}
@@ -180,7 +199,8 @@ def compose_stack(
             ports[service.name] = _port(service, model0)
         urls[service.name] = _fill(service.url, service, ports[service.name], service.name)
     interpolation = _expand_env(spec.env, urls, ports, run_secrets)
-    env = {**os.environ, "DOCKER_HOST": engine.url, **interpolation}
+    # COMPOSE_BAKE=false: a build: runs on the engine's own builder (no buildx here)
+    env = {**os.environ, "DOCKER_HOST": engine.url, "COMPOSE_BAKE": "false", **interpolation}
     model = config_json(spec.files, env_files=spec.env_files, profiles=spec.profiles, environ=env)
     roles = _roles(spec, model)
     commands = {}
@@ -228,11 +248,7 @@ def compose_stack(
     am_file.parent.mkdir(parents=True, exist_ok=True)
     am_file.write_text(am_text)
     _readable(conf)
-    images = {
-        s.name: settings.images[s.image]
-        for s in project.services
-        if s.image is not None and s.image in settings.images and s.name in model["services"]
-    }
+    images = _prebuilt(engine, project, settings.images, model)
     labels = {RUN_LABEL: run_dir.name, **owner_labels(os.getpid())}
     links = _links(project)
     proxy_config = conf / "faultproxy" / "proxies.json"
