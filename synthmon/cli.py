@@ -229,7 +229,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 #: The settings ``synthmon up`` takes (of the plugin's OPTIONS table): what the stack needs.
 UP_SETTINGS = ("project", "stack", "run_dir", "time_scale", "startup_timeout", "image",
                *(o.name for o in OPTIONS if o.name.startswith("image_")))  # fmt: skip
-UP_STACKS = ("auto", "processes", "containers")
+UP_STACKS = ("auto", "processes", "containers", "compose")
 
 
 def up_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:

@@ -16,6 +16,7 @@ from synthmon.deadlines import production_alerts
 from synthmon.project import Project
 from synthmon.settings import Settings
 from synthmon.stack import Stack
+from synthmon.stack.compose_runner import ComposeRunner
 from synthmon.stack.rules import AlertRule
 from synthmon.yamlfile import parse_yaml
 
@@ -131,6 +132,12 @@ def version_lines(stack: Stack, project: Project, settings: Settings) -> list[st
         return [
             gobuild.alertmanager_line(project.versions.get("alertmanager")),
             gobuild.prometheus_line(project.versions.get("prometheus")),
+        ]
+    if isinstance(stack.runner, ComposeRunner):
+        own = stack.runner.role_images
+        return [
+            f"Alertmanager: image {own['alertmanager']}; Prometheus: image "
+            f"{own['prometheus']} (the compose files' own)"
         ]
     images = settings.images
     return [

@@ -107,6 +107,10 @@ def test_build_is_swapped_for_the_projects_image_and_dropped_services_are_not_st
     assert services["github"]["image"] == "synthmon/tools:latest"
     assert services["github"]["command"][:3] == ["python", "-m", "synthmon.upstream"]
     assert all(s["labels"]["synthmon.run"] == "run-x" for s in services.values())
+    document = yaml.load(done.text, Loader=_Loader)
+    # networks and volumes name their run too (the next run removes only a dead run's)
+    assert document["networks"]["default"]["labels"]["synthmon.owner"] == "1"
+    assert set(document["volumes"]) == {"postgres-data", "prometheus-data", "alertmanager-data"}
 
 
 def test_compose_reads_the_override_as_written(model: dict[str, Any], tmp_path: Path) -> None:

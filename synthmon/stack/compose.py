@@ -288,6 +288,7 @@ def compose_stack(
         docker_command_path=compose_command(),
     )
     runner = ComposeRunner(run_dir, settings.startup_timeout, engine, compose, labels)
+    runner.role_images = {role: str(model["services"][n].get("image")) for role, n in roles.items()}
     try:
         runner.up()
 

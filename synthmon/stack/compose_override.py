@@ -204,6 +204,12 @@ def plan_override(
         }
         published[helper.name] = (helper.port,)
     document: dict[str, Any] = {"services": out}
+    # networks and volumes carry the owner too: the next run removes a dead run's, never a
+    # live run's that has no container yet
+    owned = {"labels": dict(labels)}
+    document["networks"] = {name: owned for name in model.get("networks") or {"default": None}}
+    if model.get("volumes"):
+        document["volumes"] = {name: owned for name in model["volumes"]}
     if links:
         assert proxy_config is not None
         _take_over(document, services, links, proxy_config, tools_image, labels)
@@ -252,7 +258,7 @@ def _take_over(
         needs = service.get("depends_on") or {}
         if name in out and any(d in links for d in needs):
             out[name]["depends_on"] = {PROXY_SERVICE: {"condition": "service_started"}}
-    document["networks"] = {BACKSTAGE: {"labels": dict(labels)}}
+    document["networks"][BACKSTAGE] = {"labels": dict(labels)}
 
 
 def proxy_populate(links: Mapping[str, tuple[str, int]]) -> list[dict[str, Any]]:

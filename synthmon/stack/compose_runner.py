@@ -31,7 +31,7 @@ from testcontainers.compose import DockerCompose
 
 from synthmon.errors import StackError
 from synthmon.masking import hide_password
-from synthmon.stack.container_service import RUN_LABEL
+from synthmon.stack.container_service import RUN_LABEL, owner_alive
 from synthmon.stack.containers import _LogPump
 from synthmon.stack.engine import Engine
 from synthmon.stack.processes import STOP_GRACE_S, ProcessRunner
@@ -43,6 +43,7 @@ SERVICE_LABEL = "com.docker.compose.service"
 UP_TIMEOUT_S = 300.0
 DOWN_TIMEOUT_S = 120.0
 HEALTH_TICK_S = 1.0
+INTERRUPT_WAIT_S = 30.0
 
 
 class _Compose(DockerCompose):
@@ -63,19 +64,35 @@ class _Compose(DockerCompose):
     ) -> subprocess.CompletedProcess[bytes]:
         argv = cmd if isinstance(cmd, list) else cmd.split()
         timeout = DOWN_TIMEOUT_S if "down" in argv else UP_TIMEOUT_S
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=context or str(self.context), env=self.env,
+        )  # fmt: skip
         try:
-            done = subprocess.run(
-                argv, capture_output=True, cwd=context or str(self.context), env=self.env,
-                timeout=timeout, check=False,
-            )  # fmt: skip
+            out, err = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            _interrupt(process)
             raise StackError(f"compose: `{_shown(argv)}` took over {timeout:g} s") from None
-        if done.returncode != 0:
-            said = done.stderr.decode(errors="replace").strip().splitlines()[-8:]
+        except BaseException:  # Ctrl-C: Compose stops its own API calls first, then teardown
+            _interrupt(process)
+            raise
+        if process.returncode != 0:
+            said = err.decode(errors="replace").strip().splitlines()[-8:]
             raise StackError(
-                f"compose: `{_shown(argv)}` exited {done.returncode}:\n" + "\n".join(said)
+                f"compose: `{_shown(argv)}` exited {process.returncode}:\n" + "\n".join(said)
             )
-        return done
+        return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+
+def _interrupt(process: subprocess.Popen[bytes]) -> None:
+    """SIGINT to the Compose CLI and wait: killed outright, the engine would go on creating
+    what it had been asked for after our teardown has looked."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.communicate(timeout=INTERRUPT_WAIT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
 
 
 def _shown(argv: Sequence[str]) -> str:
@@ -141,6 +158,7 @@ class ComposeRunner(ProcessRunner):
         self.compose = compose
         self.labels = dict(labels)
         self.probes: dict[str, Probe] = {}
+        self.role_images: dict[str, str] = {}  # "prometheus"/"alertmanager" → its image
         self._pumps: dict[str, _LogPump] = {}
         self._up = False
 
@@ -345,8 +363,9 @@ def remove_project(engine: Engine, project: str, run: str = "") -> None:
 
 
 def remove_dead_projects(engine: Engine, prefix: str) -> list[str]:
-    """Networks and volumes of synthmon's Compose projects (named ``prefix*``) that no
-    container uses any more: what a SIGKILLed run left after its containers were removed."""
+    """Networks and volumes of synthmon's Compose projects (named ``prefix*``) whose run is
+    dead and that no container uses any more: what a SIGKILLed run left after its containers
+    were removed (a live run's, made a moment before its containers, stays)."""
     client = engine.client()
     removed: set[str] = set()
     try:
@@ -356,8 +375,10 @@ def remove_dead_projects(engine: Engine, prefix: str) -> list[str]:
         }
         for kind in (client.networks, client.volumes):
             for item in kind.list(filters={"label": PROJECT_LABEL}):
-                project = str((item.attrs.get("Labels") or {}).get(PROJECT_LABEL, ""))
-                if project.startswith(prefix) and project not in live:
+                labels = item.attrs.get("Labels") or {}
+                project = str(labels.get(PROJECT_LABEL, ""))
+                dead = project.startswith(prefix) and not owner_alive(labels)
+                if dead and project not in live:
                     with contextlib.suppress(DockerException):
                         item.remove()
                         removed.add(project)

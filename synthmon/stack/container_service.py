@@ -49,7 +49,7 @@ def owner_labels(pid: int) -> dict[str, str]:
     return {OWNER_LABEL: str(pid), OWNER_START_LABEL: _owner_start(pid)}
 
 
-def _owner_alive(labels: dict[str, str]) -> bool:
+def owner_alive(labels: dict[str, str]) -> bool:
     """The run that made a container is still alive (same PID *and* start time)."""
     try:
         pid = int(labels.get(OWNER_LABEL, ""))
@@ -65,7 +65,7 @@ def remove_stale(engine: Engine) -> list[str]:
     removed = []
     try:
         for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
-            if _owner_alive(container.labels):
+            if owner_alive(container.labels):
                 continue
             with contextlib.suppress(NotFound, APIError):
                 container.remove(force=True, v=True)
