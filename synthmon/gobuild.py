@@ -7,6 +7,9 @@ machine: nothing is vendored and nothing is written in the checkout. The build g
 temporary directory renamed into place, so a killed build never looks finished, and a file lock
 lets one of several workers build while the others wait for it.
 
+Toxiproxy is built the same way (no Debian package has it): the real server is what synthmon's
+own fault proxy is held to (tests/test_toxiproxy_compat.py) and what images/build.sh packages.
+
 Prometheus is not built here: its module needs its web UI's assets built by npm first.
 """
 
@@ -65,6 +68,15 @@ ALERTMANAGER = GoProgram(
         )
     },
 )
+
+
+TOXIPROXY = GoProgram(
+    module="github.com/Shopify/toxiproxy/v2",
+    packages=("cmd/server",),
+    debian=(),  # none: Debian has no Toxiproxy
+    stamp={"github.com/Shopify/toxiproxy/v2.Version": "{version}"},  # else /version says "git"
+)
+TOXIPROXY_VERSION = "2.5.0"  # the newest the Go module proxy serves that builds with Go 1.26
 
 
 def go_version(text: str, where: str) -> str:
@@ -164,6 +176,12 @@ def ensure_built(
     return bin_dir
 
 
+def toxiproxy_server(version: str = TOXIPROXY_VERSION) -> Path:
+    """The real Toxiproxy server (``-host H -port P [-config F]``), built on first use."""
+    bin_dir = ensure_built(TOXIPROXY.module, version, TOXIPROXY.packages, TOXIPROXY.stamp)
+    return bin_dir / Path(TOXIPROXY.packages[0]).name
+
+
 # -- which Alertmanager a run uses ---------------------------------------------------------------
 
 
@@ -237,12 +255,16 @@ def prometheus_line(version: str | None) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m synthmon.gobuild 0.28.1 ...``: build those Alertmanager releases now (make
-    go-tools), so a run or the tests find them cached; one line each."""
+    """``python -m synthmon.gobuild 0.28.1 ... [toxiproxy]``: build those Alertmanager releases
+    (and the pinned Toxiproxy) now (make go-tools), so a run or the tests find them cached; one
+    line each."""
     logging.basicConfig(level=logging.INFO, format="synthmon: %(message)s")
     try:
         for version in argv:
-            print(alertmanager_line(version))
+            if version == "toxiproxy":
+                print(f"Toxiproxy {TOXIPROXY_VERSION}: {toxiproxy_server()}")
+            else:
+                print(alertmanager_line(version))
     except (ConfigError, StackError) as exc:
         print(f"synthmon: {exc}", file=sys.stderr)
         return 4
