@@ -9,6 +9,7 @@ API answers is self-tested here. Last, the look-alike image of the real server o
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import statistics
@@ -26,6 +27,8 @@ from synthmon.errors import ConfigError, StackError
 from synthmon.faultproxy import ToxiproxyClient, running
 from synthmon.gobuild import TOXIPROXY_VERSION, toxiproxy_server
 from synthmon.ports import HOST, free_ports
+from synthmon.settings import Settings
+from synthmon.stack import engine
 from synthmon.waiting import wait_until
 from tests.test_faultproxy import (  # noqa: F401
     Echo,
@@ -112,7 +115,7 @@ def test_proxies_are_created_listed_populated_and_deleted(
 ) -> None:
     client.create("one", f"{HOST}:0", echo.address)
     shown = client.proxies()["one"]
-    assert PROXY_KEYS <= set(shown), shown
+    assert set(shown) >= PROXY_KEYS, shown
     assert (shown["name"], shown["upstream"], shown["enabled"], shown["toxics"]) == (
         "one", echo.address, True, []
     )  # fmt: skip
@@ -363,3 +366,65 @@ def test_a_real_redis_behind_either(client: ToxiproxyClient, redis_port: int) ->
     ):
         sock.sendall(b"PING\r\n")
         sock.recv(16)
+
+
+# -- the look-alike image (images/build.sh toxiproxy), driven through published ports ----------
+
+IMAGE = Settings().images.get("toxiproxy", f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION}")
+
+
+@pytest.fixture
+def toxiproxy_container(traversable_tmp: Path) -> Iterator[tuple[str, int]]:
+    """The image as a compose stack runs it, with a ``-config`` file proxying its own API
+    (``api``: 0.0.0.0:8666 -> 127.0.0.1:8474), both published on 127.0.0.1: (API URL, proxy
+    port). Skipped without an engine unless SYNTHMON_REQUIRE_CONTAINERS=1 (as
+    tests/test_images.py); a missing image fails."""
+    found, tried = engine.find_engine()
+    if found is None:
+        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
+            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
+        pytest.skip(f"images: {tried}")
+    if engine.missing_images(found, {"toxiproxy": IMAGE}):
+        pytest.fail(f"{found.product}: {IMAGE} missing, run images/build.sh toxiproxy")
+    config = [{"name": "api", "listen": "0.0.0.0:8666", "upstream": "127.0.0.1:8474"}]
+    (traversable_tmp / "toxiproxy.json").write_text(json.dumps(config))
+    (traversable_tmp / "toxiproxy.json").chmod(0o644)
+    api_port, proxy_port = free_ports(2)
+    docker = found.client()
+    try:
+        started = docker.containers.run(
+            IMAGE, ["-host=0.0.0.0", "-config=/config/toxiproxy.json"], detach=True,
+            volumes={str(traversable_tmp): {"bind": "/config", "mode": "ro"}},
+            ports={"8474/tcp": (HOST, api_port), "8666/tcp": (HOST, proxy_port)},
+        )  # fmt: skip
+        try:
+            yield f"http://{HOST}:{api_port}", proxy_port
+        finally:
+            started.remove(force=True)
+    finally:
+        docker.close()
+
+
+@pytest.mark.selftest
+def test_the_image_serves_its_config_and_takes_toxics(
+    toxiproxy_container: tuple[str, int],
+) -> None:
+    url, proxy_port = toxiproxy_container
+    with ToxiproxyClient(url) as client, httpx.Client(timeout=5) as http:
+        wait_until(client.ready, timeout_s=30, interval_s=0.2, what=f"{IMAGE} at {url}/version")
+        assert client.version() == TOXIPROXY_VERSION
+        assert client.proxies()["api"]["listen"] == "[::]:8666"
+        through = f"http://{HOST}:{proxy_port}/version"
+
+        def took_ms() -> float:
+            start = time.monotonic()
+            assert http.get(through).text == TOXIPROXY_VERSION
+            return (time.monotonic() - start) * 1000
+
+        baseline = statistics.median(took_ms() for _ in range(7))
+        with client.toxic("api", "latency", latency=100):
+            slow = statistics.median(took_ms() for _ in range(7))
+        assert abs(slow - baseline - 100) <= 20, (
+            f"GET /version through the image's proxy took {slow:.0f} ms with a 100 ms latency "
+            f"toxic (baseline {baseline:.0f} ms)"
+        )
