@@ -1,8 +1,9 @@
 """The real Toxiproxy (built from its Go module by synthmon.gobuild) is the reference synthmon's
 fault proxy is held to: the same checks, through the same client, run against both servers on
 127.0.0.1 (fixture ``server``), so that a user's own Toxiproxy is driven exactly as ours. The
-measures (latency, rate, reset) are tests/test_faultproxy.py's, self-tested there; the table of
-API answers is self-tested here. Last, the look-alike image of the real server on podman."""
+toxics' checks and measures are tests/test_faultproxy.py's (collected here again, self-tested
+in tests/test_selftest_faultproxy.py); the table of API answers is self-tested here. Last, the
+look-alike image of the real server on podman."""
 
 # ruff: noqa: F811 (the fixtures come from tests/test_faultproxy.py, by name)
 
@@ -14,7 +15,6 @@ import os
 import socket
 import statistics
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,13 +32,28 @@ from synthmon.stack import engine
 from synthmon.waiting import wait_until
 from tests.test_faultproxy import (  # noqa: F401
     Echo,
-    assert_added_latency,
-    assert_rate,
     assert_reset,
     echo,
-    median_ms,
     redis_port,
     round_trip_ms,
+    # tests/test_faultproxy.py's behavioural checks, collected here again: their fixtures
+    # (client, port, conn) resolve to this module's, on both servers. Not taken: those of ours
+    # alone (the program, the API table with ours' stricter toxicity) and the reset of an open
+    # connection, where the servers differ (see test_reset_peer_on_an_open_connection).
+    test_a_dead_upstream_closes_the_client_and_delete_refuses,
+    test_a_streaming_connection_sees_the_toxic_come_and_go,
+    test_bandwidth_within_25_percent,
+    test_client_context_managers_undo_after_an_exception,
+    test_down_refuses_then_comes_back_on_the_same_port,
+    test_jitter_stays_within_its_bounds,
+    test_latency_added_within_20ms,
+    test_latency_comes_and_goes_on_an_open_connection,
+    test_populate_keeps_same_and_reset_clears,
+    test_timeout_holds_the_data_then_closes,
+    test_timeout_zero_hangs_until_removed,
+    test_toxicity_is_rolled_per_connection,
+    test_toxicity_zero_does_nothing,
+    test_upstream_and_downstream_are_told_apart,
 )
 
 Server = tuple[str, str]  # (kind, API URL)
@@ -251,22 +266,6 @@ def test_reset_enables_and_clears(client: ToxiproxyClient, port: int) -> None:
 # -- the toxics, measured ---------------------------------------------------------------------
 
 
-def test_latency_100ms_within_20ms(client: ToxiproxyClient, conn: socket.socket) -> None:
-    baseline = median_ms(conn)
-    with client.toxic("echo", "latency", latency=100):
-        assert_added_latency(conn, baseline, 100)
-    assert median_ms(conn) < baseline + 10, "the latency stayed after its toxic was removed"
-
-
-def test_timeout_holds_the_data_then_closes(client: ToxiproxyClient, conn: socket.socket) -> None:
-    with client.toxic("echo", "timeout", timeout=400):
-        start = time.monotonic()
-        conn.sendall(b"ping")
-        assert conn.recv(10) == b"", "data got through a timeout toxic"
-        took = time.monotonic() - start
-    assert 0.35 <= took <= 1.5, f"closed after {took:.2f} s, expected 0.4 s"
-
-
 def test_reset_peer_is_econnreset(client: ToxiproxyClient, port: int) -> None:
     """On a connection opened while the toxic is in place (see the next test for one before)."""
     with (
@@ -290,59 +289,6 @@ def test_reset_peer_on_an_open_connection(
         else:
             with pytest.raises(ConnectionError, match="closed the connection"):
                 round_trip_ms(conn)
-
-
-def test_bandwidth_within_25_percent(client: ToxiproxyClient, port: int) -> None:
-    with client.toxic("echo", "bandwidth", rate=100):
-        assert_rate(port, 100)
-
-
-def test_down_is_refused_then_back_on_the_same_port(
-    client: ToxiproxyClient, port: int, conn: socket.socket
-) -> None:
-    round_trip_ms(conn)
-    with client.disabled("echo"):
-        assert client.proxies()["echo"]["enabled"] is False
-        with pytest.raises(ConnectionRefusedError):
-            socket.create_connection((HOST, port), timeout=2)
-        assert conn.recv(10) == b"", "an open connection survived the proxy going down"
-    with socket.create_connection((HOST, port), timeout=5) as again:
-        assert round_trip_ms(again) < 50
-
-
-def test_a_streaming_connection_sees_the_toxic_come_and_go(
-    client: ToxiproxyClient, conn: socket.socket
-) -> None:
-    """Round trips back to back in a thread while a latency toxic is added, then removed."""
-    seen: list[tuple[float, float]] = []  # (when it ended, how long it took)
-    stop = threading.Event()
-
-    def stream() -> None:
-        while not stop.is_set():
-            took = round_trip_ms(conn)
-            seen.append((time.monotonic(), took))
-
-    runner = threading.Thread(target=stream, daemon=True)
-    runner.start()
-    try:
-        time.sleep(0.3)
-        adding = time.monotonic()
-        client.add_toxic("echo", "latency", latency=100)
-        added = time.monotonic()
-        time.sleep(0.8)
-        removing = time.monotonic()
-        client.remove_toxic("echo", "latency_downstream")
-        removed = time.monotonic()
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        runner.join(5)
-    before = [ms for at, ms in seen if at < adding]
-    during = [ms for at, ms in seen if added + 0.12 < at < removing]
-    after = [ms for at, ms in seen if at > removed + 0.15]
-    assert before and max(before) < 50, before
-    assert during and min(during) >= 95 and abs(statistics.median(during) - 100) <= 20, during
-    assert len(after) > 10 and statistics.median(after) < 10, after[:10]
 
 
 def test_a_real_redis_behind_either(client: ToxiproxyClient, redis_port: int) -> None:
