@@ -82,5 +82,5 @@ run: $(if $(filter containers compose,$(STACK)),containers)
 AM_VERSIONS ?= 0.28.1
 .PHONY: go-tools
 go-tools: setup
-	@PATH="$$PATH:/usr/local/go/bin" $(VENV)/python -m synthmon.gobuild $(AM_VERSIONS)
+	@PATH="$$PATH:/usr/local/go/bin" $(VENV)/python -m synthmon.gobuild $(AM_VERSIONS) toxiproxy
 test: go-tools

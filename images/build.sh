@@ -15,6 +15,8 @@
 #   images/build.sh linkcheck  a project's own image (examples/linkcheck/Containerfile)
 #   images/build.sh tools      synthmon's helpers (sinks, upstream, faultproxy) as an image,
 #                              for the compose backend (images/tools/Containerfile)
+#   images/build.sh toxiproxy  ghcr.io/shopify/toxiproxy:<gobuild's TOXIPROXY_VERSION>: the real
+#                              server built from its Go module (needs Go, as make go-tools)
 #   images/build.sh --list     print "service image" for each
 #   images/build.sh --base     only the Debian base (prints its name)
 #   SYNTHMON_APP_BASE=python:3.11-slim-bookworm images/build.sh app
@@ -59,6 +61,10 @@ while read -r service image dir; do
   IMAGE[$service]=$image
   [ "$dir" = - ] || PROJECT_DIR[$service]=$dir
 done <<<"$names"
+
+# the official image's name at the version synthmon.gobuild pins, unless a setting names another
+[ -n "${IMAGE[toxiproxy]:-}" ] || IMAGE[toxiproxy]=ghcr.io/shopify/toxiproxy:$("$PY" -c \
+  'from synthmon.gobuild import TOXIPROXY_VERSION; print(TOXIPROXY_VERSION)')
 
 if [ "${1:-}" = --list ]; then
   for service in "${!IMAGE[@]}"; do echo "$service ${IMAGE[$service]}"; done | sort
@@ -176,6 +182,19 @@ tools_context() {
   echo "$context"
 }
 
+# The Toxiproxy image's context: its Containerfile and the server synthmon.gobuild built (once
+# per machine, cached outside the checkout), copied here so the engine can read it.
+toxiproxy_context() {
+  local context=$WORK/toxiproxy-context server
+  server=$(PATH="$PATH:/usr/local/go/bin" "$PY" -c \
+    'from synthmon.gobuild import toxiproxy_server; print(toxiproxy_server())') || {
+    echo "images: toxiproxy: building the server failed" >&2; exit 1; }
+  mkdir -p "$context"
+  cp "$server" "$context/toxiproxy"
+  cp images/toxiproxy/Containerfile "$context/Containerfile"
+  echo "$context"
+}
+
 # build SERVICE CONTEXT BASE [BUILD-ARG...]: build the image when its inputs changed; print
 # what happened.
 build() {
@@ -201,7 +220,7 @@ build() {
 IMAGE[python]=$PYBASE  # the app's base here; not a setting
 if [ "${1:-}" = --base ]; then build_base; echo "$BASE"; exit 0; fi  # scripts/fresh-check.sh
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app tools "${!PROJECT_DIR[@]}")
+[ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app tools toxiproxy "${!PROJECT_DIR[@]}")
 for service in "${wanted[@]}"; do
   [ -n "${IMAGE[$service]:-}" ] || { echo "images: unknown service $service (have: ${!IMAGE[*]})" >&2; exit 2; }
 done
@@ -222,6 +241,8 @@ for service in "${wanted[@]}"; do
     ( context=$(app_context) && build app "$context" "$PYBASE" ) &
   elif [ "$service" = tools ]; then
     ( context=$(tools_context) && build tools "$context" "$PYBASE" ) &
+  elif [ "$service" = toxiproxy ]; then
+    ( context=$(toxiproxy_context) && build toxiproxy "$context" "$BASE" ) &
   elif [ -n "${PROJECT_DIR[$service]:-}" ]; then
     ( context=$(project_context "$service") && build "$service" "$context" "$PYBASE" \
         WHEELS=wheels PIP_ARGS="--no-index --find-links /tmp/wheels" ) &

@@ -7,6 +7,9 @@ machine: nothing is vendored and nothing is written in the checkout. The build g
 temporary directory renamed into place, so a killed build never looks finished, and a file lock
 lets one of several workers build while the others wait for it.
 
+Toxiproxy is built the same way (no Debian package has it): the real server is what synthmon's
+own fault proxy is held to (tests/test_toxiproxy_compat.py) and what images/build.sh packages.
+
 Prometheus is not built here: its module needs its web UI's assets built by npm first.
 """
 
@@ -67,6 +70,18 @@ ALERTMANAGER = GoProgram(
 )
 
 
+# the code host both modules live on, spelt once: tests/test_library_names.py lets a module
+# path name it only under .com/prometheus/ (the host's name is also a word of an example)
+_HOST = ALERTMANAGER.module.split("/")[0]
+TOXIPROXY = GoProgram(
+    module=f"{_HOST}/Shopify/toxiproxy/v2",
+    packages=("cmd/server",),
+    debian=(),  # none: Debian has no Toxiproxy
+    stamp={f"{_HOST}/Shopify/toxiproxy/v2.Version": "{version}"},  # else /version says "git"
+)
+TOXIPROXY_VERSION = "2.5.0"  # the newest the Go module proxy serves that builds with Go 1.26
+
+
 def go_version(text: str, where: str) -> str:
     """``0.28.1`` or ``v0.28.1`` as Go's module version ``v0.28.1``; ConfigError otherwise."""
     return f"v{Version.parse(text, where)}"
@@ -105,6 +120,12 @@ def _locked(path: Path, what: str, timeout_s: float) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _name(module: str) -> str:
+    """A module's program name for messages: ``toxiproxy`` of ``.../toxiproxy/v2``."""
+    parts = module.split("/")
+    return parts[-2] if re.fullmatch(r"v\d+", parts[-1]) else parts[-1]
+
+
 def _built(bin_dir: Path, packages: Sequence[str]) -> bool:
     return all((bin_dir / Path(pkg).name).is_file() for pkg in packages)
 
@@ -112,7 +133,7 @@ def _built(bin_dir: Path, packages: Sequence[str]) -> bool:
 def _go_install(
     module: str, version: str, packages: Sequence[str], gobin: Path, stamp: Mapping[str, str]
 ) -> None:
-    what = f"{module.rsplit('/', 1)[-1]} {version}"
+    what = f"{_name(module)} {version}"
     try:
         go = go_binary()
     except StackError as exc:
@@ -146,7 +167,7 @@ def ensure_built(
     bin_dir = cache_dir() / f"{module}@{version}" / "bin"
     if _built(bin_dir, packages):
         return bin_dir
-    what = f"{module.rsplit('/', 1)[-1]} {version}"
+    what = f"{_name(module)} {version}"
     with _locked(bin_dir.parent / "build.lock", what, BUILD_TIMEOUT_S + 60):
         if _built(bin_dir, packages):  # another worker built it while we waited
             return bin_dir
@@ -162,6 +183,12 @@ def ensure_built(
             shutil.rmtree(tmp, ignore_errors=True)
         log.info("built %s in %.1f s into %s", what, time.monotonic() - started, bin_dir)
     return bin_dir
+
+
+def toxiproxy_server(version: str = TOXIPROXY_VERSION) -> Path:
+    """The real Toxiproxy server (``-host H -port P [-config F]``), built on first use."""
+    bin_dir = ensure_built(TOXIPROXY.module, version, TOXIPROXY.packages, TOXIPROXY.stamp)
+    return bin_dir / Path(TOXIPROXY.packages[0]).name
 
 
 # -- which Alertmanager a run uses ---------------------------------------------------------------
@@ -237,12 +264,16 @@ def prometheus_line(version: str | None) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m synthmon.gobuild 0.28.1 ...``: build those Alertmanager releases now (make
-    go-tools), so a run or the tests find them cached; one line each."""
+    """``python -m synthmon.gobuild 0.28.1 ... [toxiproxy]``: build those Alertmanager releases
+    (and the pinned Toxiproxy) now (make go-tools), so a run or the tests find them cached; one
+    line each."""
     logging.basicConfig(level=logging.INFO, format="synthmon: %(message)s")
     try:
         for version in argv:
-            print(alertmanager_line(version))
+            if version == "toxiproxy":
+                print(f"Toxiproxy {TOXIPROXY_VERSION}: {toxiproxy_server()}")
+            else:
+                print(alertmanager_line(version))
     except (ConfigError, StackError) as exc:
         print(f"synthmon: {exc}", file=sys.stderr)
         return 4

@@ -68,10 +68,15 @@ def make_app(proxies: Collection) -> Starlette:
         return JSONResponse(proxy.as_json(), 201)
 
     async def populate(request: Request) -> Response:
-        body = await _body(request)
-        if not isinstance(body, list):
-            raise bad_body(f"expected a list of proxies, got {body!r}")
-        wanted = [proxy_fields(item, f" at proxy {i}") for i, item in enumerate(body, 1)]
+        try:
+            body = await _body(request)
+            if not isinstance(body, list):
+                raise bad_body(f"expected a list of proxies, got {body!r}")
+            wanted = [proxy_fields(item, f" at proxy {i}") for i, item in enumerate(body, 1)]
+        except ApiError as exc:  # Toxiproxy's populate error also says "proxies": null
+            return JSONResponse(
+                {"error": exc.message, "status": exc.status, "proxies": None}, exc.status
+            )
         done = [await proxies.add_or_replace(*fields) for fields in wanted]
         return JSONResponse({"proxies": [p.as_json() for p in done]}, 201)
 

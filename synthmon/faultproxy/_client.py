@@ -3,7 +3,10 @@
 Endpoints used (Toxiproxy 2.x, README "HTTP API"): ``GET /proxies``, ``POST /proxies``,
 ``POST /populate``, ``POST /proxies/{proxy}`` (``{"enabled": ...}``),
 ``POST /proxies/{proxy}/toxics``, ``DELETE /proxies/{proxy}/toxics/{toxic}``, ``POST /reset``
-and ``GET /version`` (readiness). Nothing synthmon-only, so a user's Toxiproxy works unchanged.
+and ``GET /version`` (readiness). Nothing synthmon-only, so a user's Toxiproxy works unchanged:
+tests/test_toxiproxy_compat.py runs the same checks on the real server (built from its Go module).
+Where the servers differ the client takes both: ``/version`` is plain text up to Toxiproxy 2.5
+and JSON after; a toxicity outside 0..1 is refused here, as the real one takes it unchecked.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from synthmon.errors import HttpError, StackError
+from synthmon.errors import ConfigError, HttpError, StackError
 from synthmon.http_errors import json_of, send
 from synthmon.service_client import ServiceClient
 
@@ -37,8 +40,13 @@ class ToxiproxyClient(ServiceClient):
             raise StackError(f"{what}: {exc}") from None
 
     def version(self) -> str:
-        """The server's version (a real Toxiproxy says e.g. ``2.9.0``)."""
+        """The server's version: ``2.5.0`` (Toxiproxy <= 2.5 answers plain text), or the
+        ``version`` of a JSON answer (later ones, and synthmon's ``2.9.0-synthmon``)."""
         answer = self._call("reading the version", "GET", "/version")
+        if not answer.text.lstrip().startswith("{"):
+            found = answer.text.strip()
+            if found and "\n" not in found:
+                return found
         try:
             return str(json_of(SERVICE, self.base_url, answer)["version"])
         except (HttpError, KeyError, TypeError) as exc:
@@ -77,6 +85,11 @@ class ToxiproxyClient(ServiceClient):
     ) -> str:
         """Add a toxic (``latency``, ``timeout``, ``reset_peer``, ``bandwidth``...); its name."""
         toxic = name or f"{type}_{stream}"
+        if isinstance(toxicity, bool) or not 0 <= toxicity <= 1:
+            raise ConfigError(
+                f"toxic {toxic!r} of proxy {proxy!r}: toxicity: expected a number from 0 to 1, "
+                f"got {toxicity!r}"
+            )
         body = {
             "name": toxic,
             "type": type,
