@@ -275,7 +275,13 @@ class Faults:
         from synthmon.faultproxy import ToxiproxyClient
 
         source = spec.source or (self.stack.project.target if self.stack.project else "")
-        proxy, url = link_proxy_name(source, spec.to), self.stack.fault_proxy_url
+        own = (
+            self.stack.project is not None
+            and self.stack.project.compose is not None
+            and (self.stack.kind == "compose" and self.stack.project.compose.toxiproxy is not None)
+        )  # the stack's own Toxiproxy: the proxy the project names there
+        proxy = spec.proxy if own and spec.proxy else link_proxy_name(source, spec.to)
+        url = self.stack.fault_proxy_url
         where = f"fault link {source} -> {spec.to}: this {self.stack.kind} stack"
         if url is None:
             raise StackError(

@@ -179,6 +179,7 @@ class LinkFault:
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: float = 1.0
     attributes: Mapping[str, float] = field(default_factory=dict)
+    proxy: str = ""  # the proxy's name in the stack's own Toxiproxy (compose.toxiproxy)
 
 
 FaultSpec = ServiceFault | TrafficFault | HttpFault | PushFault | UpstreamFault | LinkFault
@@ -216,7 +217,9 @@ class ComposeSpec:
     an override synthmon generates. ``env``: variables for Compose's interpolation (their
     ``.env`` still applies; these win), e.g. an upstream's URL pointed at synthmon's fake one.
     ``prometheus``/``alertmanager``/``pushgateway``: the compose services running them (their
-    config mounts get the test copies); ``drop``: services not started (e.g. Grafana)."""
+    config mounts get the test copies); ``drop``: services not started (e.g. Grafana);
+    ``toxiproxy``: the service of their own Toxiproxy, which link faults then drive (each names
+    its proxy there) instead of synthmon putting a proxy of its own on the link."""
 
     files: tuple[Path, ...]
     env_files: tuple[Path, ...] = ()
@@ -226,6 +229,7 @@ class ComposeSpec:
     alertmanager: str = "alertmanager"
     pushgateway: str | None = None
     drop: tuple[str, ...] = ()
+    toxiproxy: str | None = None  # their Toxiproxy service: link faults drive it, no proxy of ours
 
 
 @dataclass(frozen=True)

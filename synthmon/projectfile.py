@@ -241,7 +241,10 @@ def _fault(model: FaultModel, target: str) -> FaultSpec:
     if model.link is not None:
         link = model.link
         source = link.source or target
-        return LinkFault(link.to, link.toxic, source, link.stream, link.toxicity, link.attributes())
+        return LinkFault(
+            link.to, link.toxic, source, link.stream, link.toxicity, link.attributes(),
+            link.proxy or "",
+        )  # fmt: skip
     assert model.upstream is not None  # _one_kind: exactly one is set
     u = model.upstream
     return UpstreamFault(u.service, u.route, u.status, u.delay_ms, u.remaining)
@@ -308,6 +311,13 @@ def build(file: Path, model: ProjectModel) -> Project:
                     )
             link_problem = _link_problem(f"scenarios.{alert}.faults.{n}", fault, model.services)
             problems += [link_problem] if link_problem else []
+            toxiproxy = model.compose.toxiproxy if model.compose else None
+            if isinstance(fault, LinkFault) and fault.proxy and toxiproxy is None:
+                problems.append(
+                    f"scenarios.{alert}.faults.{n}.link.proxy: names a proxy of your own "
+                    "Toxiproxy, but compose.toxiproxy names none (synthmon's own proxy on the "
+                    f"link is {fault.source}-{fault.to})"
+                )
         scenarios.append(Scenario(alert, scenario.cause, faults, scenario.known_failure))
         if alert in model.no_scenario:
             problems.append(f"no_scenario.{alert}: the alert has a scenario too")
@@ -397,6 +407,7 @@ def _compose(
         alertmanager=c.alertmanager,
         pushgateway=c.pushgateway,
         drop=tuple(c.drop),
+        toxiproxy=c.toxiproxy,
     )
 
 

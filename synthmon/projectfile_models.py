@@ -245,6 +245,11 @@ class ComposeModel(_Model):
     alertmanager: str = Field("alertmanager", description="the compose service of Alertmanager")
     pushgateway: str | None = Field(None, description="the compose service of the Pushgateway")
     drop: list[str] = Field(default_factory=list, description="compose services not started")
+    toxiproxy: str | None = Field(
+        None,
+        description="the compose service of your own Toxiproxy: link faults drive it (their "
+        "`proxy:` names its proxy) instead of synthmon's fault proxy",
+    )
 
 
 class LoadModel(_Model):
@@ -331,6 +336,9 @@ class LinkModel(_Model):
     jitter: int | None = Field(None, ge=0, description="latency: ± ms")
     timeout: int | None = Field(None, ge=0, description="timeout, reset_peer: ms")
     rate: int | None = Field(None, ge=0, description="bandwidth: KB/s")
+    proxy: str | None = Field(
+        None, description="the proxy's name in your own Toxiproxy (needs compose.toxiproxy)"
+    )
 
     @field_validator(*_ATTRIBUTES)
     @classmethod

@@ -34,6 +34,7 @@ from synthmon.stack.compose_override import (
     SINKS_SMTP_PORT,
     Helper,
     container_ports,
+    flag,
     listen_port,
     plan_override,
     proxy_populate,
@@ -151,6 +152,21 @@ def _prebuilt(
     }
 
 
+def _toxiproxy_port(spec: ComposeSpec, model: Mapping[str, Any], engine: Engine) -> int:
+    """The API port of their own Toxiproxy service (``-port``, default 8474)."""
+    if spec.toxiproxy is None:
+        return 0
+    service = model["services"].get(spec.toxiproxy)
+    if service is None:
+        raise ConfigError(
+            f"compose.toxiproxy: no service {spec.toxiproxy!r} in the compose files "
+            f"(have: {', '.join(model['services'])})"
+        )
+    command = list(service.get("command") or _image_command(engine, service["image"]))
+    given = flag([re.sub(r"^-(?=\w)", "--", a) for a in command], "port")  # Go: -port 8474
+    return int(given) if given and given.isdigit() else PROXY_API_PORT
+
+
 def _roles(spec: ComposeSpec, model: Mapping[str, Any]) -> dict[str, str]:
     services = model["services"]
     roles = {"prometheus": spec.prometheus, "alertmanager": spec.alertmanager}
@@ -250,7 +266,8 @@ def compose_stack(
     _readable(conf)
     images = _prebuilt(engine, project, settings.images, model)
     labels = {RUN_LABEL: run_dir.name, **owner_labels(os.getpid())}
-    links = _links(project)
+    links = {} if spec.toxiproxy else _links(project)  # their own Toxiproxy: no proxy of ours
+    toxiproxy_port = _toxiproxy_port(spec, model, engine)
     proxy_config = conf / "faultproxy" / "proxies.json"
     if links:
         proxy_config.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +278,8 @@ def compose_stack(
         model,
         roles=roles,
         commands=commands,
-        wanted_ports={n: p for n, p in ports.items() if n in model["services"]},
+        wanted_ports={n: p for n, p in ports.items() if n in model["services"]}
+        | ({spec.toxiproxy: toxiproxy_port} if spec.toxiproxy and toxiproxy_port else {}),
         rendered={"prometheus": prom_file, "alertmanager": am_file},
         conf_dir=conf,
         mounts=[project.monitoring.templates_dir],
@@ -312,10 +330,11 @@ def compose_stack(
         probes[roles["alertmanager"]] = HttpProbe(f"{role_urls['alertmanager']}/-/ready")
         if "pushgateway" in roles:
             probes[roles["pushgateway"]] = HttpProbe(f"{role_urls['pushgateway']}/-/ready")
-        proxy_url = None
-        if links:
-            proxy_url = f"http://{HOST}:{local(PROXY_SERVICE, PROXY_API_PORT)}"
-            probes[PROXY_SERVICE] = HttpProbe(f"{proxy_url}/version")
+        proxy_url, proxy_service = None, spec.toxiproxy or (PROXY_SERVICE if links else None)
+        if proxy_service is not None:
+            api = toxiproxy_port if spec.toxiproxy else PROXY_API_PORT
+            proxy_url = f"http://{HOST}:{local(proxy_service, api)}"
+            probes[proxy_service] = HttpProbe(f"{proxy_url}/version")
         probes[roles["prometheus"]] = ScrapedProbe(role_urls["prometheus"], project.scrape_jobs)
         runner.probes = probes
         for name in probes:
