@@ -159,6 +159,7 @@ class ComposeRunner(ProcessRunner):
         self.labels = dict(labels)
         self.probes: dict[str, Probe] = {}
         self.role_images: dict[str, str] = {}  # "prometheus"/"alertmanager" → its image
+        self._host_ports: dict[tuple[str, int], int] = {}  # what the checks were given
         self._pumps: dict[str, _LogPump] = {}
         self._up = False
 
@@ -201,6 +202,7 @@ class ComposeRunner(ProcessRunner):
         bindings = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
         for binding in bindings.get(f"{port}/tcp") or []:
             if binding.get("HostPort"):
+                self._host_ports.setdefault((name, port), int(binding["HostPort"]))
                 return int(binding["HostPort"])
         raise StackError(
             f"{name}: container port {port} is not published (have {sorted(bindings)})"
@@ -278,6 +280,13 @@ class ComposeRunner(ProcessRunner):
         with self._engine_errors(name, "start"):
             self.container(name).start()
         self._pump(name, since)
+        for (service, port), given in list(self._host_ports.items()):
+            now = self.published(service, port) if service == name else given
+            if now != given:
+                raise StackError(
+                    f"{name}: the engine gave its port {port} another host port on restart "
+                    f"({given} -> {now}); the checks know {given}: publish it on a fixed port"
+                )
         self.wait_ready(name)
 
     def start(self, service: Any) -> None:
