@@ -235,7 +235,6 @@ def compose_stack(
         (rules_dir / file_name).write_text(text)
     address = {n: f"{n}:{p}" for n, p in ports.items()}
     stack_addresses = {role: f"{roles[role]}:{role_ports[role]}" for role in roles}
-    stack_addresses.setdefault("pushgateway", "pushgateway:9091")
     not_http = {s.name: s.kind for s in project.services if s.kind in KIND_PORTS}
     source = project.monitoring.prometheus_yml
     rendered_prom = render_prometheus_config(

@@ -163,7 +163,7 @@ def render_prometheus_config(
     what the template form's ``$NAME_address`` may name (default: ``services`` and ``stack``).
     """
     not_http, scrape, path_map = not_http or {}, scrape or {}, path_map or {}
-    missing = sorted(set(STACK_JOBS) - set(stack))
+    missing = sorted(set(STACK_JOBS) - set(stack) - {"pushgateway"})  # a stack may have none
     if missing:
         raise ConfigError(f"render_prometheus_config: no address for {', '.join(missing)}")
     template = is_template(text)
@@ -230,7 +230,7 @@ def render_prometheus_config(
         kept.append(rendered)
     scraped = {job["job_name"] for job in kept} | {job for job, _ in dropped}
     for own in STACK_JOBS:
-        if own not in scraped:
+        if own not in scraped and own in stack:
             added: dict[str, Any] = {"job_name": own}
             if own == "pushgateway":  # pushed job/instance labels are kept
                 added["honor_labels"] = True
