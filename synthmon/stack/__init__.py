@@ -1,5 +1,6 @@
 """Stack backends: one Service description, several runners."""
 
-from synthmon.stack.stack import Stack, open_stack
+from synthmon.stack.running import Stack
+from synthmon.stack.stack import open_stack
 
 __all__ = ["Stack", "open_stack"]

@@ -53,6 +53,7 @@ from synthmon.stack.embedded import (
 from synthmon.stack.engine import Engine
 from synthmon.stack.engine import missing_images as engine_missing
 from synthmon.stack.prometheus_config import Timing, render_prometheus_config
+from synthmon.stack.running import Stack
 from synthmon.stack.service import HttpProbe, Probe, ScrapedProbe, TcpProbe
 
 PROJECT_PREFIX = "synthmon-run-"
@@ -184,10 +185,8 @@ def _roles(spec: ComposeSpec, model: Mapping[str, Any]) -> dict[str, str]:
 @contextlib.contextmanager
 def compose_stack(
     settings: Settings, project: Project, run_dir: Path, engine: Engine, reason: str
-) -> Iterator[Any]:
+) -> Iterator[Stack]:
     """Bring the project's compose files up with synthmon's override; always take them down."""
-    from synthmon.stack.stack import Stack
-
     spec = project.compose
     if spec is None:
         raise ConfigError(

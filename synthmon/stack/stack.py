@@ -12,8 +12,7 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -24,35 +23,12 @@ from synthmon.prom import Prometheus
 from synthmon.settings import Settings
 from synthmon.stack import embedded, engine
 from synthmon.stack.cleanup import clean_stale_runs
+from synthmon.stack.compose import compose_stack
 from synthmon.stack.containers import ContainerRunner
 from synthmon.stack.embedded import HOST, Context, Ports, port_names
 from synthmon.stack.processes import ProcessRunner
+from synthmon.stack.running import Stack
 from synthmon.stack.service import Service
-
-
-@dataclass(frozen=True)
-class Stack:
-    """Where everything is; ``runner`` is None for an external stack (no faults possible).
-    ``reason`` says why this backend was used (what ``--stack auto`` saw). ``urls`` and
-    ``secrets``: the project's services by name, and this run's values of its secrets."""
-
-    kind: str
-    run_dir: Path
-    app_url: str
-    prometheus_url: str
-    alertmanager_url: str | None = None
-    sinks_url: str | None = None
-    pushgateway_url: str | None = None
-    urls: Mapping[str, str] = field(default_factory=dict)
-    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
-    project: Project | None = None
-    runner: ProcessRunner | None = None
-    time_scale: float = 1.0
-    scrape_interval_s: float = embedded.SCRAPE_INTERVAL_S
-    evaluation_interval_s: float = embedded.EVALUATION_INTERVAL_S
-    reason: str = ""
-    notes: tuple[str, ...] = ()  # what the test copies of the configs leave out, and why
-    fault_proxy_url: str | None = None  # Toxiproxy's API on the links (None: none proxied)
 
 
 def new_run_dir(base: Path) -> Path:
@@ -224,8 +200,6 @@ def open_stack(settings: Settings) -> Iterator[Stack]:
         )
         return
     if settings.stack == "compose":
-        from synthmon.stack.compose import compose_stack
-
         found, tried = engine.find_engine()
         if found is None:
             raise StackError(
