@@ -123,12 +123,31 @@ def port(spec: Mapping[str, Any], kind: str, health_url: str | None) -> Value | 
     return Todo("no ports:, expose: or healthcheck URL names its container port")
 
 
+def image_healthcheck(spec: Mapping[str, Any]) -> str:
+    """The ``HEALTHCHECK`` of the Containerfile a ``build:`` names ("" without one): where a
+    service built here says its health, when its compose entry has no healthcheck."""
+    build = spec.get("build") or {}
+    if not isinstance(build, Mapping) or not build.get("context"):
+        return ""
+    file = Path(build["context"]) / (build.get("dockerfile") or "Dockerfile")
+    try:
+        text = file.read_text(encoding="utf-8").replace("\\\n", " ")
+    except (OSError, UnicodeDecodeError):
+        return ""  # a remote context or an unreadable file: nothing to infer from
+    found = [line for line in text.splitlines() if line.lstrip().upper().startswith("HEALTHCHECK")]
+    return found[-1] if found else ""
+
+
 def health_url(spec: Mapping[str, Any]) -> str | None:
-    """The URL of an HTTP healthcheck (``curl``/``wget`` ... URL), if it has one."""
+    """The URL of an HTTP healthcheck (``curl``/``wget``/``urlopen`` ... URL), if it has one:
+    the compose entry's, else its Containerfile's."""
     test = (spec.get("healthcheck") or {}).get("test") or ()
     text = test if isinstance(test, str) else " ".join(str(t) for t in test)
-    found = URL.search(text)
-    return found.group(0) if found and HTTP_CLIENTS.search(text) else None
+    for said in (text, "" if test else image_healthcheck(spec)):
+        found = URL.search(said)
+        if found and HTTP_CLIENTS.search(said):
+            return found.group(0)
+    return None
 
 
 def service_block(name: str, spec: Mapping[str, Any], keep: Sequence[str]) -> Block:
