@@ -138,12 +138,13 @@ def image_healthcheck(spec: Mapping[str, Any]) -> str:
     return found[-1] if found else ""
 
 
-def health_url(spec: Mapping[str, Any]) -> str | None:
-    """The URL of an HTTP healthcheck (``curl``/``wget``/``urlopen`` ... URL), if it has one:
-    the compose entry's, else its Containerfile's."""
+def health_url(spec: Mapping[str, Any], image: bool = False) -> str | None:
+    """The URL of an HTTP healthcheck (``curl``/``wget``/``urlopen`` ... URL), if it has one;
+    ``image``: else its Containerfile's (a hint only, no readiness probe: a health answer that
+    depends on an unreachable SaaS would keep the stack from coming up)."""
     test = (spec.get("healthcheck") or {}).get("test") or ()
     text = test if isinstance(test, str) else " ".join(str(t) for t in test)
-    for said in (text, "" if test else image_healthcheck(spec)):
+    for said in (text, image_healthcheck(spec) if image and not test else ""):
         found = URL.search(said)
         if found and HTTP_CLIENTS.search(said):
             return found.group(0)
@@ -306,7 +307,7 @@ def document(
     doc.add("services", listed)
     chosen = target(services, keep)
     doc.add("target", chosen)
-    url = health_url(services[chosen.value]) if isinstance(chosen, Value) else None
+    url = health_url(services[chosen.value], image=True) if isinstance(chosen, Value) else None
     if url:
         hint = f"health: {{path: {urlsplit(url).path or '/'}}} (its healthcheck), with its entries"
         doc.add("", Note(f"{hint}: the target's health contract, see the README"))

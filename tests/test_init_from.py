@@ -101,7 +101,6 @@ def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
             "kind": "compose",
             "image": "linkcheck",
             "port": 8080,
-            "health_path": "/healthz",  # its Containerfile's HEALTHCHECK
             "depends_on": ["redis"],
         },
         "redis": {"kind": "redis", "port": 6379},
@@ -132,6 +131,9 @@ def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
     ):
         assert found[key] == "guessed", key
     assert found["name"] == found["monitoring.prometheus_yml"] == "from"
+    # no readiness on /healthz: it answers 503 while the SaaS is unreachable
+    assert "# no health_path: it has no HTTP healthcheck" in text
+    assert "# health: {path: /healthz} (its healthcheck)" in text  # its Containerfile's
     for alert in ("LinkcheckDown", "LinkcheckErrorRateHigh", "DeadMansSwitch"):
         assert f"#   {alert}: {{cause: ..., faults: [...]}}" in text
     assert "synthmon validate" in text.splitlines()[2]
