@@ -55,7 +55,7 @@ CASES = [
     Case(
         "manager-app",
         "upstreams/github.yaml",
-        saas_said=('"github_api": "degraded"',),
+        saas_said=('"github_api": "unhealthy"', '"status": "degraded"'),
         alerts=("ApplicationDown", "GitHubAPIRateLimitLow", "Watchdog"),
     ),
     Case(
