@@ -3,7 +3,7 @@ and SaaS hosts behind the URLs its environment takes from a variable.
 
 A Prometheus or Alertmanager container names container paths (``--config.file``, rule_files,
 templates, ``*_file`` secrets); the compose model's bind mounts, secrets and configs say which
-host file each one is. A value such as ``${GITHUB_API_URL:-https://api.github.com}`` (seen in
+host file each one is. A value such as ``${PAYMENTS_URL:-https://api.stripe.com}`` (seen in
 the model Compose has not interpolated) is a SaaS the test stack cannot reach: init writes a
 commented-out fake upstream to stand in for it. Only the compose *model* is read here (never
 compose YAML); the configs found that way are the user's files, read with PyYAML
@@ -35,7 +35,7 @@ GLOB_CHARS = frozenset("*?[")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # a whole value Compose fills in from a variable with a default: ${VAR:-URL} or ${VAR-URL}
 DEFAULTED_URL = re.compile(r"\$\{(?P<var>[A-Za-z_][A-Za-z0-9_]*):?-(?P<url>https?://[^}]+)\}")
-# host labels that name no product (api.github.com → github)
+# host labels that name no product (api.stripe.com → stripe)
 GENERIC_LABELS = frozenset({"api", "www", "app", "rest", "gateway", "public", "v1", "v2", "v3"})
 UPSTREAM_HELP = 'the routes file format: README "fake upstream", python -m synthmon.upstream --help'
 
@@ -280,7 +280,7 @@ def _outside(host: str | None, services: Mapping[str, Any]) -> bool:
 
 
 def _stand_in_name(host: str, taken: set[str]) -> str:
-    """``api.github.com`` → ``github``: its first label that names a product."""
+    """``api.stripe.com`` → ``stripe``: its first label that names a product."""
     labels = host.lower().split(".")[:-1]
     base = re.sub(r"\W", "_", next((x for x in labels if x not in GENERIC_LABELS), labels[0]))
     base = base if IDENTIFIER.match(base) else f"upstream_{base}"
