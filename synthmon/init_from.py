@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 
 from synthmon.errors import ConfigError
 from synthmon.init_monitoring import Inferred, monitoring
+from synthmon.init_mounts import StandIn, compose_model, stand_in_env, stand_in_notes, stand_ins
 from synthmon.init_text import Block, Note, Todo, Value, lines, todos
 from synthmon.project import BUILTIN_SERVICES
-from synthmon.stack.compose_cli import config_json
 
 OUTPUT_NAME = "synthmon.yaml"
 # role → image repositories (registry and tag stripped) that run it
@@ -123,12 +123,32 @@ def port(spec: Mapping[str, Any], kind: str, health_url: str | None) -> Value | 
     return Todo("no ports:, expose: or healthcheck URL names its container port")
 
 
-def health_url(spec: Mapping[str, Any]) -> str | None:
-    """The URL of an HTTP healthcheck (``curl``/``wget`` ... URL), if it has one."""
+def image_healthcheck(spec: Mapping[str, Any]) -> str:
+    """The ``HEALTHCHECK`` of the Containerfile a ``build:`` names ("" without one): where a
+    service built here says its health, when its compose entry has no healthcheck."""
+    build = spec.get("build") or {}
+    if not isinstance(build, Mapping) or not build.get("context"):
+        return ""
+    file = Path(build["context"]) / (build.get("dockerfile") or "Dockerfile")
+    try:
+        text = file.read_text(encoding="utf-8").replace("\\\n", " ")
+    except (OSError, UnicodeDecodeError):
+        return ""  # a remote context or an unreadable file: nothing to infer from
+    found = [line for line in text.splitlines() if line.lstrip().upper().startswith("HEALTHCHECK")]
+    return found[-1] if found else ""
+
+
+def health_url(spec: Mapping[str, Any], image: bool = False) -> str | None:
+    """The URL of an HTTP healthcheck (``curl``/``wget``/``urlopen`` ... URL), if it has one;
+    ``image``: else its Containerfile's (a hint only, no readiness probe: a health answer that
+    depends on an unreachable SaaS would keep the stack from coming up)."""
     test = (spec.get("healthcheck") or {}).get("test") or ()
     text = test if isinstance(test, str) else " ".join(str(t) for t in test)
-    found = URL.search(text)
-    return found.group(0) if found and HTTP_CLIENTS.search(text) else None
+    for said in (text, image_healthcheck(spec) if image and not test else ""):
+        found = URL.search(said)
+        if found and HTTP_CLIENTS.search(said):
+            return found.group(0)
+    return None
 
 
 def service_block(name: str, spec: Mapping[str, Any], keep: Sequence[str]) -> Block:
@@ -215,13 +235,14 @@ def _compose(
     base: Path,
     found: Mapping[str, Value | Todo],
     drop: Sequence[str],
+    saas: Sequence[StandIn] = (),
 ) -> Block:
     block = Block().add("files", Value([relative(f, base) for f in files], "--from"))
     if env_files:
         block.add("env_files", Value([relative(f, base) for f in env_files], "--env-file"))
     if profiles:
         block.add("profiles", Value(list(profiles), "--profile"))
-    block.add("", Note(ENV_NOTE))
+    block.add("", stand_in_env(saas) if saas else Note(ENV_NOTE))
     for role, node in found.items():
         block.add(role, node)
     if drop:
@@ -252,7 +273,7 @@ synthmon.yaml started by `synthmon init`, from the compose model of {sources}.
 Lines marked `# guessed:` are guesses: check each one; `# TODO` lines could not be inferred.
 Check it: synthmon validate {output}
 Still to fill in: scenarios (below), health (the target's health contract), load
-({{locustfile, profiles}}) and slo ({{spec}}). Paths are relative to this file."""
+({{locustfile, profiles}}) and slo ({{spec}}). Paths are relative to this file.{saas}"""
 
 
 def document(
@@ -261,31 +282,39 @@ def document(
     output: Path,
     env_files: Sequence[Path] = (),
     profiles: Sequence[str] = (),
+    raw: Mapping[str, Any] | None = None,
 ) -> Block:
-    """The starter synthmon.yaml of compose model ``model`` as nodes."""
+    """The starter synthmon.yaml of compose model ``model`` as nodes (``raw``: the model not
+    interpolated, where the SaaS URLs that need a stand-in are seen)."""
     base = output.parent
     services = model["services"]
     found = roles(services)
     drop = dropped(services)
     role_names = {r: n.value for r, n in found.items() if isinstance(n, Value) and n.value}
     keep, bad = _kept(services, set(drop) | set(role_names.values()))
+    saas = stand_ins(raw, keep) if raw is not None else []
     sources = ", ".join(str(f) for f in files)
-    doc = Block().add("", Note(HEADER.format(sources=sources, output=output), wrap=False))
+    named = "".join(f"\nAnd a stand-in for {s.url}: services.{s.name}, compose.env" for s in saas)
+    header = HEADER.format(sources=sources, output=output, saas=named)
+    doc = Block().add("", Note(header, wrap=False))
     doc.add("name", Value(model.get("name") or base.name, "the compose project name"))
-    doc.add("compose", _compose(files, env_files, profiles, base, found, list(drop)))
+    doc.add("compose", _compose(files, env_files, profiles, base, found, list(drop), saas))
     listed = Block(bad.items)
     for name in keep:
         listed.add(name, service_block(name, services[name], keep))
+    for note in stand_in_notes(saas):
+        listed.add("", note)
     doc.add("services", listed)
     chosen = target(services, keep)
     doc.add("target", chosen)
-    url = health_url(services[chosen.value]) if isinstance(chosen, Value) else None
+    url = health_url(services[chosen.value], image=True) if isinstance(chosen, Value) else None
     if url:
         hint = f"health: {{path: {urlsplit(url).path or '/'}}} (its healthcheck), with its entries"
         doc.add("", Note(f"{hint}: the target's health contract, see the README"))
     grafana = [name for name, what in drop.items() if what == "Grafana"]
+    scraped = {n for n in keep if guess_kind(services[n])[0] not in KINDS} | set(ROLE_IMAGES)
     mon: Inferred = monitoring(
-        model, role_names.get("prometheus"), role_names.get("alertmanager"), base, grafana
+        model, role_names.get("prometheus"), role_names.get("alertmanager"), base, grafana, scraped
     )
     doc.add("monitoring", mon.block)
     doc.add("scrape_jobs", mon.scrape_jobs)
@@ -310,8 +339,10 @@ def init_from(
     path = output if output is not None else files[0].parent / OUTPUT_NAME
     if path.exists() and not force:
         raise ConfigError(f"{path}: exists; give --force to overwrite it (or --output PATH)")
-    model = config_json(files, env_files=env_files, profiles=profiles, environ=environ)
-    doc = document(model, files, path, env_files, profiles)
+    given: dict[str, Any] = {"env_files": env_files, "profiles": profiles, "environ": environ}
+    model = compose_model(files, **given)
+    raw = compose_model(files, **given, no_interpolate=True)
+    doc = document(model, files, path, env_files, profiles, raw)
     text = "\n".join(lines(doc)).lstrip("\n") + "\n"
     try:
         path.write_text(text, encoding="utf-8")

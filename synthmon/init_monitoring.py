@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -185,15 +185,33 @@ def dashboards(model: Mapping[str, Any], grafana: Sequence[str], base: Path) -> 
     return None
 
 
+def scraped_only(jobs: Value | Todo, scraped: Collection[str]) -> Value | Todo:
+    """The jobs the test stack scrapes: a wait for one that no service serves (a production
+    exporter, a database) would time out on every run."""
+    if not isinstance(jobs, Value):
+        return jobs
+    kept = [j for j in jobs.value if j in scraped]
+    left = [j for j in jobs.value if j not in scraped]
+    if not left:
+        return jobs
+    why = (
+        f"the jobs of prometheus.yml a service of the test stack serves (not {', '.join(left)}: "
+        "no such service, or a postgres/redis server with no exporter)"
+    )
+    return Value(kept, why, guessed=True)
+
+
 def monitoring(
     model: Mapping[str, Any],
     prometheus: str | None,
     alertmanager: str | None,
     base: Path,
     grafana: Sequence[str] = (),
+    scraped: Collection[str] | None = None,
 ) -> Inferred:
     """What the Prometheus and Alertmanager services' mounts say the monitoring files are
-    (and a dropped Grafana's, where the dashboards are)."""
+    (and a dropped Grafana's, where the dashboards are); ``scraped``: the job names the test
+    stack can scrape (None: every job)."""
     found = Inferred()
     services = model["services"]
     for name, role, infer in (
@@ -204,6 +222,8 @@ def monitoring(
             found.block.add(f"{role}_yml", Todo(f"no {role} service (see compose.{role})"))
             continue
         infer(found, services[name], mounts(services[name], model), base)
+    if scraped is not None:
+        found.scrape_jobs = scraped_only(found.scrape_jobs, scraped)
     board = dashboards(model, grafana, base)
     if board is not None:
         found.block.add("dashboards", board)

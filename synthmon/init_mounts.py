@@ -1,23 +1,43 @@
-"""Container paths mapped back to host files through a compose service's mounts.
+"""What a compose service reaches outside its container: host files behind its container paths,
+and SaaS hosts behind the URLs its environment takes from a variable.
 
 A Prometheus or Alertmanager container names container paths (``--config.file``, rule_files,
 templates, ``*_file`` secrets); the compose model's bind mounts, secrets and configs say which
-host file each one is. Only the compose *model* is read here (never compose YAML); the configs
-found that way are the user's files, read with PyYAML (:mod:`synthmon.yamlfile`).
+host file each one is. A value such as ``${PAYMENTS_URL:-https://api.stripe.com}`` (seen in
+the model Compose has not interpolated) is a SaaS the test stack cannot reach: init writes a
+commented-out fake upstream to stand in for it. Only the compose *model* is read here (never
+compose YAML); the configs found that way are the user's files, read with PyYAML
+(:mod:`synthmon.yamlfile`).
 """
 
 from __future__ import annotations
 
 import glob
+import ipaddress
+import json
+import os
+import re
 import shlex
-from collections.abc import Iterator, Mapping
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
+from synthmon.errors import ConfigError, StackError
+from synthmon.init_text import Note, scalar
+from synthmon.project import BUILTIN_SERVICES
+from synthmon.stack.compose_cli import CONFIG_TIMEOUT_S, base_argv, config_json
 from synthmon.yamlfile import parse_yaml, read_text
 
 GLOB_CHARS = frozenset("*?[")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# a whole value Compose fills in from a variable with a default: ${VAR:-URL} or ${VAR-URL}
+DEFAULTED_URL = re.compile(r"\$\{(?P<var>[A-Za-z_][A-Za-z0-9_]*):?-(?P<url>https?://[^}]+)\}")
+# host labels that name no product (api.stripe.com → stripe)
+GENERIC_LABELS = frozenset({"api", "www", "app", "rest", "gateway", "public", "v1", "v2", "v3"})
+UPSTREAM_HELP = 'the routes file format: README "fake upstream", python -m synthmon.upstream --help'
 
 
 class NotInferred(Exception):
@@ -199,3 +219,118 @@ def alert_names(rule_files: list[Path]) -> list[str]:
                 if isinstance(rule, dict) and isinstance(rule.get("alert"), str):
                     names[rule["alert"]] = None
     return list(names)
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """An env value of ``service`` that Compose fills from ``var`` with a default ``url`` on a
+    host outside the compose project (a SaaS): fake upstream ``name`` stands in for it."""
+
+    name: str
+    var: str
+    url: str
+    service: str
+    key: str
+
+
+def compose_model(
+    files: Sequence[Path],
+    *,
+    env_files: Sequence[Path] = (),
+    profiles: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    no_interpolate: bool = False,
+) -> dict[str, Any]:
+    """The compose model of ``files``; ``no_interpolate``: its ``${VAR:-default}`` as written
+    (``config --no-interpolate``), to see which values a variable sets."""
+    if not no_interpolate:
+        return config_json(files, env_files=env_files, profiles=profiles, environ=environ)
+    names = ", ".join(str(p) for p in files)
+    argv = [*base_argv(files, env_files=env_files, profiles=profiles), "config"]
+    try:
+        done = subprocess.run(
+            [*argv, "--no-interpolate", "--format", "json"], capture_output=True, text=True,
+            timeout=CONFIG_TIMEOUT_S, env=dict(os.environ if environ is None else environ),
+            cwd=files[0].resolve().parent if files else None,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise StackError(
+            f"{names}: docker compose config took over {CONFIG_TIMEOUT_S:g}s"
+        ) from None
+    if done.returncode != 0:
+        said = " ".join(done.stderr.split())[:400] or f"exit {done.returncode}"
+        raise ConfigError(f"{names}: docker compose config --no-interpolate refused it: {said}")
+    try:
+        model = json.loads(done.stdout)
+    except ValueError as exc:
+        raise StackError(f"{names}: docker compose config printed no JSON: {exc}") from None
+    if not isinstance(model, dict) or not isinstance(model.get("services"), dict):
+        raise ConfigError(f"{names}: a compose model without services")
+    return model
+
+
+def _outside(host: str | None, services: Mapping[str, Any]) -> bool:
+    """A host no test stack reaches: not a compose service, loopback or a private address."""
+    if not host or host in services or "." not in host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return not host.endswith((".local", ".localhost", ".internal", ".lan"))
+
+
+def _stand_in_name(host: str, taken: set[str]) -> str:
+    """``api.stripe.com`` → ``stripe``: its first label that names a product."""
+    labels = host.lower().split(".")[:-1]
+    base = re.sub(r"\W", "_", next((x for x in labels if x not in GENERIC_LABELS), labels[0]))
+    base = base if IDENTIFIER.match(base) else f"upstream_{base}"
+    name, n = base, 1
+    while name in taken or name in BUILTIN_SERVICES:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+def stand_ins(raw: Mapping[str, Any], keep: Sequence[str]) -> list[StandIn]:
+    """The kept services' env values set by ``${VAR:-https://outside}`` (one per variable)."""
+    services = raw["services"]
+    taken, found = set(services), list[StandIn]()
+    for service in keep:
+        env = services[service].get("environment") or {}
+        if isinstance(env, list):  # ["KEY=VALUE"]
+            env = dict(str(e).partition("=")[::2] for e in env)
+        for key, value in sorted(env.items()):
+            match = DEFAULTED_URL.fullmatch(str(value or "").strip())
+            if not match or any(s.var == match["var"] for s in found):
+                continue
+            host = urlsplit(match["url"]).hostname
+            if host and _outside(host, services):
+                name = _stand_in_name(host, taken)
+                taken.add(name)
+                found.append(StandIn(name, match["var"], match["url"], service, key))
+    return found
+
+
+def stand_in_notes(found: Sequence[StandIn]) -> list[Note]:
+    """The commented-out ``services:`` entries of the stand-ins, each with why."""
+    notes = []
+    for s in found:
+        why = (
+            f"{s.name}: {s.service}'s {s.key} is ${{{s.var}:-{s.url}}}, a SaaS the test stack "
+            f"cannot reach (its health says so). A stand-in: synthmon's fake upstream, answering "
+            f"what its routes file says ({UPSTREAM_HELP}). Uncomment it and compose.env's "
+            f"{s.var} line:"
+        )
+        notes += [Note(why), Note(f"{s.name}: {{kind: fake_upstream, routes: TODO.yaml}}")]
+    return notes
+
+
+def stand_in_env(found: Sequence[StandIn]) -> Note:
+    """compose.env's lines that point each variable at its stand-in, commented out."""
+    env = [
+        f"  {s.var}: {scalar('${' + s.name + '.url}')}  # {s.service}'s {s.key} → {s.name}"
+        for s in found
+    ]
+    names = ", ".join(f"services.{s.name}" for s in found)
+    head = f"env: for Compose's interpolation (wins over .env); uncomment with {names}:"
+    return Note("\n".join([head, "env:", *env]), wrap=False)

@@ -117,7 +117,8 @@ def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
             "/etc/alertmanager/secrets": "monitoring/alertmanager/secrets.example",
         },
     }
-    assert doc["scrape_jobs"] == ["linkcheck", "redis", "prometheus", "alertmanager"]
+    # its redis job scrapes a production exporter no compose service runs
+    assert doc["scrape_jobs"] == ["linkcheck", "prometheus", "alertmanager"]
     found = every_value_commented(text)
     for key in (
         "services.redis.kind",
@@ -130,7 +131,9 @@ def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
     ):
         assert found[key] == "guessed", key
     assert found["name"] == found["monitoring.prometheus_yml"] == "from"
+    # no readiness on /healthz: it answers 503 while the SaaS is unreachable
     assert "# no health_path: it has no HTTP healthcheck" in text
+    assert "# health: {path: /healthz} (its healthcheck)" in text  # its Containerfile's
     for alert in ("LinkcheckDown", "LinkcheckErrorRateHigh", "DeadMansSwitch"):
         assert f"#   {alert}: {{cause: ..., faults: [...]}}" in text
     assert "synthmon validate" in text.splitlines()[2]
@@ -446,3 +449,72 @@ def test_the_reference_example_as_its_own_file_has_it(tmp_path: Path, capsys: Ca
         assert doc["compose"][key] == written["compose"][key]
     for alert in written["scenarios"]:
         assert f"#   {alert}: {{cause: ..., faults: [...]}}" in text
+
+
+STAND_IN = """\
+name: saas
+services:
+  web:
+    build: .
+    ports: ["8080:8080"]
+    environment:
+      PAYMENTS_URL: ${PAYMENTS_URL:-https://api.stripe.com/v1}
+      STATUS: ${STATUS_URL-https://status-api.example.net}
+      LOCAL: ${LOCAL_URL:-http://localhost:9000}
+      INSIDE: ${DB_URL:-http://db:5432}
+      PRIVATE: ${LAN_URL:-http://10.1.2.3:80}
+      PLAIN: https://api.github.com
+      TOKEN: ${TOKEN:-}
+  db: {image: postgres:15}
+"""
+
+
+def test_a_saas_url_from_a_variable_gets_a_commented_out_stand_in(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    (tmp_path / "docker-compose.yml").write_text(STAND_IN)
+    doc, text, err = start(capsys, tmp_path)
+    assert "stripe" not in err  # a stand-in is no warning: the header lists it
+    assert set(doc["services"]) == {"web", "db"}  # the stand-ins are comments
+    assert "env" not in doc["compose"]
+    # only variables with an outside URL default; local, service, private and fixed ones not
+    for name, var in (("stripe", "PAYMENTS_URL"), ("status_api", "STATUS_URL")):
+        assert f"  # {name}: {{kind: fake_upstream, routes: TODO.yaml}}" in text
+        assert f'  #   {var}: "${{{name}.url}}"' in text
+    for var in ("LOCAL_URL", "DB_URL", "LAN_URL", "TOKEN", "api.github.com"):
+        assert f"#   {var}:" not in text
+    flat = " ".join(text.replace("#", "").split())
+    assert "${PAYMENTS_URL:-https://api.stripe.com/v1}, a SaaS the test stack cannot reach" in flat
+    assert "python -m synthmon.upstream --help" in flat
+    head = text.split("\nname:")[0]
+    assert "And a stand-in for https://api.stripe.com/v1: services.stripe, compose.env" in head
+    # uncommented, they are services and compose env of the project file (no monitoring
+    # here: the schema check is tests/test_init_runs.py's, on the examples)
+    routes = tmp_path / "routes.yaml"
+    routes.write_text("routes: []\n")
+    filled = uncomment_stand_ins(text, routes)
+    doc = yaml.safe_load(filled)
+    assert doc["services"]["stripe"] == {"kind": "fake_upstream", "routes": str(routes)}
+    assert doc["compose"]["env"] == {
+        "PAYMENTS_URL": "${stripe.url}",
+        "STATUS_URL": "${status_api.url}",
+    }
+
+
+def uncomment_stand_ins(text: str, routes: Path) -> str:
+    """What a user does with the stand-ins init wrote (tests/test_init_runs.py too)."""
+    out = []
+    in_env = False
+    for line in text.splitlines():
+        if line == "  # env:":
+            in_env = True
+            out.append("  env:")
+            continue
+        if in_env and line.startswith("  #   "):
+            out.append("    " + line[len("  #   ") :])
+            continue
+        in_env = False
+        if line.startswith("  # ") and line.endswith(": {kind: fake_upstream, routes: TODO.yaml}"):
+            line = "  " + line[4:].replace("TODO.yaml", str(routes))
+        out.append(line)
+    return "\n".join(out) + "\n"
