@@ -40,10 +40,14 @@ def app_health_problems(status_code: int, body: Any, dependencies: Iterable[str]
     if not isinstance(checks, Mapping):
         problems.append(f"/health has no 'checks' object (got {checks!r})")
         checks = {}
-    for dependency in dependencies:
+    named = list(dependencies)
+    for dependency in named:
         state = checks.get(dependency)
         if state != "healthy":
             problems.append(f"dependency {dependency} is {state or 'missing'}")
+    for entry, state in checks.items():  # what the app reports beyond the project's list
+        if entry not in named and state != "healthy":
+            problems.append(f"its check {entry} is {state!r}")
     if body.get("status") != "healthy":
         problems.append(f"status is {body.get('status')!r}, expected 'healthy'")
     if status_code != 200:
