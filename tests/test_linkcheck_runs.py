@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from synthmon.errors import ConfigError
+from synthmon.projectfile import load_project
 from synthmon.settings import Settings
 from synthmon.stack import engine
+from synthmon.stack.container_service import RUN_LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "examples/linkcheck/synthmon.yaml"
@@ -175,8 +179,73 @@ def test_linkcheck_health_alerts_load_and_slo_gate_pass_on_compose(tmp_path: Pat
     report = json.loads(next((tmp_path / "runs").glob("run-*/slo-report.json")).read_text())
     assert report, "empty SLO report"
     assert took < COMPOSE_BOUND_S, took
+    client = found.client()
+    try:  # nothing of the run outlives it
+        left = client.containers.list(
+            all=True, filters={"label": f"{RUN_LABEL}={logs.parent.name}"}
+        )
+    finally:
+        client.close()
+    assert left == [], [c.name for c in left]
     if failed:  # the pinned backend bug, and only it
         assert PUSHGATEWAY_BUG in out, out[-4000:]
     else:
         assert f"PASSED {targets_up}" in out, out[-4000:]
         pytest.fail(f"{targets_up} passes on compose now: drop PUSHGATEWAY_BUG", pytrace=False)
+
+
+COMPOSE_ENV = (
+    '  env:\n    LINKCHECK_UPSTREAM_URL: "${upstream.url}"\n'  # compose.env, not the service's
+)
+
+
+def project_copy(tmp_path: Path, old: str, new: str) -> Path:
+    """The example copied with one line of its synthmon.yaml changed (the line must be there)."""
+    root = tmp_path / "linkcheck"
+    shutil.copytree(PROJECT.parent, root, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    file = root / "synthmon.yaml"
+    text = file.read_text()
+    assert text.count(old) == 1, old
+    file.write_text(text.replace(old, new))
+    return file
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("files: [docker-compose.yml]", "files: [compose.yml]", "compose.files.0: "),
+        (COMPOSE_ENV, COMPOSE_ENV.replace("upstream.url", "status.url"),
+         "compose.env.LINKCHECK_UPSTREAM_URL: ${status.url} names no service"),
+    ],
+)  # fmt: skip
+def test_linkcheck_compose_section_errors_name_the_key(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    load_project(project_copy(tmp_path, "name: linkcheck", "name: linkcheck"))  # control: loads
+    with pytest.raises(ConfigError) as error:
+        load_project(project_copy(tmp_path / "bad", old, new))
+    assert message in str(error.value), str(error.value)
+
+
+@pytest.mark.selftest  # a real engine: the compose wiring is what points linkcheck at the fake
+def test_linkcheck_on_compose_without_its_upstream_env_is_not_ready(tmp_path: Path) -> None:
+    """Without compose.env the file's default (the production status API) is called: the
+    stack must not come up healthy, and the error must show the upstream probe failing."""
+    found, tried = engine.find_engine()
+    if found is None:
+        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
+            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
+        pytest.skip(f"compose backend: {tried}")
+    project = project_copy(tmp_path, COMPOSE_ENV, "")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHMON_")}
+    env |= {"DOCKER_HOST": found.url, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/test_health.py", "-k", "test_app_health_reports",
+         "--project", str(project), "--stack", "compose", "--startup-timeout", "15",
+         "--run-dir", str(tmp_path / "runs"), "-p", "no:cacheprovider", "-q"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out[-3000:]
+    assert "waiting for linkcheck ready" in out, out[-3000:]
+    assert '"upstream":{"ok":false' in out, out[-3000:]
