@@ -2,12 +2,15 @@
 LinkcheckDown scenario (a strict xfail until the email sink can attribute the team's own
 templates, issue 13: a pass fails this test too), in bounded time, with the test stack's
 "not scraped" notes in the Allure report; on the containers backend (its own image, built by
-``images/build.sh linkcheck``), its health checks, smoke load and SLO gate end to end."""
+``images/build.sh linkcheck``), its health checks, smoke load and SLO gate end to end; on the
+compose backend (its own docker-compose.yml), the same: health, every alert scenario caused from
+outside the service, smoke load and SLO gate."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -15,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from synthmon.errors import ConfigError
+from synthmon.projectfile import load_project
 from synthmon.settings import Settings
 from synthmon.stack import engine
+from synthmon.stack.container_service import RUN_LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "examples/linkcheck/synthmon.yaml"
@@ -116,3 +122,130 @@ def test_linkcheck_health_alerts_load_and_slo_gate_pass_on_containers(tmp_path: 
     assert (logs / "linkcheck.log").stat().st_size > 0, sorted(p.name for p in logs.iterdir())
     report = json.loads(next((tmp_path / "runs").glob("run-*/slo-report.json")).read_text())
     assert report, "empty SLO report"
+
+
+# -- the compose backend -------------------------------------------------------------------------
+COMPOSE_BOUND_S = 420.0
+SCENARIOS = (
+    "LinkcheckDown",
+    "LinkcheckRedisDown",
+    "LinkcheckErrorRateHigh",
+    "LinkcheckLatencyHigh",
+)
+# The compose backend renders a `pushgateway` scrape job for a project whose compose files have
+# none (synthmon/stack/compose.py: stack_addresses.setdefault("pushgateway", ...)): its target
+# never answers. Pinned, so the fix shows here: then expect this check to pass like the others.
+PUSHGATEWAY_BUG = "lookup pushgateway on"
+
+
+@pytest.mark.selftest  # as tests/test_compose.py: a real engine, minutes
+def test_linkcheck_health_alerts_load_and_slo_gate_pass_on_compose(tmp_path: Path) -> None:
+    found, tried = engine.find_engine()
+    if found is None:
+        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
+            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
+        pytest.skip(f"compose backend: {tried}")
+    images = Settings.from_values(lambda o: str(PROJECT) if o.name == "project" else None).images
+    used = {"redis", "linkcheck", "prometheus", "alertmanager", "tools"}
+    missing = engine.missing_images(found, {k: v for k, v in images.items() if k in used})
+    assert not missing, f"{found.product}: images missing, run images/build.sh: {missing}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHMON_")}
+    env |= {"DOCKER_HOST": found.url, "PYTHONUNBUFFERED": "1"}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/test_health.py", "checks/test_alerts.py",
+         "load", "slo", "-k", "not test_inhibit_rule", "--project", str(PROJECT),
+         "--stack", "compose", "--load-profile", "smoke",
+         "--run-dir", str(tmp_path / "runs"), "-p", "no:cacheprovider", "-q", "-rA"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=COMPOSE_BOUND_S,
+        check=False,
+    )  # fmt: skip
+    took = time.monotonic() - started
+    out = done.stdout + done.stderr
+    assert "stack: compose" in out, out[-3000:]
+    targets_up = "checks/test_health.py::test_every_scrape_target_is_up"
+    for check in (
+        "checks/test_health.py::test_app_health_reports_every_dependency_healthy",
+        "load/test_load_run.py::test_load_run_achieved_its_target_rate",
+        "slo/test_slo_gate.py::test_objective_holds[",
+        *(f"checks/test_alerts.py::test_alert_fires_reaches_its_receivers_and_resolves[{a}]"
+          for a in SCENARIOS),
+    ):  # fmt: skip
+        assert f"PASSED {check}" in out, (check, out[-4000:])
+    failed = [line for line in out.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    assert [line for line in failed if targets_up not in line] == [], out[-4000:]
+    logs = next((tmp_path / "runs").glob("run-*/logs"))
+    assert (logs / "linkcheck.log").stat().st_size > 0, sorted(p.name for p in logs.iterdir())
+    report = json.loads(next((tmp_path / "runs").glob("run-*/slo-report.json")).read_text())
+    assert report, "empty SLO report"
+    assert took < COMPOSE_BOUND_S, took
+    client = found.client()
+    try:  # nothing of the run outlives it
+        left = client.containers.list(
+            all=True, filters={"label": f"{RUN_LABEL}={logs.parent.name}"}
+        )
+    finally:
+        client.close()
+    assert left == [], [c.name for c in left]
+    if failed:  # the pinned backend bug, and only it
+        assert PUSHGATEWAY_BUG in out, out[-4000:]
+    else:
+        assert f"PASSED {targets_up}" in out, out[-4000:]
+        pytest.fail(f"{targets_up} passes on compose now: drop PUSHGATEWAY_BUG", pytrace=False)
+
+
+COMPOSE_ENV = (
+    '  env:\n    LINKCHECK_UPSTREAM_URL: "${upstream.url}"\n'  # compose.env, not the service's
+)
+
+
+def project_copy(tmp_path: Path, old: str, new: str) -> Path:
+    """The example copied with one line of its synthmon.yaml changed (the line must be there)."""
+    root = tmp_path / "linkcheck"
+    shutil.copytree(PROJECT.parent, root, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    file = root / "synthmon.yaml"
+    text = file.read_text()
+    assert text.count(old) == 1, old
+    file.write_text(text.replace(old, new))
+    return file
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("files: [docker-compose.yml]", "files: [compose.yml]", "compose.files.0: "),
+        (COMPOSE_ENV, COMPOSE_ENV.replace("upstream.url", "status.url"),
+         "compose.env.LINKCHECK_UPSTREAM_URL: ${status.url} names no service"),
+    ],
+)  # fmt: skip
+def test_linkcheck_compose_section_errors_name_the_key(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    load_project(project_copy(tmp_path, "name: linkcheck", "name: linkcheck"))  # control: loads
+    with pytest.raises(ConfigError) as error:
+        load_project(project_copy(tmp_path / "bad", old, new))
+    assert message in str(error.value), str(error.value)
+
+
+@pytest.mark.selftest  # a real engine: the compose wiring is what points linkcheck at the fake
+def test_linkcheck_on_compose_without_its_upstream_env_is_not_ready(tmp_path: Path) -> None:
+    """Without compose.env the file's default (the production status API) is called: the
+    stack must not come up healthy, and the error must show the upstream probe failing."""
+    found, tried = engine.find_engine()
+    if found is None:
+        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
+            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
+        pytest.skip(f"compose backend: {tried}")
+    project = project_copy(tmp_path, COMPOSE_ENV, "")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHMON_")}
+    env |= {"DOCKER_HOST": found.url, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/test_health.py", "-k", "test_app_health_reports",
+         "--project", str(project), "--stack", "compose", "--startup-timeout", "15",
+         "--run-dir", str(tmp_path / "runs"), "-p", "no:cacheprovider", "-q"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out[-3000:]
+    assert "waiting for linkcheck ready" in out, out[-3000:]
+    assert '"upstream":{"ok":false' in out, out[-3000:]
