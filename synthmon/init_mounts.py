@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import glob
 import ipaddress
-import json
-import os
 import re
 import shlex
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from synthmon.errors import ConfigError, StackError
 from synthmon.init_text import Note, scalar
 from synthmon.project import BUILTIN_SERVICES
-from synthmon.stack.compose_cli import CONFIG_TIMEOUT_S, base_argv, config_json
+from synthmon.stack.compose_cli import config_json
+from synthmon.stack.compose_override import flag as argv_flag
 from synthmon.yamlfile import parse_yaml, read_text
 
 GLOB_CHARS = frozenset("*?[")
@@ -88,12 +85,8 @@ def flag(service: Mapping[str, Any], name: str, default: str) -> str:
     for key in ("entrypoint", "command"):
         value = service.get(key)
         argv += shlex.split(value) if isinstance(value, str) else list(value or ())
-    for i, arg in enumerate(argv):
-        if arg.startswith(f"--{name}="):
-            return arg.split("=", 1)[1]
-        if arg == f"--{name}" and i + 1 < len(argv):
-            return argv[i + 1]
-    return default
+    found = argv_flag(argv, name)
+    return default if found is None else found
 
 
 def config_file(
@@ -241,32 +234,11 @@ def compose_model(
     environ: Mapping[str, str] | None = None,
     no_interpolate: bool = False,
 ) -> dict[str, Any]:
-    """The compose model of ``files``; ``no_interpolate``: its ``${VAR:-default}`` as written
-    (``config --no-interpolate``), to see which values a variable sets."""
-    if not no_interpolate:
-        return config_json(files, env_files=env_files, profiles=profiles, environ=environ)
-    names = ", ".join(str(p) for p in files)
-    argv = [*base_argv(files, env_files=env_files, profiles=profiles), "config"]
-    try:
-        done = subprocess.run(
-            [*argv, "--no-interpolate", "--format", "json"], capture_output=True, text=True,
-            timeout=CONFIG_TIMEOUT_S, env=dict(os.environ if environ is None else environ),
-            cwd=files[0].resolve().parent if files else None,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise StackError(
-            f"{names}: docker compose config took over {CONFIG_TIMEOUT_S:g}s"
-        ) from None
-    if done.returncode != 0:
-        said = " ".join(done.stderr.split())[:400] or f"exit {done.returncode}"
-        raise ConfigError(f"{names}: docker compose config --no-interpolate refused it: {said}")
-    try:
-        model = json.loads(done.stdout)
-    except ValueError as exc:
-        raise StackError(f"{names}: docker compose config printed no JSON: {exc}") from None
-    if not isinstance(model, dict) or not isinstance(model.get("services"), dict):
-        raise ConfigError(f"{names}: a compose model without services")
-    return model
+    """The compose model of ``files`` (:func:`synthmon.stack.compose_cli.config_json`)."""
+    return config_json(
+        files, env_files=env_files, profiles=profiles, environ=environ,
+        no_interpolate=no_interpolate,
+    )  # fmt: skip
 
 
 def _outside(host: str | None, services: Mapping[str, Any]) -> bool:

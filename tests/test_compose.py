@@ -25,6 +25,7 @@ from synthmon.stack import engine
 from synthmon.stack.compose import PROJECT_PREFIX
 from synthmon.stack.compose_runner import PROJECT_LABEL, remove_dead_projects
 from synthmon.stack.container_service import RUN_LABEL, remove_stale
+from tests._engine import engine_with
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "examples" / "manager-app" / "synthmon.yaml"
@@ -35,16 +36,8 @@ pytestmark = [pytest.mark.selftest, pytest.mark.xdist_group("containers")]
 
 @pytest.fixture(scope="module")
 def found() -> engine.Engine:
-    found, tried = engine.find_engine()
-    if found is None:
-        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
-            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
-        pytest.skip(f"compose backend: {tried}")
     images = Settings().images
-    missing = engine.missing_images(found, {k: images[k] for k in USED})
-    if missing:
-        pytest.fail(f"{found.product}: images missing, run images/build.sh: {missing}")
-    return found
+    return engine_with({k: images[k] for k in USED}, "compose backend")
 
 
 def leftovers(found: engine.Engine, pid: int | None = None) -> list[str]:

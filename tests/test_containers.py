@@ -34,6 +34,7 @@ from synthmon.stack.container_service import (
 from synthmon.stack.containers import ContainerRunner
 from synthmon.stack.service import HttpProbe, TcpProbe
 from synthmon.stack.stack import free_ports
+from tests._engine import engine_with
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = Settings().images
@@ -44,15 +45,7 @@ pytestmark = pytest.mark.selftest
 
 @pytest.fixture(scope="module")
 def found() -> engine.Engine:
-    found, tried = engine.find_engine()
-    if found is None:
-        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
-            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
-        pytest.skip(f"containers backend: {tried}")
-    missing = engine.missing_images(found, IMAGES)
-    if missing:
-        pytest.fail(f"{found.product}: images missing, run images/build.sh: {missing}")
-    return found
+    return engine_with(IMAGES, "containers backend")
 
 
 @pytest.fixture

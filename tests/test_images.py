@@ -11,7 +11,6 @@ a missing image is a failure (run images/build.sh).
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from docker.errors import DockerException, NotFound
 from docker.models.containers import Container
 
 from synthmon.settings import Settings
-from synthmon.stack import engine
 from synthmon.waiting import NotYet, wait_until
+from tests._engine import engine_with
 
 IMAGES = {**Settings().images}
 USED = ("redis", "postgres", "prometheus", "alertmanager", "pushgateway", "tools")
@@ -98,14 +97,7 @@ def exec_in(container: Container, command: list[str]) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[docker.DockerClient]:
-    found, tried = engine.find_engine()
-    if found is None:
-        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
-            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
-        pytest.skip(f"images: {tried}")
-    missing = engine.missing_images(found, {name: IMAGES[name] for name in USED})
-    if missing:
-        pytest.fail(f"{found.product}: images missing, run images/build.sh: {missing}")
+    found = engine_with({name: IMAGES[name] for name in USED}, "images")
     opened = found.client()
     try:
         yield opened

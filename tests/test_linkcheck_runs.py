@@ -21,8 +21,8 @@ import pytest
 from synthmon.errors import ConfigError
 from synthmon.projectfile import load_project
 from synthmon.settings import Settings
-from synthmon.stack import engine
 from synthmon.stack.container_service import RUN_LABEL
+from tests._engine import engine_with
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "examples/linkcheck/synthmon.yaml"
@@ -79,15 +79,9 @@ CONTAINERS_BOUND_S = 420.0
 
 @pytest.mark.selftest  # as tests/test_containers.py: a real engine, minutes
 def test_linkcheck_health_alerts_load_and_slo_gate_pass_on_containers(tmp_path: Path) -> None:
-    found, tried = engine.find_engine()
-    if found is None:
-        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
-            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
-        pytest.skip(f"containers backend: {tried}")
     images = Settings.from_values(lambda o: str(PROJECT) if o.name == "project" else None).images
     used = {"redis", "linkcheck", "prometheus", "alertmanager", "pushgateway"}
-    missing = engine.missing_images(found, {k: v for k, v in images.items() if k in used})
-    assert not missing, f"{found.product}: images missing, run images/build.sh: {missing}"
+    found = engine_with({k: v for k, v in images.items() if k in used}, "containers backend")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHMON_")}
     env |= {"DOCKER_HOST": found.url, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
@@ -136,15 +130,9 @@ SCENARIOS = (
 
 @pytest.mark.selftest  # as tests/test_compose.py: a real engine, minutes
 def test_linkcheck_health_alerts_load_and_slo_gate_pass_on_compose(tmp_path: Path) -> None:
-    found, tried = engine.find_engine()
-    if found is None:
-        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
-            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
-        pytest.skip(f"compose backend: {tried}")
     images = Settings.from_values(lambda o: str(PROJECT) if o.name == "project" else None).images
     used = {"redis", "linkcheck", "prometheus", "alertmanager", "tools"}
-    missing = engine.missing_images(found, {k: v for k, v in images.items() if k in used})
-    assert not missing, f"{found.product}: images missing, run images/build.sh: {missing}"
+    found = engine_with({k: v for k, v in images.items() if k in used}, "compose backend")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHMON_")}
     env |= {"DOCKER_HOST": found.url, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
@@ -220,11 +208,7 @@ def test_linkcheck_compose_section_errors_name_the_key(
 def test_linkcheck_on_compose_without_its_upstream_env_is_not_ready(tmp_path: Path) -> None:
     """Without compose.env the file's default (the production status API) is called: the
     stack must not come up healthy, and the error must show the upstream probe failing."""
-    found, tried = engine.find_engine()
-    if found is None:
-        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
-            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
-        pytest.skip(f"compose backend: {tried}")
+    found = engine_with({}, "compose backend")
     project = project_copy(tmp_path, COMPOSE_ENV, "")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHMON_")}
     env |= {"DOCKER_HOST": found.url, "PYTHONUNBUFFERED": "1"}

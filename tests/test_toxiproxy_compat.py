@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -28,8 +27,8 @@ from synthmon.faultproxy import ToxiproxyClient, running
 from synthmon.gobuild import TOXIPROXY_VERSION, toxiproxy_server
 from synthmon.ports import HOST, free_ports
 from synthmon.settings import Settings
-from synthmon.stack import engine
 from synthmon.waiting import wait_until
+from tests._engine import engine_with
 from tests.test_faultproxy import (  # noqa: F401
     Echo,
     assert_reset,
@@ -325,13 +324,7 @@ def toxiproxy_container(traversable_tmp: Path) -> Iterator[tuple[str, int]]:
     (``api``: 0.0.0.0:8666 -> 127.0.0.1:8474), both published on 127.0.0.1: (API URL, proxy
     port). Skipped without an engine unless SYNTHMON_REQUIRE_CONTAINERS=1 (as
     tests/test_images.py); a missing image fails."""
-    found, tried = engine.find_engine()
-    if found is None:
-        if os.environ.get("SYNTHMON_REQUIRE_CONTAINERS") == "1":
-            pytest.fail(f"SYNTHMON_REQUIRE_CONTAINERS=1 but {tried}", pytrace=False)
-        pytest.skip(f"images: {tried}")
-    if engine.missing_images(found, {"toxiproxy": IMAGE}):
-        pytest.fail(f"{found.product}: {IMAGE} missing, run images/build.sh toxiproxy")
+    found = engine_with({"toxiproxy": IMAGE}, "images")
     config = [{"name": "api", "listen": "0.0.0.0:8666", "upstream": "127.0.0.1:8474"}]
     (traversable_tmp / "toxiproxy.json").write_text(json.dumps(config))
     (traversable_tmp / "toxiproxy.json").chmod(0o644)

@@ -41,7 +41,7 @@ from synthmon.stack.compose_override import (
     sinks_helper,
     upstream_helper,
 )
-from synthmon.stack.compose_runner import ComposeRunner, _Compose, remove_dead_projects
+from synthmon.stack.compose_runner import ComposeCli, ComposeRunner, remove_dead_projects
 from synthmon.stack.configs import render_alertmanager_for, render_rules
 from synthmon.stack.container_service import RUN_LABEL, owner_labels, remove_stale
 from synthmon.stack.embedded import (
@@ -292,7 +292,7 @@ def compose_stack(
     )
     override = run_dir / "synthmon.override.yml"
     override.write_text(plan.text)
-    compose = _Compose(
+    compose = ComposeCli(
         project_name=project_name(run_dir),
         env=env,
         context=str(spec.files[0].resolve().parent),

@@ -100,9 +100,11 @@ def config_json(
     env_files: Sequence[Path] = (),
     profiles: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
+    no_interpolate: bool = False,
 ) -> dict[str, Any]:
     """The merged, interpolated model of ``files`` (``docker compose config --format json``);
-    a file Compose refuses is one line naming it and Compose's own words."""
+    a file Compose refuses is one line naming it and Compose's own words. ``no_interpolate``:
+    the ``${VAR:-default}`` as written (``--no-interpolate``), to see what a variable sets."""
     names = ", ".join(str(p) for p in files)
     for path in files:
         if not path.is_file():
@@ -110,6 +112,7 @@ def config_json(
     argv = [
         *base_argv(files, env_files=env_files, profiles=profiles),
         "config",
+        *(["--no-interpolate"] if no_interpolate else []),
         "--format",
         "json",
     ]

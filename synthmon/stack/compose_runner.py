@@ -32,7 +32,7 @@ from testcontainers.compose import DockerCompose
 from synthmon.errors import StackError
 from synthmon.masking import hide_password
 from synthmon.stack.container_service import RUN_LABEL, owner_alive
-from synthmon.stack.containers import _LogPump
+from synthmon.stack.containers import LogPump, signal_container
 from synthmon.stack.engine import Engine
 from synthmon.stack.processes import STOP_GRACE_S, ProcessRunner
 from synthmon.stack.service import Probe
@@ -46,7 +46,7 @@ HEALTH_TICK_S = 1.0
 INTERRUPT_WAIT_S = 30.0
 
 
-class _Compose(DockerCompose):
+class ComposeCli(DockerCompose):
     """DockerCompose with a project name, a bounded time and the engine's DOCKER_HOST."""
 
     def __init__(self, *, project_name: str, env: Mapping[str, str], **kwargs: Any) -> None:
@@ -58,6 +58,10 @@ class _Compose(DockerCompose):
     def compose_command_property(self) -> list[str]:
         base: list[str] = list(super().compose_command_property)
         return [*base[:2], "-p", self.project_name, *base[2:]]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        """``docker compose -p NAME -f ... ARGS``."""
+        return self._run_command([*self.compose_command_property, *args])
 
     def _run_command(
         self, cmd: str | list[str], context: str | None = None
@@ -150,7 +154,7 @@ class ComposeRunner(ProcessRunner):
         run_dir: Path,
         startup_timeout: float,
         engine: Engine,
-        compose: _Compose,
+        compose: ComposeCli,
         labels: Mapping[str, str],
     ) -> None:
         super().__init__(run_dir, startup_timeout)
@@ -160,7 +164,7 @@ class ComposeRunner(ProcessRunner):
         self.probes: dict[str, Probe] = {}
         self.role_images: dict[str, str] = {}  # "prometheus"/"alertmanager" → its image
         self._host_ports: dict[tuple[str, int], int] = {}  # what the checks were given
-        self._pumps: dict[str, _LogPump] = {}
+        self._pumps: dict[str, LogPump] = {}
         self._up = False
 
     @property
@@ -234,7 +238,7 @@ class ComposeRunner(ProcessRunner):
 
     def _pump(self, name: str, since: float) -> None:
         with contextlib.suppress(StackError):
-            self._pumps[name] = _LogPump(self.container(name), self.log_path(name), since)
+            self._pumps[name] = LogPump(self.container(name), self.log_path(name), since)
 
     def _flush(self, name: str) -> None:
         pump = self._pumps.pop(name, None)
@@ -264,16 +268,8 @@ class ComposeRunner(ProcessRunner):
 
     def signal(self, name: str, signum: int) -> None:
         """SIGSTOP/SIGCONT pause/unpause the container; other signals go to its PID 1."""
-        container = self.container(name)
         with self._engine_errors(name, f"signal {signal.Signals(signum).name}"):
-            if signum == signal.SIGSTOP:
-                if container.status != "paused":
-                    container.pause()
-            elif signum == signal.SIGCONT:
-                if container.status == "paused":
-                    container.unpause()
-            else:
-                container.kill(signal=signal.Signals(signum).name)
+            signal_container(self.container(name), signum)
 
     def restart(self, name: str) -> None:
         since = time.time()
@@ -336,10 +332,7 @@ class ComposeRunner(ProcessRunner):
             if self._up:
                 for name in list(self._pumps):
                     self._flush(name)
-                self.compose._run_command(
-                    [*self.compose.compose_command_property, "down", "--volumes",
-                     "--remove-orphans", "--timeout", "5"]
-                )  # fmt: skip
+                self.compose.run("down", "--volumes", "--remove-orphans", "--timeout", "5")
         finally:
             try:
                 remove_project(self.engine, self.project, self.labels.get(RUN_LABEL, ""))

@@ -43,7 +43,7 @@ from synthmon.stack.service import CommandProbe, Service
 LOG_FLUSH_S = 2.0
 
 
-class _LogPump:
+class LogPump:
     """Appends a container's output to its log file while it runs (one thread per start)."""
 
     def __init__(self, container: Container, path: Path, since: float) -> None:
@@ -65,6 +65,19 @@ class _LogPump:
         self.thread.join(timeout)
 
 
+def signal_container(container: Container, signum: int) -> None:
+    """SIGSTOP/SIGCONT pause/unpause the container (the cgroup freezer stops every process in
+    it at once); any other signal goes to its PID 1. ``container`` freshly reloaded."""
+    if signum == signal.SIGSTOP:
+        if container.status != "paused":
+            container.pause()
+    elif signum == signal.SIGCONT:
+        if container.status == "paused":
+            container.unpause()
+    else:
+        container.kill(signal=signal.Signals(signum).name)
+
+
 class ContainerRunner(ProcessRunner):
     """Starts, signals and removes ContainerServices as containers under one run directory."""
 
@@ -79,7 +92,7 @@ class ContainerRunner(ProcessRunner):
         self.labels = {RUN_LABEL: run_dir.name, **owner_labels(os.getpid())}
         self.stale_removed = remove_stale(engine)
         self._containers: dict[str, DockerContainer] = {}
-        self._pumps: dict[str, _LogPump] = {}
+        self._pumps: dict[str, LogPump] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, service: Service) -> None:
@@ -98,7 +111,7 @@ class ContainerRunner(ProcessRunner):
         else:
             with self._engine_errors(service.name, "start"):
                 self._wrapped(service.name).start()
-        self._pumps[service.name] = _LogPump(
+        self._pumps[service.name] = LogPump(
             self._wrapped(service.name), self.log_path(service.name), since
         )
         self._wait_container_ready(service)
@@ -233,14 +246,7 @@ class ContainerRunner(ProcessRunner):
         wrapped = self._wrapped(name)
         with self._engine_errors(name, f"signal {signal.Signals(signum).name}"):
             wrapped.reload()
-            if signum == signal.SIGSTOP:
-                if wrapped.status != "paused":
-                    wrapped.pause()
-            elif signum == signal.SIGCONT:
-                if wrapped.status == "paused":
-                    wrapped.unpause()
-            else:
-                wrapped.kill(signal=signal.Signals(signum).name)
+            signal_container(wrapped, signum)
 
     def stop(self, name: str, grace: float = STOP_GRACE_S) -> None:
         """The image's stop signal, then SIGKILL after ``grace`` seconds; idempotent."""
