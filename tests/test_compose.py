@@ -24,7 +24,13 @@ from synthmon.settings import Settings
 from synthmon.stack import engine
 from synthmon.stack.compose import PROJECT_PREFIX
 from synthmon.stack.compose_runner import PROJECT_LABEL, remove_dead_projects
-from synthmon.stack.container_service import RUN_LABEL, remove_stale
+from synthmon.stack.container_service import (
+    RUN_LABEL,
+    labels_of,
+    listed,
+    name_of,
+    remove_stale,
+)
 from tests._engine import engine_with
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,9 +56,9 @@ def leftovers(found: engine.Engine, pid: int | None = None) -> list[str]:
     client: docker.DockerClient = found.client()
     try:
         seen = [
-            f"container {c.name}"
-            for c in client.containers.list(all=True, filters={"label": PROJECT_LABEL})
-            if c.labels.get(RUN_LABEL) and ours(str(c.labels.get(PROJECT_LABEL)))
+            f"container {name_of(c)}"
+            for c in listed(client, PROJECT_LABEL)
+            if labels_of(c).get(RUN_LABEL) and ours(labels_of(c).get(PROJECT_LABEL, ""))
         ]
         for kind, items in (("network", client.networks), ("volume", client.volumes)):
             for item in items.list(filters={"label": PROJECT_LABEL}):

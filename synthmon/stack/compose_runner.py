@@ -31,7 +31,7 @@ from testcontainers.compose import DockerCompose
 
 from synthmon.errors import StackError
 from synthmon.masking import hide_password
-from synthmon.stack.container_service import RUN_LABEL, owner_alive
+from synthmon.stack.container_service import RUN_LABEL, labels_of, listed, owner_alive
 from synthmon.stack.containers import LogPump, signal_container
 from synthmon.stack.engine import Engine
 from synthmon.stack.processes import STOP_GRACE_S, ProcessRunner
@@ -345,15 +345,10 @@ def remove_project(engine: Engine, project: str, run: str = "") -> None:
     client = engine.client()
     label = f"{PROJECT_LABEL}={project}"
     try:
-        for container in client.containers.list(all=True, filters={"label": label}):
+        mine = [*listed(client, label), *(listed(client, f"{RUN_LABEL}={run}") if run else [])]
+        for container in mine:
             with contextlib.suppress(DockerException):
                 container.remove(force=True, v=True)
-        if run:
-            for container in client.containers.list(
-                all=True, filters={"label": f"{RUN_LABEL}={run}"}
-            ):
-                with contextlib.suppress(DockerException):
-                    container.remove(force=True, v=True)
         for network in client.networks.list(filters={"label": label}):
             with contextlib.suppress(DockerException):
                 network.remove()
@@ -371,10 +366,7 @@ def remove_dead_projects(engine: Engine, prefix: str) -> list[str]:
     client = engine.client()
     removed: set[str] = set()
     try:
-        live = {
-            str(c.labels.get(PROJECT_LABEL))
-            for c in client.containers.list(all=True, filters={"label": PROJECT_LABEL})
-        }
+        live = {labels_of(c).get(PROJECT_LABEL) for c in listed(client, PROJECT_LABEL)}
         for kind in (client.networks, client.volumes):
             for item in kind.list(filters={"label": PROJECT_LABEL}):
                 labels = item.attrs.get("Labels") or {}

@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import psutil
 from docker.errors import APIError, NotFound
+from docker.models.containers import Container
 
 from synthmon.stack.engine import Engine
 from synthmon.stack.service import Service
@@ -59,17 +61,33 @@ def owner_alive(labels: dict[str, str]) -> bool:
     return bool(start) and start == labels.get(OWNER_START_LABEL)
 
 
+def listed(client: docker.DockerClient, label: str | list[str]) -> list[Container]:
+    """Containers with ``label``, as the list answers them (``sparse``: not inspected one by
+    one, so a container another run removes meanwhile is no error); read them with
+    :func:`labels_of` and :func:`name_of`."""
+    found: list[Container] = client.containers.list(all=True, sparse=True, filters={"label": label})
+    return found
+
+
+def labels_of(container: Container) -> dict[str, str]:
+    return dict(container.attrs.get("Labels") or {})
+
+
+def name_of(container: Container) -> str:
+    return str((container.attrs.get("Names") or [container.id])[0]).lstrip("/")
+
+
 def remove_stale(engine: Engine) -> list[str]:
     """Remove containers of synthmon runs whose owner process is gone; return their names."""
     client = engine.client()
     removed = []
     try:
-        for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
-            if owner_alive(container.labels):
+        for container in listed(client, RUN_LABEL):
+            if owner_alive(labels_of(container)):
                 continue
             with contextlib.suppress(NotFound, APIError):
                 container.remove(force=True, v=True)
-                removed.append(str(container.name))
+                removed.append(name_of(container))
     finally:
         client.close()
     return removed
@@ -80,7 +98,7 @@ def remove_labelled(engine: Engine, labels: Mapping[str, str]) -> None:
     wanted = [f"{k}={v}" for k, v in labels.items() if k != OWNER_START_LABEL]
     client = engine.client()
     try:
-        for container in client.containers.list(all=True, filters={"label": wanted}):
+        for container in listed(client, wanted):
             with contextlib.suppress(NotFound, APIError):
                 container.remove(force=True, v=True)
     finally:
