@@ -44,12 +44,16 @@ def alert_payload(
 
     Give ``ends_at`` in the future for a firing alert (as Prometheus does), or now to resolve:
     without it Alertmanager resolves the alert itself after ``resolve_timeout``. ``starts_at``
-    defaults to now (Alertmanager would take ``ends_at`` for it).
+    defaults to now, or ``ends_at`` if that is earlier (Alertmanager refuses a start after the
+    end with HTTP 400: "now" taken after a resolve's ``ends_at`` is microseconds later).
     """
+    start = starts_at or datetime.now(UTC)
+    if starts_at is None and ends_at is not None:
+        start = min(start, ends_at)
     alert: dict[str, Any] = {
         "labels": dict(labels),
         "annotations": dict(annotations or {}),
-        "startsAt": iso(starts_at or datetime.now(UTC)),
+        "startsAt": iso(start),
     }
     if ends_at is not None:
         alert["endsAt"] = iso(ends_at)

@@ -36,9 +36,10 @@ def inhibition(scenario: AlertScenario, inhibition: Inhibition) -> None:
     )
     scenario.deliveries, scenario.exercised = [], None
     deadlines = Deadlines.for_rule(target, scenario.stack, scenario.config)
-    until = datetime.now(UTC) + timedelta(hours=1)
+    began = datetime.now(UTC)
+    until = began + timedelta(hours=1)
     posted = [
-        alert_payload(labels[rule.name], rule.annotations, ends_at=until)
+        alert_payload(labels[rule.name], rule.annotations, starts_at=began, ends_at=until)
         for rule in (source, target)
     ]
     started = time.time()
@@ -62,9 +63,11 @@ def inhibition(scenario: AlertScenario, inhibition: Inhibition) -> None:
                 since=started,
             )
     finally:
+        # resolved with the start they were posted with: a start taken now would come after
+        # this end by microseconds, and Alertmanager refuses that (HTTP 400)
         now = datetime.now(UTC)
         scenario.alertmanager.post_alerts(
-            [alert_payload(labels[r.name], ends_at=now) for r in (source, target)]
+            [alert_payload(labels[r.name], starts_at=began, ends_at=now) for r in (source, target)]
         )
     scenario.exercised = Exercised(
         alert=f"{source.name} inhibits {target.name}", inhibit_rules=(index,)

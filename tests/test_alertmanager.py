@@ -284,3 +284,18 @@ def test_notification_delay(tmp_path: Path) -> None:
     assert max(m.group_wait_s for m in p4) == 5.0
     assert max(group_waits(out)) == 5.0  # the slowest route: P4
     assert max(group_waits(PRODUCTION.read_text())) == 300.0
+
+
+def test_a_resolving_alert_never_starts_after_it_ends() -> None:
+    """Alertmanager answers 400 to startsAt after endsAt; a resolve built with ``ends_at=now``
+    and the default start (taken a moment later) must not be one."""
+    from datetime import UTC, datetime, timedelta
+
+    from synthmon.alerting import alert_payload
+
+    ended = datetime.now(UTC) - timedelta(milliseconds=5)  # a resolve built a moment ago
+    payload = alert_payload({"alertname": "A"}, ends_at=ended)
+    assert payload["startsAt"] <= payload["endsAt"], payload
+    given = datetime.now(UTC) - timedelta(hours=1)
+    kept = alert_payload({"alertname": "A"}, starts_at=given, ends_at=ended)
+    assert kept["startsAt"] < kept["endsAt"]
