@@ -11,6 +11,7 @@ Skipped when no engine answers, unless SYNTHMON_REQUIRE_CONTAINERS=1 (``make tes
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -96,6 +97,23 @@ def test_the_suite_runs_on_the_examples_compose_file(found: engine.Engine, tmp_p
     assert left == [], "left behind: " + ", ".join(left)
 
 
+UP_WITHIN_S = 240.0  # a bound on a hang, not a speed target
+
+
+def until_up(process: subprocess.Popen[str]) -> list[str]:
+    """The lines ``SCRIPT`` printed, up to its "UP" (or its end: then they say why)."""
+    assert process.stdout is not None
+    said: list[str] = []
+    deadline = time.monotonic() + UP_WITHIN_S
+    while not (said and said[-1].startswith("UP")) and time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        line = process.stdout.readline() if ready else ""
+        if ready and not line:
+            break  # it ended
+        said += [line] if line else []
+    return said
+
+
 SCRIPT = """
 import sys, time
 from synthmon.settings import Settings
@@ -119,13 +137,8 @@ def test_a_sigkilled_runs_project_is_removed_by_the_next_run(
     )  # fmt: skip
     try:
         assert process.stdout is not None
-        deadline = time.monotonic() + 240
-        line = ""
-        while time.monotonic() < deadline and not line.startswith("UP"):
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                break
-        assert line.startswith("UP"), f"the stack did not come up: {line}"
+        said = until_up(process)
+        assert said[-1:] and said[-1].startswith("UP"), "".join(said)[-3000:]
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
         left = leftovers(found, process.pid)
@@ -162,10 +175,8 @@ def test_ctrl_c_or_sigterm_takes_the_whole_project_down(
                 time.sleep(0.2)  # until the run's first container exists: Compose is at work
             assert leftovers(found, process.pid), "Compose never started"
         else:
-            line = ""
-            while not line.startswith("UP") and process.poll() is None:
-                line = process.stdout.readline()
-            assert line.startswith("UP"), process.stdout.read()[-2000:]
+            said = until_up(process)
+            assert said[-1:] and said[-1].startswith("UP"), "".join(said)[-3000:]
         process.send_signal(signum)
         output = process.communicate(timeout=180)[0]
     finally:
