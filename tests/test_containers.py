@@ -28,6 +28,8 @@ from synthmon.stack.container_service import (
     OWNER_START_LABEL,
     RUN_LABEL,
     ContainerService,
+    listed,
+    name_of,
     owner_labels,
     remove_stale,
 )
@@ -214,11 +216,11 @@ def test_containers_of_a_dead_run_are_removed_and_a_live_runs_are_kept(
     ]
     try:
         removed = remove_stale(found)
-        names = {str(c.name) for c in client.containers.list(all=True)}
+        names = {name_of(c) for c in listed(client, RUN_LABEL)}
         assert made[0].name in removed and made[0].name not in names
         assert made[1].name in names, "a live run's container was removed"
     finally:
-        made[1].remove(force=True)
+        made[1].remove(force=True, v=True)
 
 
 # -- what --stack auto decides -----------------------------------------------------------------

@@ -69,7 +69,7 @@ class Net:
             code = int(made.wait(timeout=60)["StatusCode"])
             return code, made.logs().decode(errors="replace").strip()
         finally:
-            made.remove(force=True)
+            made.remove(force=True, v=True)
 
     def healthy(self, role: str, command: list[str]) -> str:
         """Wait until ``command`` (a healthcheck) exits 0 inside ``role``'s container."""
@@ -125,10 +125,10 @@ def net(client: docker.DockerClient) -> Iterator[Net]:
     finally:
         for container in made.started:
             with contextlib.suppress(NotFound):
-                container.remove(force=True)
+                container.remove(force=True, v=True)
         leftovers = client.containers.list(all=True, filters={"network": made.name})
         for container in leftovers:  # clients of a test that failed half-way
-            container.remove(force=True)
+            container.remove(force=True, v=True)
         with contextlib.suppress(NotFound, DockerException):
             client.networks.get(made.name).remove()
 

@@ -339,7 +339,7 @@ def toxiproxy_container(traversable_tmp: Path) -> Iterator[tuple[str, int]]:
         try:
             yield f"http://{HOST}:{api_port}", proxy_port
         finally:
-            started.remove(force=True)
+            started.remove(force=True, v=True)
     finally:
         docker.close()
 
