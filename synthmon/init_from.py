@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 
 from synthmon.errors import ConfigError
 from synthmon.init_monitoring import Inferred, monitoring
-from synthmon.init_mounts import StandIn, compose_model, stand_in_env, stand_in_notes, stand_ins
+from synthmon.init_mounts import StandIn, stand_in_env, stand_in_notes, stand_ins
 from synthmon.init_text import Block, Note, Todo, Value, lines, todos
 from synthmon.project import BUILTIN_SERVICES
+from synthmon.stack.compose_cli import config_json
 
 OUTPUT_NAME = "synthmon.yaml"
 # role → image repositories (registry and tag stripped) that run it
@@ -340,8 +341,8 @@ def init_from(
     if path.exists() and not force:
         raise ConfigError(f"{path}: exists; give --force to overwrite it (or --output PATH)")
     given: dict[str, Any] = {"env_files": env_files, "profiles": profiles, "environ": environ}
-    model = compose_model(files, **given)
-    raw = compose_model(files, **given, no_interpolate=True)
+    model = config_json(files, **given)
+    raw = config_json(files, **given, no_interpolate=True)
     doc = document(model, files, path, env_files, profiles, raw)
     text = "\n".join(lines(doc)).lstrip("\n") + "\n"
     try:

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 
 from synthmon.init_text import Note, scalar
 from synthmon.project import BUILTIN_SERVICES
-from synthmon.stack.compose_cli import config_json
 from synthmon.stack.compose_override import flag as argv_flag
 from synthmon.yamlfile import parse_yaml, read_text
 
@@ -224,21 +223,6 @@ class StandIn:
     url: str
     service: str
     key: str
-
-
-def compose_model(
-    files: Sequence[Path],
-    *,
-    env_files: Sequence[Path] = (),
-    profiles: Sequence[str] = (),
-    environ: Mapping[str, str] | None = None,
-    no_interpolate: bool = False,
-) -> dict[str, Any]:
-    """The compose model of ``files`` (:func:`synthmon.stack.compose_cli.config_json`)."""
-    return config_json(
-        files, env_files=env_files, profiles=profiles, environ=environ,
-        no_interpolate=no_interpolate,
-    )  # fmt: skip
 
 
 def _outside(host: str | None, services: Mapping[str, Any]) -> bool:
