@@ -32,7 +32,11 @@ from tests._engine import engine_with
 from tests.test_faultproxy import (  # noqa: F401
     Echo,
     assert_reset,
+    client,
+    conn,
     echo,
+    listen_port,
+    port,
     redis_port,
     round_trip_ms,
     # tests/test_faultproxy.py's behavioural checks, collected here again: their fixtures
@@ -94,26 +98,9 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def client(server: Server) -> Iterator[ToxiproxyClient]:
-    with ToxiproxyClient(server[1]) as made:
-        yield made
-
-
-@pytest.fixture
-def port(client: ToxiproxyClient, echo: Echo) -> int:
-    """The listening port of proxy ``echo`` (to the echo server)."""
-    client.create("echo", f"{HOST}:0", echo.address)
-    return listen_port(client, "echo")
-
-
-def listen_port(client: ToxiproxyClient, name: str) -> int:
-    return int(client.proxies()[name]["listen"].rpartition(":")[2])
-
-
-@pytest.fixture
-def conn(port: int) -> Iterator[socket.socket]:
-    with socket.create_connection((HOST, port), timeout=5) as sock:
-        yield sock
+def api(server: Server) -> str:
+    """The API URL tests/test_faultproxy.py's fixtures (client, port, conn) take: each server's."""
+    return server[1]
 
 
 # -- the API: proxies, answers and their shapes ---------------------------------------------------
