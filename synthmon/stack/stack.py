@@ -167,12 +167,13 @@ def choose_backend(settings: Settings) -> tuple[engine.Engine | None, str]:
     asked = f"asked for ({settings.where('stack')} {settings.stack})"
     if settings.stack == "processes":
         return None, asked
-    if settings.stack == "containers":
+    if settings.stack in ("containers", "compose"):
         found, tried = engine.find_engine()
         if found is None:
+            instead = " or use --stack processes" if settings.stack == "containers" else ""
             raise StackError(
-                f"{settings.where('stack')} containers: {tried}; start one "
-                "(scripts/podman.sh start prints a DOCKER_HOST) or use --stack processes"
+                f"{settings.where('stack')} {settings.stack}: {tried}; start one "
+                f"(scripts/podman.sh start prints a DOCKER_HOST){instead}"
             )
         return found, f"{asked}; {found.product} at {found.url}"
     # the tools image serves only the compose backend, which auto never picks
@@ -199,20 +200,14 @@ def open_stack(settings: Settings) -> Iterator[Stack]:
             reason=f"asked for ({settings.where('stack')} external)",
         )
         return
+    found, reason = choose_backend(settings)
     if settings.stack == "compose":
-        found, tried = engine.find_engine()
-        if found is None:
-            raise StackError(
-                f"{settings.where('stack')} compose: {tried}; start one "
-                "(scripts/podman.sh start prints a DOCKER_HOST)"
-            )
-        reason = f"asked for ({settings.where('stack')} compose); {found.product} at {found.url}"
+        assert found is not None  # choose_backend found one or raised
         with (
             _sigterm_as_interrupt(),
             compose_stack(settings, _project(settings), run_dir, found, reason) as stack,
         ):
             yield stack
         return
-    found, reason = choose_backend(settings)
     with embedded_stack(settings, run_dir, found, reason) as stack:
         yield stack
