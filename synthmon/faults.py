@@ -275,11 +275,9 @@ class Faults:
         from synthmon.faultproxy import ToxiproxyClient
 
         source = spec.source or (self.stack.project.target if self.stack.project else "")
-        own = (
-            self.stack.project is not None
-            and self.stack.project.compose is not None
-            and (self.stack.kind == "compose" and self.stack.project.compose.toxiproxy is not None)
-        )  # the stack's own Toxiproxy: the proxy the project names there
+        compose = self.stack.project.compose if self.stack.project else None
+        # the stack's own Toxiproxy (compose.toxiproxy): the proxy the project names there
+        own = self.stack.kind == "compose" and compose is not None and compose.toxiproxy is not None
         proxy = spec.proxy if own and spec.proxy else link_proxy_name(source, spec.to)
         url = self.stack.fault_proxy_url
         where = f"fault link {source} -> {spec.to}: this {self.stack.kind} stack"

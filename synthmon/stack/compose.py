@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from docker.errors import DockerException
+
 from synthmon.durations import format_duration
 from synthmon.errors import ConfigError, StackError
 from synthmon.project import ComposeSpec, Project, ServiceSpec
@@ -95,7 +97,6 @@ def _expand_env(
     run_secrets: Mapping[str, str],
 ) -> dict[str, str]:  # fmt: skip
     """compose.env with the project's placeholders filled for the project's network."""
-    pattern = _COMPOSE_ENV
 
     def one(match: re.Match[str]) -> str:
         kind, name = match.groups()
@@ -107,14 +108,14 @@ def _expand_env(
             raise ConfigError(f"compose.env: {match.group(0)}: no such {kind}")
         return str(table[name])
 
-    return {key: pattern.sub(one, value) for key, value in values.items()}
+    return {key: _COMPOSE_ENV.sub(one, value) for key, value in values.items()}
 
 
 def _image_command(engine: Engine, image: str) -> list[str]:
     client = engine.client()
     try:
         attrs = client.images.get(image).attrs
-    except Exception as exc:
+    except DockerException as exc:
         raise StackError(f"image {image}: {str(exc).splitlines()[0][:200]}") from None
     finally:
         client.close()
@@ -201,6 +202,8 @@ def compose_stack(
     ports = {}
     urls = {}
     helpers: list[Helper] = [sinks_helper()]
+    # read twice: first for the services and ports the interpolation values name, then with
+    # those values (the model the stack runs)
     model0 = config_json(spec.files, env_files=spec.env_files, profiles=spec.profiles)
     for service in project.services:
         if service.upstream_routes is not None:
@@ -308,15 +311,13 @@ def compose_stack(
     try:
         runner.up()
 
-        def local(name: str, port: int) -> int:
-            return runner.published(name, port)
-
-        host_ports = {n: local(n, p) for n, p in ports.items()}
+        host_ports = {n: runner.published(n, p) for n, p in ports.items()}
         stack_urls = {s.name: _fill(s.url, s, host_ports[s.name], HOST) for s in project.services}
         role_urls = {
-            role: f"http://{HOST}:{local(roles[role], role_ports[role])}" for role in roles
+            role: f"http://{HOST}:{runner.published(roles[role], role_ports[role])}"
+            for role in roles
         }
-        sinks_url = f"http://{HOST}:{local(SINKS_SERVICE, SINKS_HTTP_PORT)}"
+        sinks_url = f"http://{HOST}:{runner.published(SINKS_SERVICE, SINKS_HTTP_PORT)}"
         probes: dict[str, Probe] = {SINKS_SERVICE: HttpProbe(f"{sinks_url}/-/ready")}
         for service in project.services:
             if service.health_path is not None:
@@ -331,7 +332,7 @@ def compose_stack(
         proxy_url, proxy_service = None, spec.toxiproxy or (PROXY_SERVICE if links else None)
         if proxy_service is not None:
             api = toxiproxy_port if spec.toxiproxy else PROXY_API_PORT
-            proxy_url = f"http://{HOST}:{local(proxy_service, api)}"
+            proxy_url = f"http://{HOST}:{runner.published(proxy_service, api)}"
             probes[proxy_service] = HttpProbe(f"{proxy_url}/version")
         probes[roles["prometheus"]] = ScrapedProbe(role_urls["prometheus"], project.scrape_jobs)
         runner.probes = probes

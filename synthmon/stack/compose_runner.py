@@ -15,6 +15,7 @@ readiness probes then decide when the stack is ready (``up --wait`` is not used)
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import threading
@@ -131,7 +132,7 @@ class _HealthTicker:
                     self._tick(api)
 
     def _tick(self, api: httpx.Client) -> None:
-        filters = '{"label":["%s=%s"]}' % (PROJECT_LABEL, self.project)  # noqa: UP031
+        filters = json.dumps({"label": [f"{PROJECT_LABEL}={self.project}"]})
         listed = api.get("/v4.0.0/libpod/containers/json", params={"filters": filters}).json()
         for container in listed or []:
             if container.get("State") != "running":
