@@ -83,5 +83,5 @@ run: $(if $(filter containers compose,$(STACK)),containers)
 AM_VERSIONS ?= 0.28.1
 .PHONY: go-tools
 go-tools: setup
-	@PATH="$$PATH:/usr/local/go/bin" $(VENV)/python -m synthmon.gobuild $(AM_VERSIONS) toxiproxy
+	@PATH="$$PATH:/usr/local/go/bin" $(VENV)/python -m synthmon.gobuild $(AM_VERSIONS) toxiproxy jaeger victorialogs
 test: go-tools

@@ -10,6 +10,11 @@ lets one of several workers build while the others wait for it.
 Toxiproxy is built the same way (no Debian package has it): the real server is what synthmon's
 own fault proxy is held to (tests/test_toxiproxy_compat.py) and what images/build.sh packages.
 
+Jaeger v2 (an OpenTelemetry Collector distribution: OTLP in, traces in memory, the query API) and
+VictoriaLogs (a log store taking OTLP logs) are built the same way for the telemetry checks.
+Jaeger's go.mod has ``replace`` directives, which ``go install pkg@version`` refuses: it is built
+in a throwaway module (``go get -tool``, then ``go build``), the ordinary tooling all the same.
+
 Prometheus is not built here: its module needs its web UI's assets built by npm first.
 """
 
@@ -52,6 +57,7 @@ class GoProgram:
     packages: tuple[str, ...]  # module-relative packages; each builds a binary of its last name
     stamp: Mapping[str, str]  # -X variables its --version prints; {version}: 0.28.1
     debian: tuple[tuple[str, ...], ...]  # each binary's names on PATH from Debian
+    tool_module: bool = False  # its go.mod has replace directives: built as a tool of a module
 
 
 ALERTMANAGER = GoProgram(
@@ -80,6 +86,24 @@ TOXIPROXY = GoProgram(
     stamp={f"{_HOST}/Shopify/toxiproxy/v2.Version": "{version}"},  # else /version says "git"
 )
 TOXIPROXY_VERSION = "2.5.0"  # the newest the Go module proxy serves that builds with Go 1.26
+JAEGER = GoProgram(
+    module=f"{_HOST}/jaegertracing/jaeger",
+    packages=("cmd/jaeger",),
+    debian=(),
+    # the module's v1.x tags carry the v2 binary; /api/... and --version report this tag
+    stamp={f"{_HOST}/jaegertracing/jaeger/internal/version.latestVersion": "v{version}"},
+    tool_module=True,
+)
+JAEGER_VERSION = "1.76.0"  # the module tag of Jaeger v2's cmd/jaeger
+VICTORIALOGS = GoProgram(
+    module=f"{_HOST}/VictoriaMetrics/VictoriaLogs",
+    packages=("app/victoria-logs",),
+    debian=(),
+    stamp={
+        f"{_HOST}/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version": "victoria-logs-v{version}"
+    },
+)
+VICTORIALOGS_VERSION = "1.52.1"
 
 
 def go_version(text: str, where: str) -> str:
@@ -130,39 +154,58 @@ def _built(bin_dir: Path, packages: Sequence[str]) -> bool:
     return all((bin_dir / Path(pkg).name).is_file() for pkg in packages)
 
 
-def _go_install(
-    module: str, version: str, packages: Sequence[str], gobin: Path, stamp: Mapping[str, str]
-) -> None:
-    what = f"{_name(module)} {version}"
+def _go(argv: Sequence[str], cwd: Path, env: Mapping[str, str], what: str) -> None:
+    """One go command of a build; StackError with its last lines when it fails."""
+    try:
+        done = subprocess.run(
+            argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        raise StackError(
+            f"building {what}: `go {argv[1]}` ran over {BUILD_TIMEOUT_S:g} s"
+        ) from None
+    except OSError as exc:
+        raise StackError(
+            f"building {what} needs Go: cannot run {argv[0]}: {exc.strerror}"
+        ) from None
+    if done.returncode != 0:
+        last = " | ".join(done.stderr.strip().splitlines()[-3:]) or f"exit {done.returncode}"
+        raise StackError(f"building {what} with {argv[0]} failed: {last}")
+
+
+def _go_install(program: GoProgram, version: str, gobin: Path) -> None:
+    """``go install pkg@version`` (cwd outside any module, so no go.mod applies), or for a
+    ``tool_module`` program ``go get -tool`` into a throwaway module, then ``go build``."""
+    what = f"{_name(program.module)} {version}"
     try:
         go = go_binary()
     except StackError as exc:
         raise StackError(f"building {what} needs Go: {exc}") from None
     env = {**os.environ, "GOBIN": str(gobin), "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
-    ldflags = " ".join(f"-X {k}={v.format(version=version[1:])}" for k, v in stamp.items())
-    argv = [go, "install", "-trimpath", f"-ldflags={ldflags}"]
-    argv += [f"{module}/{pkg}@{version}" for pkg in packages]
-    try:
-        done = subprocess.run(  # cwd outside any module: go install pkg@version ignores go.mod
-            argv, cwd=gobin, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+    flags = " ".join(f"-X {k}={v.format(version=version[1:])}" for k, v in program.stamp.items())
+    pkgs = [f"{program.module}/{pkg}" for pkg in program.packages]
+    if not program.tool_module:
+        argv = [go, "install", "-trimpath", f"-ldflags={flags}", *(f"{p}@{version}" for p in pkgs)]
+        _go(argv, gobin, env, what)
+        return
+    with tempfile.TemporaryDirectory(prefix="synthmon-gobuild.") as tmp:
+        module = Path(tmp)
+        (module / "go.mod").write_text("module synthmon-gobuild\n")
+        _go([go, "get", "-tool", *(f"{p}@{version}" for p in pkgs)], module, env, what)
+        _go(
+            [go, "build", "-trimpath", f"-ldflags={flags}", "-o", f"{gobin}/", *pkgs],
+            module,
+            env,
+            what,
         )
-    except subprocess.TimeoutExpired:
-        raise StackError(f"building {what}: `go install` ran over {BUILD_TIMEOUT_S:g} s") from None
-    except OSError as exc:
-        raise StackError(f"building {what} needs Go: cannot run {go}: {exc.strerror}") from None
-    if done.returncode != 0:
-        last = " | ".join(done.stderr.strip().splitlines()[-3:]) or f"exit {done.returncode}"
-        raise StackError(f"building {what} with {go} failed: {last}")
 
 
-def ensure_built(
-    module: str, version: str, packages: Sequence[str], stamp: Mapping[str, str] | None = None
-) -> Path:
-    """The bin dir holding ``packages`` of ``module`` at ``version``, built on first use.
+def ensure_built(program: GoProgram, version: str) -> Path:
+    """The bin dir holding ``program``'s packages at ``version``, built on first use.
 
-    ``<cache>/<module>@<version>/bin``; a second call finds it and builds nothing. ``stamp``:
-    ``-X`` linker variables (``{version}`` is filled in), e.g. what ``--version`` prints.
+    ``<cache>/<module>@<version>/bin``; a second call finds it and builds nothing.
     """
+    module, packages = program.module, program.packages
     version = go_version(version, f"{module} version")
     bin_dir = cache_dir() / f"{module}@{version}" / "bin"
     if _built(bin_dir, packages):
@@ -175,7 +218,7 @@ def ensure_built(
         started = time.monotonic()
         tmp = Path(tempfile.mkdtemp(dir=bin_dir.parent, prefix="bin."))
         try:
-            _go_install(module, version, packages, tmp, stamp or {})
+            _go_install(program, version, tmp)
             tmp.chmod(0o755)  # mkdtemp's 0700 would hide it from a service run as another user
             shutil.rmtree(bin_dir, ignore_errors=True)
             tmp.rename(bin_dir)
@@ -187,8 +230,18 @@ def ensure_built(
 
 def toxiproxy_server(version: str = TOXIPROXY_VERSION) -> Path:
     """The real Toxiproxy server (``-host H -port P [-config F]``), built on first use."""
-    bin_dir = ensure_built(TOXIPROXY.module, version, TOXIPROXY.packages, TOXIPROXY.stamp)
-    return bin_dir / Path(TOXIPROXY.packages[0]).name
+    return ensure_built(TOXIPROXY, version) / Path(TOXIPROXY.packages[0]).name
+
+
+def jaeger_binary(version: str = JAEGER_VERSION) -> Path:
+    """Jaeger v2 (``jaeger --config FILE``), built on first use."""
+    return ensure_built(JAEGER, version) / Path(JAEGER.packages[0]).name
+
+
+def victorialogs_binary(version: str = VICTORIALOGS_VERSION) -> Path:
+    """VictoriaLogs (``victoria-logs -httpListenAddr=H:P -storageDataPath=D``), built on first
+    use."""
+    return ensure_built(VICTORIALOGS, version) / Path(VICTORIALOGS.packages[0]).name
 
 
 # -- which Alertmanager a run uses ---------------------------------------------------------------
@@ -233,7 +286,7 @@ def alertmanager_binaries(version: str | None) -> Binaries:
         server, tool = (_debian(*names) for names in ALERTMANAGER.debian)
         return Binaries(server, tool, binary_version(server), "Debian's; no pin", built=False)
     pinned = go_version(version, PIN_KEY.format(tool="alertmanager"))
-    bin_dir = ensure_built(ALERTMANAGER.module, pinned, ALERTMANAGER.packages, ALERTMANAGER.stamp)
+    bin_dir = ensure_built(ALERTMANAGER, pinned)
     server, tool = (str(bin_dir / Path(pkg).name) for pkg in ALERTMANAGER.packages)
     return Binaries(
         server, tool, pinned[1:], f"{pinned}, pinned in synthmon.yaml versions", built=True
@@ -263,15 +316,23 @@ def prometheus_line(version: str | None) -> str:
     )
 
 
+EXTRA = {  # make go-tools' other names: what they build
+    "toxiproxy": (f"Toxiproxy {TOXIPROXY_VERSION}", toxiproxy_server),
+    "jaeger": (f"Jaeger {JAEGER_VERSION}", jaeger_binary),
+    "victorialogs": (f"VictoriaLogs {VICTORIALOGS_VERSION}", victorialogs_binary),
+}
+
+
 def main(argv: Sequence[str]) -> int:
-    """``python -m synthmon.gobuild 0.28.1 ... [toxiproxy]``: build those Alertmanager releases
-    (and the pinned Toxiproxy) now (make go-tools), so a run or the tests find them cached; one
-    line each."""
+    """``python -m synthmon.gobuild 0.28.1 ... [toxiproxy] [jaeger] [victorialogs]``: build those
+    Alertmanager releases (and the pinned others) now (make go-tools), so a run or the tests find
+    them cached; one line each."""
     logging.basicConfig(level=logging.INFO, format="synthmon: %(message)s")
     try:
         for version in argv:
-            if version == "toxiproxy":
-                print(f"Toxiproxy {TOXIPROXY_VERSION}: {toxiproxy_server()}")
+            if version in EXTRA:
+                name, build = EXTRA[version]
+                print(f"{name}: {build()}")
             else:
                 print(alertmanager_line(version))
     except (ConfigError, StackError) as exc:

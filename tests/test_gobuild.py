@@ -52,8 +52,7 @@ def test_a_build_is_cached_and_writes_nothing_in_the_checkout(
     timings = []
     for _ in range(2):
         started = time.monotonic()
-        bin_dir = ensure_built(ALERTMANAGER.module, f"v{PIN}", ALERTMANAGER.packages,
-                               ALERTMANAGER.stamp)  # fmt: skip
+        bin_dir = ensure_built(ALERTMANAGER, f"v{PIN}")
         timings.append(time.monotonic() - started)
     print(f"ensure_built alertmanager v{PIN}: first call (builds) {timings[0]:.2f} s, "
           f"second (cached) {timings[1] * 1000:.2f} ms")  # fmt: skip
