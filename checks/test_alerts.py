@@ -14,21 +14,22 @@ from synthmon import coverage, delivery, drills, evidence
 from synthmon.amconfig.policy import Inhibition
 from synthmon.faults import Faults
 from synthmon.plugin import settings_of
-from synthmon.project import Project
+from synthmon.project import Project, TrafficFault
 from synthmon.scenario import AlertScenario
 
 pytestmark = [pytest.mark.alert, pytest.mark.destructive]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One test per scenario of the project, its id the alert's name (stable in JUnit)."""
+    """One test per scenario of the project, its id the scenario's key (the alert's name unless
+    the alert has two; stable in JUnit)."""
     if "scenario_alert" in metafunc.fixturenames:
         project = settings_of(metafunc.config).project
         scenarios = project.scenarios if project is not None else ()
         params = [
             pytest.param(
-                s.alert,
-                id=s.alert,
+                s.id,
+                id=s.id,
                 marks=[pytest.mark.xfail(strict=True, reason=s.known_failure)]
                 if s.known_failure
                 else [],
@@ -57,8 +58,13 @@ def test_alert_fires_reaches_its_receivers_and_resolves(
     request: pytest.FixtureRequest,
 ) -> None:
     scenario = project.scenario(scenario_alert)
+    traffic = [f for f in scenario.faults if isinstance(f, TrafficFault)]
     try:
-        alert_scenario.run(scenario.alert, faults.applied(scenario.faults), scenario.cause)
+        alert_scenario.run(
+            scenario.alert, faults.applied(scenario.faults), scenario.cause,
+            investigate=scenario.investigate,
+            baseline=faults.applied(traffic) if scenario.investigate and traffic else None,
+        )  # fmt: skip
     finally:  # the delivery report shows a failed scenario too
         record(request, alert_scenario)
 
@@ -73,6 +79,9 @@ def record(request: pytest.FixtureRequest, scenario: AlertScenario) -> None:
         props.append((coverage.PROPERTY, scenario.exercised.encode()))
     if scenario.deliveries:
         evidence.attach_text("delivery and time to page", delivery.report_text(scenario.deliveries))
+    if scenario.attribution is not None:  # the span the slowest traces blame (or why none)
+        props.append(("latency attribution", scenario.attribution.verdict()))
+        scenario.attribution = None  # a drill on the same session fixture is not its owner
 
 
 def test_every_alert_has_a_scenario(project: Project, alert_scenario: AlertScenario) -> None:

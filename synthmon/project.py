@@ -24,6 +24,7 @@ from typing import Any, Literal
 from synthmon.amconfig.policy import Policy
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract
+from synthmon.traces.attribution import Investigation
 
 ServiceKind = Literal["command", "postgres", "redis", "compose"]
 SERVICE_KINDS: tuple[str, ...] = ("command", "postgres", "redis", "compose")
@@ -194,6 +195,13 @@ class Scenario:
     cause: str
     faults: tuple[FaultSpec, ...]
     known_failure: str | None = None  # why it cannot pass yet: a strict xfail
+    key: str = ""  # its key in scenarios: (the test id); "" = the alert's name
+    investigate: Investigation | None = None  # the span its slowest traces must blame
+
+    @property
+    def id(self) -> str:
+        """The scenario's name: its key, which is the alert's unless one alert has two."""
+        return self.key or self.alert
 
 
 @dataclass(frozen=True)
@@ -295,9 +303,9 @@ class Project:
             if isinstance(f, LinkFault)
         )
 
-    def scenario(self, alert: str) -> Scenario:
-        """The scenario that causes ``alert``."""
+    def scenario(self, name: str) -> Scenario:
+        """The scenario called ``name`` (its key: the alert it causes, unless that has two)."""
         for scenario in self.scenarios:
-            if scenario.alert == alert:
+            if scenario.id == name:
                 return scenario
-        raise ConfigError(f"project {self.name}: no scenario for alert {alert!r}")
+        raise ConfigError(f"project {self.name}: no scenario {name!r}")

@@ -318,12 +318,16 @@ def build(file: Path, model: ProjectModel) -> Project:
                     "Toxiproxy, but compose.toxiproxy names none (synthmon's own proxy on the "
                     f"link is {fault.source}-{fault.to})"
                 )
-        scenarios.append(Scenario(alert, scenario.cause, faults, scenario.known_failure))
-        if alert in model.no_scenario:
-            problems.append(f"no_scenario.{alert}: the alert has a scenario too")
-    for alert in model.policy.always_firing if model.policy is not None else ():
-        if alert in model.scenarios:
-            problems.append(f"scenarios.{alert}: an always-firing alert has its own check")
+        causes = scenario.alert or alert  # the key names the alert unless `alert:` does
+        investigate = scenario.investigate.investigation() if scenario.investigate else None
+        scenarios.append(
+            Scenario(causes, scenario.cause, faults, scenario.known_failure, alert, investigate)
+        )
+        if causes in model.no_scenario:
+            problems.append(f"no_scenario.{causes}: the alert has a scenario too")
+    for s in scenarios:
+        if model.policy is not None and s.alert in model.policy.always_firing:
+            problems.append(f"scenarios.{s.id}: an always-firing alert has its own check")
     problems += _scenario_secrets(model, secrets)
     compose = _compose(model, root, secrets, problems)
     if problems:

@@ -19,6 +19,7 @@ from pydantic import (
 
 from synthmon.amconfig.policy import Inhibition, Policy, PolicyRule, check_reach
 from synthmon.health_contract import HealthContract, HealthEntry
+from synthmon.traces.attribution import Investigation, SpanMatch
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Receivers = list[Literal["pagerduty", "slack", "email", "webhook"]]
@@ -381,13 +382,55 @@ class FaultModel(_Model):
         return self
 
 
+class SpanMatchModel(_Model):
+    """The span expected to carry a scenario's latency: every given field must match."""
+
+    name: str | None = Field(None, min_length=1, description="the span's name (operation)")
+    service: str | None = Field(None, min_length=1, description="its service.name")
+    kind: Literal["server", "client", "internal", "producer", "consumer"] | None = None
+    attributes: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="e.g. {db.system: postgresql}"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> SpanMatchModel:
+        if not (self.name or self.service or self.kind or self.attributes):
+            raise ValueError("give name, service, kind or attributes: it would match any span")
+        return self
+
+
+class InvestigateModel(_Model):
+    """While the fault holds and the alert fires, the slowest traces of ``endpoint`` must show
+    ``span`` carrying the added latency (the runbook's "review traces in Jaeger")."""
+
+    endpoint: str = Field(
+        min_length=1, description="the endpoint's server span name, e.g. GET /api/tasks/{task_id}"
+    )
+    span: SpanMatchModel
+    traces: int = Field(5, ge=1, le=50, description="how many of the slowest traces are judged")
+
+    def investigation(self) -> Investigation:
+        s = self.span
+        match = SpanMatch(s.name, s.service, s.kind, dict(s.attributes))
+        return Investigation(self.endpoint, match, self.traces)
+
+
 class ScenarioModel(_Model):
+    alert: str | None = Field(
+        None,
+        min_length=1,
+        description="the alert it causes; default: its key (a second scenario of one alert "
+        "needs a key of its own and `alert:`)",
+    )
     cause: str = Field(min_length=1, description="what the report's 'Inject fault' step says")
     faults: list[FaultModel] = Field(min_length=1, description="applied together")
     known_failure: str | None = Field(
         None,
         min_length=1,
         description="why this scenario cannot pass yet: it runs as a strict xfail (a pass fails)",
+    )
+    investigate: InvestigateModel | None = Field(
+        None, description="the span the slowest traces must show carrying the latency"
     )
 
 

@@ -33,6 +33,8 @@ from synthmon.prom import wait_until as prom_wait
 from synthmon.sinks import Notification, SinkClient
 from synthmon.stack import Stack
 from synthmon.stack.rules import AlertRule
+from synthmon.traces.attribution import Attribution, Investigation
+from synthmon.traces.investigate import TraceStore, check_traces, judge, take_baseline
 from synthmon.waiting import NotYet, wait_until
 from synthmon.yamlfile import parse_yaml
 
@@ -97,6 +99,8 @@ class AlertScenario:
         self.deliveries: list[Delivery] = []  # the last scenario's, for the report
         self.exercised: Exercised | None = None  # what the last scenario reached, if it passed
         self.shared = {t for name in self.always_firing for t in self._static_targets(name)}
+        self.traces: TraceStore | None = None  # None: Jaeger at the stack's jaeger_url
+        self.attribution: Attribution | None = None  # the last scenario's, if it investigated
 
     @property
     def always_firing(self) -> frozenset[str]:
@@ -354,12 +358,23 @@ class AlertScenario:
             + ("; ".join(why[-3:]) or "(no failure line)")
         )
 
-    def run(self, name: str, fault: AbstractContextManager[object], cause: str = "") -> None:
-        """The whole scenario for alert ``name``, with ``fault`` (described by ``cause``)."""
+    def run(
+        self,
+        name: str,
+        fault: AbstractContextManager[object],
+        cause: str = "",
+        *,
+        investigate: Investigation | None = None,
+        baseline: AbstractContextManager[object] | None = None,
+    ) -> None:
+        """The whole scenario for alert ``name``, with ``fault`` (described by ``cause``); with
+        ``investigate``, while the alert fires the slowest traces must show where the time went
+        (against traces of ``baseline``, the scenario's traffic alone, before the fault)."""
         rule = self.alerts[name]
-        self.deliveries, self.exercised = [], None
+        self.deliveries, self.exercised, self.attribution = [], None, None
         deadlines = Deadlines.for_rule(rule, self.stack, self.config)
         self.settle(rule, deadlines)
+        window = take_baseline(baseline) if investigate is not None else None
         failed_before = self.alertmanager.failed_notifications()
         started = time.time()
         with contextlib.ExitStack() as injected:
@@ -377,6 +392,11 @@ class AlertScenario:
             )  # fmt: skip
             self.check_policy(rule, labels, started)
             self.check_nobody_else(rule, targets, started, self.stack.evaluation_interval_s * 2)
+            if investigate is not None:
+                self.attribution = check_traces(
+                    self.stack, investigate, started, window, self.traces
+                )
+                judge(self.attribution)
             with evidence.step(f"Remove fault: {cause or name}"):
                 injected.close()
         removed = time.time()
