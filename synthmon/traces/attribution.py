@@ -153,6 +153,7 @@ class TraceCarrier:
     in_endpoint: bool  # the endpoint's own span: no child explains the time
     expected: bool  # one of the group's spans is the expected one
     expected_gained_us: float  # what the expected span(s) gained in this trace
+    expected_seen: bool = True  # the trace has an expected span at all
 
     @property
     def share(self) -> float:
@@ -177,6 +178,7 @@ def carrier(trace: Trace, top: Span, baseline: Baseline, expected: SpanMatch) ->
         in_endpoint=top in spans[best],
         expected=best in wanted,
         expected_gained_us=sum(gained[g] for g in wanted),
+        expected_seen=bool(wanted),
     )
 
 
@@ -228,11 +230,24 @@ class Attribution:
                 f"`{self.carrier}` ({how}): no child span explains it, the traces do not "
                 f"show where the time went (expected {self.expected})"
             )
+        if all(c.expected for c in named):
+            share = statistics.median(c.share for c in named)
+            return (
+                f"{self.endpoint}: {self.expected} (`{self.carrier}`) gained the most but holds "
+                f"only {share:.0%} of the trace's gain ({how}; a carrier must hold "
+                f"{MIN_SHARE:.0%} in a majority): the time is spread, the traces do not show "
+                "where it went"
+            )
         mine = statistics.median(c.expected_gained_us for c in self.carriers)
+        seen = any(c.expected_seen for c in self.carriers)
         return (
             f"{self.endpoint}: expected {self.expected} to carry the added latency, but "
-            f"`{self.carrier}` does ({how}); {self.expected} gained {_ms(mine)} "
-            f"(a carrier must hold {MIN_SHARE:.0%} of a trace's gain in a majority)"
+            f"`{self.carrier}` does ({how}); "
+            + (
+                f"{self.expected} gained {_ms(mine)}"
+                if seen
+                else f"no span of these traces is {self.expected}"
+            )
         )
 
     def _basis(self) -> str:
