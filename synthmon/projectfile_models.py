@@ -388,9 +388,17 @@ class SpanMatchModel(_Model):
     name: str | None = Field(None, min_length=1, description="the span's name (operation)")
     service: str | None = Field(None, min_length=1, description="its service.name")
     kind: Literal["server", "client", "internal", "producer", "consumer"] | None = None
-    attributes: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="e.g. {db.system: postgresql}"
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="e.g. {db.system: postgresql}: strings, numbers, booleans"
     )
+
+    @field_validator("attributes")
+    @classmethod
+    def _scalars(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if not isinstance(item, str | int | float | bool):
+                raise ValueError(f"{key}: expected a string, number or boolean, got {item!r}")
+        return value
 
     @model_validator(mode="after")
     def _something(self) -> SpanMatchModel:
