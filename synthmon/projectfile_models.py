@@ -412,7 +412,7 @@ class InvestigateModel(_Model):
     ``span`` carrying the added latency (the runbook's "review traces in Jaeger")."""
 
     endpoint: str = Field(
-        min_length=1, description="the endpoint's server span name, e.g. GET /api/tasks/{task_id}"
+        min_length=1, description="the endpoint's server span name, e.g. GET /api/orders/{id}"
     )
     span: SpanMatchModel
     traces: int = Field(5, ge=1, le=50, description="how many of the slowest traces are judged")

@@ -70,7 +70,7 @@ class SpanMatch:
 @dataclass(frozen=True)
 class Investigation:
     """A scenario's trace investigation: the slow endpoint (its server span's name, e.g.
-    ``GET /api/tasks/{task_id}``), the span expected to carry the latency, how many of the
+    ``GET /api/orders/{id}``), the span expected to carry the latency, how many of the
     slowest traces are attributed."""
 
     endpoint: str
@@ -80,8 +80,8 @@ class Investigation:
 
 def group_of(span: Span) -> str:
     """What a span's time is charged to: a database by its system, whatever the statement
-    (latency on a link slows each of its calls), ``manager-app client [redis]``; any other span
-    by its name and peer, ``manager-app client GET -> 127.0.0.1:8081``."""
+    (latency on a link slows each of its calls), ``shop client [redis]``; any other span
+    by its name and peer, ``shop client GET -> 127.0.0.1:8081``."""
     keys = [_text(span.attributes[k]) for k in KEY_ATTRIBUTES if k in span.attributes]
     head = " ".join(p for p in (span.service, span.kind) if p)
     if keys:
