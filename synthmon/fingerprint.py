@@ -46,6 +46,17 @@ COMPARED = {
     "spec_hash": "SLO spec",
 }
 _MAY_BE_UNKNOWN = ("profile_hash", "spec_hash")
+#: The type of each field in a report, and how an error message says it.
+_KINDS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "cores": (int, "an integer"),
+    "cpu_model": (str, "a string"),
+    "cpuset": (str, "a string"),
+    "cpu_quota_cores": ((int, float), "a number or null"),
+    "container": (str, "a string"),
+    "profile_hash": (str, "a string or null"),
+    "spec_hash": (str, "a string or null"),
+    "synthmon_version": (str, "a string"),
+}
 
 
 @dataclass(frozen=True)
@@ -72,25 +83,12 @@ class Fingerprint:
         """As :meth:`to_dict` writes it; one-line ConfigError naming the key otherwise."""
         if not isinstance(doc, dict):
             raise ConfigError(f"{where}: expected an object, got {doc!r:.80}")
-        kinds: dict[str, tuple[type | tuple[type, ...], bool]] = {
-            "cores": (int, False),
-            "cpu_model": (str, False),
-            "cpuset": (str, False),
-            "cpu_quota_cores": ((int, float), True),
-            "container": (str, False),
-            "profile_hash": (str, True),
-            "spec_hash": (str, True),
-            "synthmon_version": (str, False),
-        }
         values: dict[str, Any] = {}
-        for key, (kind, nullable) in kinds.items():
+        for key, (kind, what) in _KINDS.items():
             value = doc.get(key)
-            ok = (value is None and nullable) or (
-                isinstance(value, kind) and not isinstance(value, bool)
-            )
-            if not ok:
-                what = getattr(kind, "__name__", "number") + (" or null" if nullable else "")
-                raise ConfigError(f"{where}.{key}: expected a {what}, got {value!r:.80}")
+            nullable = value is None and "null" in what
+            if not nullable and (not isinstance(value, kind) or isinstance(value, bool)):
+                raise ConfigError(f"{where}.{key}: expected {what}, got {value!r:.80}")
             values[key] = value
         setup = doc.get("setup", {})
         if not isinstance(setup, dict) or not all(isinstance(v, str) for v in setup.values()):
