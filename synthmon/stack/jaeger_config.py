@@ -78,6 +78,9 @@ def jaeger_config(
         "extensions": {
             "healthcheckv2": {"use_v2": False, "endpoint": listen.health, "path": "/"},
             "jaeger_query": {
+                # else it traces itself to localhost:4317: another run's collector, or nobody
+                # (then its shutdown waits ~10 s for the exporter)
+                "enable_tracing": False,
                 "storage": {"traces": MEMORY_STORE},
                 "http": {"endpoint": listen.query},
                 "grpc": {"endpoint": listen.query_grpc},
