@@ -107,3 +107,20 @@ def render_jaeger_config(
     header = "# rendered by synthmon.stack.jaeger_config: OTLP in, memory store, query, health\n"
     body = yaml.safe_dump(jaeger_config(listen, logs_url, batch_timeout_s), sort_keys=False)
     return header + body
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m synthmon.stack.jaeger_config [--listen HOST] [--logs-url URL]``: the config
+    on Jaeger's own ports (the image's default; the example's compose file mounts one)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m synthmon.stack.jaeger_config")
+    parser.add_argument("--listen", default="0.0.0.0", help="the host every endpoint binds")
+    parser.add_argument("--logs-url", default=None, help="VictoriaLogs' base URL (logs pipeline)")
+    args = parser.parse_args(argv)
+    print(render_jaeger_config(JaegerListen.on(args.listen), args.logs_url), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

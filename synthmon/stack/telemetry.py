@@ -8,13 +8,20 @@ ports, nothing else; the embedded stack only asks for a kind's Service.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from synthmon.gobuild import jaeger_binary, victorialogs_binary
 from synthmon.project import Project, ServiceSpec, named_port
 from synthmon.stack.container_service import ContainerService
-from synthmon.stack.jaeger_config import BATCH_TIMEOUT_S, JaegerListen, render_jaeger_config
+from synthmon.stack.jaeger_config import (
+    BATCH_TIMEOUT_S,
+    JAEGER_OTLP_HTTP_PORT,
+    JAEGER_PORTS,
+    JaegerListen,
+    render_jaeger_config,
+)
 from synthmon.stack.service import HttpProbe, Service
 
 #: the uid Jaeger's official image runs as (its config must be readable by it)
@@ -24,6 +31,7 @@ LOGS_RETENTION = "1d"
 #: what lies between a span's or log line's receipt and its being queryable besides the batch:
 #: the exporter's send, VictoriaLogs' in-memory parts flushed for search (about a second)
 QUERYABLE_AFTER_S = 1.5
+VICTORIALOGS_PORT = 9428  # its image's HTTP port
 Ports = Mapping[str, int]
 
 
@@ -120,3 +128,39 @@ def telemetry_urls(project: Project, ports: Ports, host: str) -> TelemetryUrls:
         logs_url=at(logs.name) if logs else None,
         logs_api=t.logs_api if t is not None else "victorialogs",
     )
+
+
+# -- the compose backend: the user's own Jaeger and log store, on their images' own ports -------
+#: a compose service's container ports by kind (Jaeger's image: OTLP/HTTP, query, health)
+COMPOSE_PORTS: Mapping[str, Mapping[str, int]] = {
+    "jaeger": {"otlp_http": JAEGER_OTLP_HTTP_PORT, **JAEGER_PORTS},
+    "victorialogs": {"http": VICTORIALOGS_PORT},
+}
+
+
+def compose_telemetry(
+    project: Project, published: Callable[[str, int], int], host: str
+) -> tuple[TelemetryUrls, dict[str, HttpProbe]]:
+    """The Stack's telemetry fields on compose, and the readiness probes of the services they
+    name: ``telemetry.traces``/``logs`` are compose services on their images' ports
+    (``published(service, container_port)``: the host port the engine gave it)."""
+    t = project.telemetry
+    if t is None:
+        return TelemetryUrls(), {}
+    probes: dict[str, HttpProbe] = {}
+    found = TelemetryUrls(logs_api=t.logs_api)
+    if t.traces is not None:
+        ports = {k: published(t.traces, p) for k, p in COMPOSE_PORTS["jaeger"].items()}
+        health = f"http://{host}:{ports['health']}/"
+        found = dataclasses.replace(
+            found,
+            jaeger_url=f"http://{host}:{ports['query']}",
+            otlp_url=f"http://{host}:{ports['otlp_http']}",
+            otel_health_url=health,
+        )
+        probes[t.traces] = HttpProbe(health)
+    if t.logs is not None:
+        logs = f"http://{host}:{published(t.logs, VICTORIALOGS_PORT)}"
+        found = dataclasses.replace(found, logs_url=logs)
+        probes[t.logs] = HttpProbe(f"{logs}/health")
+    return found, probes
