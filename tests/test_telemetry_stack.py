@@ -192,3 +192,8 @@ def test_the_rendered_config_is_one_the_real_jaeger_accepts(tmp_path: Path) -> N
     )  # fmt: skip
     assert broken.returncode != 0, "a config with a typo must not validate"
     assert "use_2" in broken.stderr
+
+
+def test_prometheus_keeps_exemplars(stack: Stack) -> None:
+    flags = httpx.get(f"{stack.prometheus_url}/api/v1/status/flags", timeout=5).json()["data"]
+    assert "exemplar-storage" in flags["enable-feature"], flags["enable-feature"]

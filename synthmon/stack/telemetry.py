@@ -131,9 +131,14 @@ def telemetry_urls(project: Project, ports: Ports, host: str) -> TelemetryUrls:
 
 
 # -- the compose backend: the user's own Jaeger and log store, on their images' own ports -------
-#: a compose service's container ports by kind (Jaeger's image: OTLP/HTTP, query, health)
+#: a compose service's container ports by kind the checks use (Jaeger's image: OTLP/HTTP,
+#: query, health); its compose service must publish or expose them
 COMPOSE_PORTS: Mapping[str, Mapping[str, int]] = {
-    "jaeger": {"otlp_http": JAEGER_OTLP_HTTP_PORT, **JAEGER_PORTS},
+    "jaeger": {
+        "otlp_http": JAEGER_OTLP_HTTP_PORT,
+        "query": JAEGER_PORTS["query"],
+        "health": JAEGER_PORTS["health"],
+    },
     "victorialogs": {"http": VICTORIALOGS_PORT},
 }
 
