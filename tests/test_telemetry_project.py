@@ -10,6 +10,7 @@ import pytest
 
 from synthmon.errors import ConfigError
 from synthmon.projectfile import load_project
+from synthmon.settings import Settings
 from synthmon.stack.embedded import Context, port_names
 from synthmon.stack.jaeger_config import JaegerListen, render_jaeger_config
 
@@ -103,3 +104,37 @@ def test_the_example_names_its_telemetry() -> None:
     app = project.service(project.target)
     assert app.env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "{url:jaeger}"
     assert app.env["OTEL_SERVICE_NAME"] == project.telemetry.service_name
+
+
+def _settings(values: dict[str, str], env: dict[str, str] | None = None) -> Settings:
+    return Settings.from_values(lambda o: values.get(o.name), env or {})
+
+
+def test_an_external_stack_s_telemetry_comes_from_the_settings(tmp_path: Path) -> None:
+    from synthmon.stack.stack import open_stack
+
+    values = {"stack": "external", "target_url": "http://app:1", "prometheus_url": "http://p:2",
+              "otel_url": "http://otel:13133", "run_dir": str(tmp_path)}  # fmt: skip
+    env = {"SYNTHMON_JAEGER_URL": "http://jaeger:16686/", "SYNTHMON_LOGS_URL": "http://loki:3100",
+           "SYNTHMON_LOGS_API": "loki"}  # fmt: skip
+    settings = _settings(values, env)
+    with open_stack(settings) as stack:
+        assert stack.jaeger_url == "http://jaeger:16686"
+        assert stack.otel_health_url == "http://otel:13133/"
+        assert (stack.logs_url, stack.logs_api) == ("http://loki:3100", "loki")
+        assert stack.otlp_url is None
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SYNTHMON_LOGS_API": "elastic"},
+         "SYNTHMON_LOGS_API: expected one of victorialogs, loki, got 'elastic'"),
+        ({"SYNTHMON_JAEGER_URL": "jaeger:16686"},
+         "SYNTHMON_JAEGER_URL: expected an http(s) URL like http://host:port, got 'jaeger:16686'"),
+    ],
+)  # fmt: skip
+def test_bad_telemetry_settings_are_one_line(env: dict[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError) as failed:
+        _settings({}, env)
+    assert str(failed.value) == expected

@@ -203,7 +203,8 @@ def open_stack(settings: Settings) -> Iterator[Stack]:
             reason=f"asked for ({settings.where('stack')} external)",
             jaeger_url=settings.jaeger_url,
             otlp_url=None,  # an external stack's app exports where it is configured to
-            otel_health_url=settings.otel_url,
+            # the collector's health endpoint: --otel-url's root, as the runbook curls it
+            otel_health_url=f"{settings.otel_url}/" if settings.otel_url else None,
             logs_url=settings.logs_url,
             logs_api=settings.logs_api,
         )
