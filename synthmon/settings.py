@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from synthmon.durations import parse_duration
 from synthmon.errors import ConfigError
 from synthmon.masking import hide_password
-from synthmon.project import Project
+from synthmon.project import LOGS_APIS, Project
 from synthmon.secrets import Secret, apply_environment, read_secret
 
 PROJECT_IMAGE = "synthmon/{name}:latest"  # the default of a project's own image setting
@@ -203,9 +203,6 @@ def _url(name: str, value: str | None) -> str | None:
         shown = hide_password(value)  # never echo a password
         raise ConfigError(f"{name}: expected an http(s) URL like http://host:port, got {shown!r}")
     return value.rstrip("/")
-
-
-LOGS_APIS = ("victorialogs", "loki")
 
 
 def _logs_api(name: str, value: str | None) -> Literal["victorialogs", "loki"]:
