@@ -25,8 +25,10 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from synthmon.waiting import NotYet, wait_until
 from tests._app_stack import CHAOS_TOKEN, GITHUB_TOKEN, Stack, free_port, make_root
 from tests._otel_backends import Backends
+from tests._programs import require
 
 SERVICE = "manager-app-test"
 COOKIE_SECRET = "cookie-session-value-never-exported"
@@ -290,6 +292,52 @@ def test_openmetrics_carries_trace_id_exemplars_and_the_text_format_stays(
     names = {s.name for f in parse_text(text) for s in f.samples}
     assert {s.name for s in samples} == names  # same series, only the format differs
     assert "# {" not in text
+
+
+@pytest.fixture(scope="module")
+def prometheus(stack: Stack) -> Iterator[str]:
+    """Debian's Prometheus scraping the traced app every second, exemplar storage on."""
+    binary = require("prometheus")
+    port = free_port()
+    config = stack.root / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - {{job_name: app, metrics_path: /api/metrics, static_configs: "
+        f"[{{targets: ['127.0.0.1:{stack.app_port}']}}]}}\n"
+    )
+    argv = [binary, f"--config.file={config}", f"--storage.tsdb.path={stack.root / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--enable-feature=exemplar-storage"]  # fmt: skip
+    stack.spawn("prometheus", argv)
+    url = f"http://127.0.0.1:{port}"
+    wait_until(
+        lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200,
+        timeout_s=30, interval_s=0.2, what="prometheus ready", retry_on=(httpx.HTTPError,),
+    )  # fmt: skip
+    yield url
+    stack.stop("prometheus")
+
+
+def test_prometheus_scrapes_openmetrics_and_stores_the_trace_id_exemplars(
+    stack: Stack, prometheus: str
+) -> None:
+    trace_id, headers = traceparent()
+    httpx.get(f"{stack.app_url}/api/tasks/1", headers=headers, timeout=5)
+    query = 'http_request_duration_seconds_bucket{endpoint="/api/tasks/{task_id}"}'
+
+    def stored() -> list[str] | NotYet:
+        end = time.time()
+        params = {"query": query, "start": end - 120, "end": end}
+        body = httpx.get(f"{prometheus}/api/v1/query_exemplars", params=params).json()
+        ids = [e["labels"]["trace_id"] for s in body["data"] for e in s["exemplars"]]
+        return ids if trace_id in ids else NotYet(f"exemplars: {ids[-5:]}")
+
+    wait_until(stored, timeout_s=20, interval_s=0.5, what=f"exemplar {trace_id} in Prometheus")
+    targets = httpx.get(f"{prometheus}/api/v1/targets").json()["data"]["activeTargets"]
+    assert [t["health"] for t in targets] == ["up"], targets
+    created = httpx.get(f"{prometheus}/api/v1/query", params={"query": '{__name__=~".+_created"}'})
+    assert created.json()["data"]["result"] == []  # OpenMetrics adds no _created series here
 
 
 def test_untraced_the_app_logs_no_ids_and_serves_no_exemplars(stack: Stack) -> None:
