@@ -150,6 +150,16 @@ def test_a_tasks_request_is_one_trace_with_server_postgresql_and_redis_spans(
     assert trace["processes"][groups["server"][0]["processID"]]["serviceName"] == SERVICE
 
 
+def test_scrapes_are_not_traced(stack: Stack, backends: Backends) -> None:
+    scrape_id, headers = traceparent()
+    httpx.get(f"{stack.app_url}/api/metrics", headers=headers, timeout=5)
+    trace_id, headers = traceparent()
+    httpx.get(f"{stack.app_url}/api/tasks/1", headers=headers, timeout=5)
+    backends.trace(trace_id, want_spans=2)  # exported after the scrape's would have been
+    response = httpx.get(f"{backends.query_url}/api/traces/{scrape_id}", timeout=5)
+    assert response.status_code == 404, response.text[:300]
+
+
 def test_the_github_upstream_call_is_a_client_span_of_the_request(
     stack: Stack, backends: Backends
 ) -> None:

@@ -113,8 +113,8 @@ class Metrics:
         """(body, content type): OpenMetrics (with exemplars) when the scraper asks for it, as
         Prometheus does, else the text format (which cannot carry exemplars)."""
         if wants_openmetrics(accept):
-            return generate_openmetrics(self.registry), OPENMETRICS
-        return generate_latest(self.registry), CONTENT_TYPE  # type: ignore[no-untyped-call]
+            return generate_openmetrics(self.registry), OPENMETRICS  # type: ignore[no-untyped-call]
+        return generate_latest(self.registry), CONTENT_TYPE
 
 
 def wants_openmetrics(accept: str) -> bool:

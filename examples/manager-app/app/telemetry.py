@@ -32,6 +32,8 @@ SECRET_HEADERS = frozenset(
 )
 SECRET_WORDS = re.compile(r"token|secret|passw|api_?key|auth|session|cookie", re.IGNORECASE)
 URL_KEYS = frozenset({"url.full", "http.url", "url.query", "http.target", "url.original"})
+# Not user traffic (nor counted in the metrics): a scrape every few seconds would be a trace each.
+UNTRACED_URLS = r"/api/metrics(\?|$)"
 # Loggers whose records must not be exported: the exporters themselves (no feedback loop).
 _NOT_EXPORTED = ("opentelemetry", "urllib3", "requests")
 
@@ -213,6 +215,7 @@ def instrument_app(app: Any, routes: Sequence[Any]) -> None:
     app.add_middleware(
         OpenTelemetryMiddleware,
         default_span_details=span_details,
+        excluded_urls=os.environ.get("OTEL_PYTHON_EXCLUDED_URLS", UNTRACED_URLS),
         exclude_spans=["receive", "send"],  # one span per request, not one per ASGI message
         tracer_provider=_installed["tracer"],
     )
