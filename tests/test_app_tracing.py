@@ -359,6 +359,20 @@ def test_untraced_the_app_logs_no_ids_and_serves_no_exemplars(stack: Stack) -> N
     assert not [e for e in app_log(stack, "plain") if "trace_id" in e]
 
 
+def test_a_collector_that_is_down_neither_fails_requests_nor_holds_the_shutdown(
+    stack: Stack,
+) -> None:
+    port = free_port()
+    url = stack.start_app(
+        "orphan", port=port, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}"
+    )
+    _, headers = traceparent()
+    assert httpx.get(f"{url}/api/tasks/1", headers=headers, timeout=5).status_code in (200, 404)
+    started = time.monotonic()
+    stack.stop("orphan", grace=30)
+    assert time.monotonic() - started < 6, "shutdown waited on the unreachable collector"
+
+
 def median_ms(url: str, n: int = 200) -> float:
     with httpx.Client(base_url=url, timeout=5) as client:
         client.get("/api/tasks/1")

@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await svc.stop()
-            await asyncio.to_thread(telemetry.flush)
+            await asyncio.to_thread(telemetry.shutdown)
 
     middleware = [Middleware(Observability, routes=routes, metrics=svc.metrics, chaos=svc.chaos)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -32,6 +33,9 @@ SECRET_HEADERS = frozenset(
 )
 SECRET_WORDS = re.compile(r"token|secret|passw|api_?key|auth|session|cookie", re.IGNORECASE)
 URL_KEYS = frozenset({"url.full", "http.url", "url.query", "http.target", "url.original"})
+# Per export, retries included (the SDK's default is 10 s): a collector that is down must not
+# hold the app's shutdown. OTEL_EXPORTER_OTLP_TIMEOUT (seconds) overrides it.
+EXPORT_TIMEOUT_S = 2.0
 # Not user traffic (nor counted in the metrics): a scrape every few seconds would be a trace each.
 UNTRACED_URLS = r"/api/metrics(\?|$)"
 # Loggers whose records must not be exported: the exporters themselves (no feedback loop).
@@ -184,10 +188,14 @@ def setup(service_name: str = DEFAULT_SERVICE) -> bool:
     os.environ.setdefault("OTEL_SERVICE_NAME", service_name)
     resource = Resource.create()  # service.name from OTEL_SERVICE_NAME
     tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(BatchSpanProcessor(redacting(OTLPSpanExporter())))
+    timeout = None if os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT") else EXPORT_TIMEOUT_S
+    span_exporter = redacting(OTLPSpanExporter(timeout=timeout))
+    tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     trace.set_tracer_provider(tracer_provider)
     logger_provider = LoggerProvider(resource=resource)
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+    logger_provider.add_log_record_processor(
+        BatchLogRecordProcessor(OTLPLogExporter(timeout=timeout))
+    )
     set_logger_provider(logger_provider)
     PsycopgInstrumentor().instrument(enable_commenter=False, capture_parameters=False)
     RedisInstrumentor().instrument()
@@ -238,9 +246,15 @@ def attach_log_handler() -> None:
         logging.getLogger().addHandler(handler)
 
 
-def flush() -> None:
-    """Export what is buffered (shutdown: the last requests' spans and logs are not lost)."""
-    for key in ("tracer", "logger"):
-        provider = _installed.get(key)
-        if provider is not None:
-            provider.force_flush(5_000)
+def shutdown() -> None:
+    """Export what is buffered and stop (SIGTERM: the last requests' spans and logs are not
+    lost), both providers at once: with the collector down each gives up after EXPORT_TIMEOUT_S."""
+    providers = [_installed.pop(key) for key in ("tracer", "logger") if key in _installed]
+    handler = _installed.pop("handler", None)
+    if handler is not None:
+        logging.getLogger().removeHandler(handler)
+    threads = [threading.Thread(target=p.shutdown, name="otel-shutdown") for p in providers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(EXPORT_TIMEOUT_S * 2)
