@@ -21,6 +21,7 @@ MASK = "[REDACTED]"
 STATEMENT_KEYS = frozenset({"db.statement", "db.query.text", "db.statement.parameters"})
 HEADER_PREFIXES = ("http.request.header.", "http.response.header.")
 SECRET_WORDS = re.compile(r"token|secret|passw|api_?key|auth|session|cookie", re.IGNORECASE)
+EXPORT_TIMEOUT_S = 2.0  # per export, retries included: a down collector must not hold the exit
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s%(trace_ids)s"
 
 _installed: dict[str, Any] = {}
@@ -92,7 +93,9 @@ def setup(app: Any) -> bool:
 
     os.environ.setdefault("OTEL_SERVICE_NAME", "linkcheck")
     provider = TracerProvider(resource=Resource.create())
-    provider.add_span_processor(BatchSpanProcessor(_redacting(OTLPSpanExporter())))
+    timeout = None if os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT") else EXPORT_TIMEOUT_S
+    exporter = _redacting(OTLPSpanExporter(timeout=timeout))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     RedisInstrumentor().instrument()
     HTTPXClientInstrumentor().instrument()
