@@ -147,6 +147,8 @@ def test_a_tasks_request_is_one_trace_with_server_postgresql_and_redis_spans(
     server_id = groups["server"][0]["spanID"]
     for span in groups["postgresql"] + groups["redis"]:
         assert [r["spanID"] for r in span["references"]] == [server_id], span["operationName"]
+    assert {tags(s)["peer.service"] for s in groups["postgresql"]} == {"database"}
+    assert {tags(s)["peer.service"] for s in groups["redis"]} == {"redis"}
     assert trace["processes"][groups["server"][0]["processID"]]["serviceName"] == SERVICE
 
 
@@ -173,6 +175,7 @@ def test_the_github_upstream_call_is_a_client_span_of_the_request(
     url = tags(client).get("url.full") or tags(client).get("http.url")  # stable or old semconv
     assert "/repos/octocat/hello-world" in str(url), tags(client)
     assert client["references"][0]["spanID"] == server["spanID"]
+    assert tags(client)["peer.service"] == "github_api"
 
 
 def test_no_statement_or_secret_header_reaches_an_exported_span(

@@ -36,6 +36,13 @@ URL_KEYS = frozenset({"url.full", "http.url", "url.query", "http.target", "url.o
 # Per export, retries included (the SDK's default is 10 s): a collector that is down must not
 # hold the app's shutdown. OTEL_EXPORTER_OTLP_TIMEOUT (seconds) overrides it.
 EXPORT_TIMEOUT_S = 2.0
+# Which dependency a client span talks to, by the instrumentation that made it: `peer.service`,
+# named like the `dependency` label of dependency_up, so a slow span names its dependency.
+PEER_SERVICE = {
+    "opentelemetry.instrumentation.psycopg": "database",
+    "opentelemetry.instrumentation.redis": "redis",
+    "opentelemetry.instrumentation.httpx": "github_api",  # the app's only HTTP client
+}
 # Not user traffic (nor counted in the metrics): a scrape every few seconds would be a trace each.
 UNTRACED_URLS = r"/api/metrics(\?|$)"
 # Loggers whose records must not be exported: the exporters themselves (no feedback loop).
@@ -131,6 +138,20 @@ def redacting(exporter: Any) -> Any:
     return RedactingExporter()
 
 
+def peer_tagger() -> Any:
+    """A SpanProcessor that sets `peer.service` on each dependency span as it starts."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class PeerTagger(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            scope = span.instrumentation_scope
+            peer = PEER_SERVICE.get(scope.name if scope else "")
+            if peer:
+                span.set_attribute("peer.service", peer)
+
+    return PeerTagger()
+
+
 class OtlpLogHandler(logging.Handler):
     """Each record as an OTLP log: severity, logger name, event, the `fields`, trace context."""
 
@@ -190,6 +211,7 @@ def setup(service_name: str = DEFAULT_SERVICE) -> bool:
     tracer_provider = TracerProvider(resource=resource)
     timeout = None if os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT") else EXPORT_TIMEOUT_S
     span_exporter = redacting(OTLPSpanExporter(timeout=timeout))
+    tracer_provider.add_span_processor(peer_tagger())
     tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     trace.set_tracer_provider(tracer_provider)
     logger_provider = LoggerProvider(resource=resource)
