@@ -275,6 +275,15 @@ def test_log_lines_carry_the_trace_and_span_ids(stack: Stack, backends: Backends
     assert background and "trace_id" not in background[0]  # no span, no IDs
 
 
+def test_an_unsampled_request_gets_no_ids_and_no_exemplar(stack: Stack) -> None:
+    """The caller said "not sampled" (flags 00): nothing would link to a trace in Jaeger."""
+    trace_id = secrets.token_hex(16)
+    headers = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-00"}
+    httpx.get(f"{stack.app_url}/api/tasks/1", headers=headers, timeout=5)
+    om = httpx.get(f"{stack.app_url}/api/metrics", headers={"Accept": OPENMETRICS_ACCEPT}).text
+    assert trace_id not in om and trace_id not in stack.log("app").read_text()
+
+
 def test_log_records_reach_victorialogs_with_level_logger_and_trace(
     stack: Stack, backends: Backends
 ) -> None:

@@ -19,8 +19,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from opentelemetry import trace
 
-log = logging.getLogger("app.telemetry")
-
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 DEFAULT_SERVICE = "manager-app"
 MASK = "[REDACTED]"
@@ -61,7 +59,7 @@ def enabled() -> bool:
 def current_ids() -> tuple[str, str] | None:
     """(trace_id, span_id) in hex (32/16) of the active sampled span, else None."""
     ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid:
+    if not (ctx.is_valid and ctx.trace_flags.sampled):  # unsampled: no trace in Jaeger to link
         return None
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
 
@@ -271,10 +269,11 @@ def attach_log_handler() -> None:
 def shutdown() -> None:
     """Export what is buffered and stop (SIGTERM: the last requests' spans and logs are not
     lost), both providers at once: with the collector down each gives up after EXPORT_TIMEOUT_S."""
-    providers = [_installed.pop(key) for key in ("tracer", "logger") if key in _installed]
     handler = _installed.pop("handler", None)
-    if handler is not None:
-        logging.getLogger().removeHandler(handler)
+    if handler is None:  # never installed, or shut down already
+        return
+    logging.getLogger().removeHandler(handler)
+    providers = [_installed["tracer"], _installed["logger"]]
     threads = [threading.Thread(target=p.shutdown, name="otel-shutdown") for p in providers]
     for thread in threads:
         thread.start()
