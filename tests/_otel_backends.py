@@ -11,6 +11,7 @@ import json
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from synthmon.ports import free_ports
 from synthmon.waiting import NotYet, wait_until
 
 HOST = "127.0.0.1"
+STATEMENT_KEYS = ("db.statement", "db.query.text", "db.statement.parameters")
 BATCH_TIMEOUT = "100ms"
 
 JAEGER_CONFIG = """
@@ -143,3 +145,46 @@ class Backends:
             probe, timeout_s=timeout_s, interval_s=0.2, what=f"logs {query!r} in VictoriaLogs",
             retry_on=(httpx.HTTPError,),
         )  # fmt: skip
+
+
+# -- reading Jaeger trace documents (/api/traces/{id}) -----------------------------------------
+
+
+def tags(span: dict[str, Any]) -> dict[str, Any]:
+    return {t["key"]: t["value"] for t in span.get("tags", [])}
+
+
+def attribute_leaks(spans: Iterable[tuple[str, str, Any]], secrets: Mapping[str, str]) -> list[str]:
+    """Each (span, key, value) that carries statement text or one of `secrets`, named."""
+    found = []
+    for span, key, value in spans:
+        if key in STATEMENT_KEYS or key.startswith("db.query.parameter"):
+            found.append(f"span {span!r}: attribute {key} = {str(value)[:60]!r}")
+            continue
+        for what, secret in secrets.items():
+            if secret in str(value):
+                found.append(f"span {span!r}: attribute {key} carries {what}")
+    return found
+
+
+def jaeger_attributes(trace: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """Every span tag and span-event field of a Jaeger trace document."""
+    for span in trace["spans"]:
+        for tag in span.get("tags", []):
+            yield span["operationName"], tag["key"], tag["value"]
+        for event in span.get("logs", []):
+            for tag in event.get("fields", []):
+                yield span["operationName"], tag["key"], tag["value"]
+
+
+def by_kind(trace: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Spans grouped as server / postgresql / redis / http client."""
+    groups: dict[str, list[dict[str, Any]]] = {"server": [], "postgresql": [], "redis": []}
+    groups["client"] = []
+    for span in trace["spans"]:
+        t = tags(span)
+        if t.get("db.system") in ("postgresql", "redis"):
+            groups[t["db.system"]].append(span)
+        elif t.get("span.kind") in ("server", "client"):
+            groups[t["span.kind"]].append(span)
+    return groups

@@ -14,7 +14,7 @@ import json
 import secrets
 import statistics
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,13 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from synthmon.waiting import NotYet, wait_until
 from tests._app_stack import CHAOS_TOKEN, GITHUB_TOKEN, Stack, free_port, make_root
-from tests._otel_backends import Backends
+from tests._otel_backends import (
+    Backends,
+    attribute_leaks,
+    by_kind,
+    jaeger_attributes,
+    tags,
+)
 from tests._programs import require
 
 SERVICE = "manager-app-test"
@@ -40,7 +46,6 @@ SECRETS = {
     "a bearer token": BEARER_SECRET,
     "SQL text": "FROM tasks",
 }
-STATEMENT_KEYS = ("db.statement", "db.query.text", "db.statement.parameters")
 OPENMETRICS_ACCEPT = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
 PLAIN_PORT = free_port()
 PLAIN = f"http://127.0.0.1:{PLAIN_PORT}"
@@ -85,46 +90,6 @@ def traceparent() -> tuple[str, dict[str, str]]:
     """A fresh sampled trace ID and the header that makes the app's server span its child."""
     trace_id = secrets.token_hex(16)
     return trace_id, {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
-
-
-def tags(span: dict[str, Any]) -> dict[str, Any]:
-    return {t["key"]: t["value"] for t in span.get("tags", [])}
-
-
-def attribute_leaks(spans: Iterable[tuple[str, str, Any]]) -> list[str]:
-    """Each (span, key, value) that carries statement text or a known secret, named."""
-    found = []
-    for span, key, value in spans:
-        if key in STATEMENT_KEYS or key.startswith("db.query.parameter"):
-            found.append(f"span {span!r}: attribute {key} = {str(value)[:60]!r}")
-            continue
-        for what, secret in SECRETS.items():
-            if secret in str(value):
-                found.append(f"span {span!r}: attribute {key} carries {what}")
-    return found
-
-
-def jaeger_attributes(trace: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
-    """Every span tag and span-event field of a Jaeger trace document."""
-    for span in trace["spans"]:
-        for tag in span.get("tags", []):
-            yield span["operationName"], tag["key"], tag["value"]
-        for event in span.get("logs", []):
-            for tag in event.get("fields", []):
-                yield span["operationName"], tag["key"], tag["value"]
-
-
-def by_kind(trace: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Spans grouped as server / postgresql / redis / http client."""
-    groups: dict[str, list[dict[str, Any]]] = {"server": [], "postgresql": [], "redis": []}
-    groups["client"] = []
-    for span in trace["spans"]:
-        t = tags(span)
-        if t.get("db.system") in ("postgresql", "redis"):
-            groups[t["db.system"]].append(span)
-        elif t.get("span.kind") in ("server", "client"):
-            groups[t["span.kind"]].append(span)
-    return groups
 
 
 def app_log(stack: Stack, name: str = "app") -> list[dict[str, Any]]:
@@ -189,7 +154,7 @@ def test_no_statement_or_secret_header_reaches_an_exported_span(
     }
     httpx.get(f"{stack.app_url}/api/tasks/1", headers=headers, timeout=5)
     trace = backends.trace(trace_id, want_spans=2)
-    assert attribute_leaks(jaeger_attributes(trace)) == []
+    assert attribute_leaks(jaeger_attributes(trace), SECRETS) == []
     server = tags(by_kind(trace)["server"][0])
     # the headers were captured (the instrumentation is told to): redaction is what hid them
     assert server.get("http.request.header.x_chaos_token") == '["[REDACTED]"]', server
@@ -198,7 +163,7 @@ def test_no_statement_or_secret_header_reaches_an_exported_span(
     trace_id, headers = traceparent()
     httpx.get(f"{stack.app_url}/api/repos/octocat/hello-world", headers=headers)
     upstream = backends.trace(trace_id, want_spans=2)
-    assert attribute_leaks(jaeger_attributes(upstream)) == []
+    assert attribute_leaks(jaeger_attributes(upstream), SECRETS) == []
     client = tags(by_kind(upstream)["client"][0])
     assert client.get("http.request.header.authorization") == '["[REDACTED]"]', client
 
@@ -213,7 +178,7 @@ def test_the_leak_check_names_an_injected_statement_and_secret(
     [db] = by_kind(trace)["postgresql"]
     db["tags"].append({"key": "db.statement", "type": "string", "value": "SELECT id FROM tasks"})
     db["tags"].append({"key": "http.request.header.x_chaos_token", "value": [CHAOS_TOKEN]})
-    leaks = attribute_leaks(jaeger_attributes(trace))
+    leaks = attribute_leaks(jaeger_attributes(trace), SECRETS)
     name = db["operationName"]
     assert leaks == [
         f"span {name!r}: attribute db.statement = 'SELECT id FROM tasks'",
@@ -251,7 +216,7 @@ def test_redaction_is_what_keeps_them_out(tmp_path: Path) -> None:
             (s.name, k, v) for s in spans for e in s.events for k, v in e.attributes.items()
         ]
 
-    assert attribute_leaks(flat(raw.get_finished_spans())) == [
+    assert attribute_leaks(flat(raw.get_finished_spans()), SECRETS) == [
         "span 'SELECT': attribute db.query.text = 'SELECT id FROM tasks WHERE id = %s'",
         "span 'SELECT': attribute http.request.header.cookie carries a cookie",
         "span 'SELECT': attribute http.request.header.x_auth_token carries a bearer token",
@@ -259,7 +224,7 @@ def test_redaction_is_what_keeps_them_out(tmp_path: Path) -> None:
         "span 'SELECT': attribute db.statement = 'DELETE FROM tasks'",
     ]
     [kept] = cleaned.get_finished_spans()
-    assert attribute_leaks(flat([kept])) == []
+    assert attribute_leaks(flat([kept]), SECRETS) == []
     assert kept.attributes["db.system"] == "postgresql"
     assert kept.attributes["url.full"] == "http://h/x?access_token=%5BREDACTED%5D&page=2"
 

@@ -18,8 +18,7 @@ import pytest
 
 from synthmon.waiting import wait_until
 from tests._app_stack import Stack, make_root
-from tests._otel_backends import Backends
-from tests.test_app_tracing import attribute_leaks, by_kind, jaeger_attributes, tags
+from tests._otel_backends import Backends, attribute_leaks, by_kind, jaeger_attributes, tags
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "linkcheck"
 
@@ -77,7 +76,7 @@ def test_a_link_check_is_traced_with_its_upstream_and_redis_spans(
         [tags(s).get("url.full") or tags(s).get("http.url") for s in groups["client"]]
     )
     assert [tags(s).get("db.system") for s in groups["redis"]] == ["redis"]
-    assert attribute_leaks(jaeger_attributes(trace)) == []
+    assert attribute_leaks(jaeger_attributes(trace), {}) == []
 
 
 def test_a_warning_inside_a_request_ends_with_its_trace_id(
