@@ -94,23 +94,29 @@ def test_too_few_traces_fail_with_what_was_searched(monkeypatch: pytest.MonkeyPa
     ), message
 
 
-def _stack(**fields: object) -> Stack:
-    project = SimpleNamespace(name="manager-app", telemetry=SimpleNamespace(service_name="svc"))
+def _stack(telemetry: object = None, **fields: object) -> Stack:
+    project = SimpleNamespace(name="manager-app", telemetry=telemetry)
+    fields.setdefault("telemetry_delay_s", 0.5)
     return cast(Stack, SimpleNamespace(kind="processes", project=project, **fields))
+
+
+SVC = SimpleNamespace(service_name="svc")
 
 
 def test_check_traces_searches_the_projects_service_name() -> None:
     now = time.time()
     store = StandIn([(at, t) for at, t in scene(now)])
-    stack = _stack(telemetry_delay_s=0.5)
+    stack = _stack(SVC, telemetry_delay_s=0.5)
     found = check_traces(stack, Investigation(TASK, POSTGRES), now - 3, None, store)
     assert found.holds and store.calls[0][0] == "svc"
     assert "no baseline traces before the fault" in found.verdict()
 
 
 def test_a_stack_without_a_trace_store_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"^processes stack: a scenario investigates traces but"):
-        check_traces(_stack(jaeger_url=None), Investigation(TASK, POSTGRES), 0.0, None)
+    with pytest.raises(ConfigError, match=r"^processes stack: .* has no trace store"):
+        check_traces(_stack(SVC, jaeger_url=None), Investigation(TASK, POSTGRES), 0.0, None)
+    with pytest.raises(ConfigError, match=r"^processes stack: .* project has no telemetry:"):
+        check_traces(_stack(None, jaeger_url=None), Investigation(TASK, POSTGRES), 0.0, None)
 
 
 def test_the_baseline_runs_the_traffic_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -110,7 +110,7 @@ def take_baseline(traffic: AbstractContextManager[object] | None) -> tuple[float
 @contextlib.contextmanager
 def jaeger(stack: Stack) -> Iterator[TraceStore]:
     """The stack's Jaeger (its query API) as the trace store, for one investigation."""
-    url = getattr(stack, "jaeger_url", None)  # T1's Stack.jaeger_url
+    url = stack.jaeger_url
     if not url:
         raise ConfigError(
             f"{stack.kind} stack: a scenario investigates traces but the stack has no trace "
@@ -132,10 +132,13 @@ def check_traces(
     """What the slowest traces of the endpoint show carrying the latency (an Allure step with the
     verdict and the traces as JSON; :func:`judge` is the check); ``store``: default the stack's
     Jaeger."""
-    project = stack.project
-    telemetry = getattr(project, "telemetry", None)  # T1's Project.telemetry
-    service = getattr(telemetry, "service_name", None) or (project.name if project else "")
-    delay = float(getattr(stack, "telemetry_delay_s", 0.0))
+    telemetry = stack.project.telemetry if stack.project is not None else None
+    if telemetry is None:
+        raise ConfigError(
+            f"{stack.kind} stack: a scenario investigates traces but the project has no "
+            "telemetry: section (its service_name is what the traces are searched by)"
+        )
+    service, delay = telemetry.service_name, stack.telemetry_delay_s
     span = investigation.span.describe()
     with (
         evidence.step(f"Review the slowest traces of {investigation.endpoint} ({span} expected)"),
