@@ -5,7 +5,19 @@ Public API: :class:`LoadProfile` and :func:`load_profiles` (``load/profiles.yaml
 """
 
 from synthmon.load.profiles import LoadProfile, load_profiles
+from synthmon.load.remote import RemoteWorkers
 from synthmon.load.results import EndpointStats, LoadResult
-from synthmon.load.runner import LoadError, run_load
+from synthmon.load.runner import LoadError, WorkerCount, WorkersMissing, run_load, worker_counts
 
-__all__ = ["EndpointStats", "LoadError", "LoadProfile", "LoadResult", "load_profiles", "run_load"]
+__all__ = [
+    "EndpointStats",
+    "LoadError",
+    "LoadProfile",
+    "LoadResult",
+    "RemoteWorkers",
+    "WorkerCount",
+    "WorkersMissing",
+    "load_profiles",
+    "run_load",
+    "worker_counts",
+]
