@@ -25,7 +25,7 @@ from synthmon.errors import ConfigError
 DEFAULT_PORT = 5557
 SHAPE_LOCUSTFILE = Path(__file__).resolve().with_name("synthmon_shape.py")
 WORKERS_LOCUSTFILE = Path(__file__).resolve().with_name("synthmon_workers.py")
-_READY = re.compile(r"Worker (\S+) \(index \d+\) reported as ready\.")
+_READY = re.compile(r"(\S+) \(index \d+\) reported as ready\. ")
 
 
 @dataclass(frozen=True)
