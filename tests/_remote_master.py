@@ -44,9 +44,17 @@ def main(argv: list[str]) -> int:
         )
         started = time.time()
         remote = RemoteWorkers(int(expect), host, port, float(wait_s))
+        # Users finish the request in flight at the stop (killed, it would be in the server's
+        # counter only): the whole run's count is then the same number on both sides.
+        stop = {"LOCUST_STOP_TIMEOUT": "5"}
         try:
             result = run_load(
-                target, profile, Path(out), locustfile=Path(locustfile), remote=remote
+                target,
+                profile,
+                Path(out),
+                locustfile=Path(locustfile),
+                remote=remote,
+                extra_env=stop,
             )
         except WorkersMissing as exc:
             print(str(exc), file=sys.stderr)

@@ -22,7 +22,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from synthmon.errors import ConfigError
+from synthmon.load import RemoteWorkers
 from synthmon.load.process import ProcessGroup
+from synthmon.load.remote import SHAPE_LOCUSTFILE, missing_workers, parse_address
 from tests import _netns
 from tests._programs import require
 
@@ -55,13 +58,6 @@ scrape_configs:
 """
 
 
-@pytest.fixture(autouse=True)
-def _root_and_ip() -> None:
-    require("ip", "iproute2 (on every new machine)")
-    if os.geteuid() != 0:
-        pytest.fail("network namespaces need root (ip netns add)", pytrace=False)
-
-
 class Hosts:
     """A network of namespaces and the processes started in them; all gone on exit."""
 
@@ -69,8 +65,11 @@ class Hosts:
         self.net, self.group, self.work = net, group, work
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
-    def start(self, role: str, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        return self.group.spawn(self.net.run(role, argv), self.work / f"{name}.log", self.env, ROOT)
+    def start(
+        self, role: str, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = self.work / f"{name}.log"
+        return self.group.spawn(self.net.run(role, argv), log, {**self.env, **(env or {})}, ROOT)
 
     def url(self, role: str, port: int) -> str:
         return f"http://{self.net.hosts[role]}:{port}"
@@ -119,6 +118,14 @@ class Hosts:
                 env=self.env,
             )
 
+    def plain_worker(self, role: str) -> subprocess.Popen[bytes]:
+        """A worker of plain ``locust --worker`` with the shape only: it ships no records."""
+        files = f"{SHAPE_LOCUSTFILE},{self.work / 'locustfile.py'}"
+        argv = [sys.executable, "-m", "locust", "-f", files, "--worker", "--master-host",
+                self.net.hosts["master"], "--master-port", str(MASTER_PORT)]  # fmt: skip
+        env = {"SYNTHMON_LOAD_PROFILES": str(self.work / "profiles.yaml")}
+        return self.start(role, role, argv, {**env, "SYNTHMON_LOAD_PROFILE": "remote"})
+
     def worker(self, role: str) -> subprocess.Popen[bytes]:
         argv = [
             sys.executable,
@@ -138,6 +145,9 @@ class Hosts:
 
 @pytest.fixture
 def hosts(tmp_path: Path) -> Iterator[Hosts]:
+    require("ip", "iproute2 (on every new machine)")
+    if os.geteuid() != 0:
+        pytest.fail("network namespaces need root (ip netns add)", pytrace=False)
     with _netns.network(HOSTS) as net, ProcessGroup() as group:
         yield Hosts(net, group, tmp_path)
     assert _netns.leftovers(net.prefix) == [], "namespaces or veths left"
@@ -173,6 +183,21 @@ def test_two_remote_workers_count_what_prometheus_saw(hosts: Hosts) -> None:
     assert doc["total_failures"] == 0 and doc["exact"] and doc["valid"], doc
     window = doc["window"]
     assert window and abs(window["client"] - window["prometheus"]) <= 3, window
+
+
+def test_a_worker_without_synthmons_records_makes_the_run_inexact(hosts: Hosts) -> None:
+    """Exact counts from the records of one worker out of two would be half the truth."""
+    hosts.target_and_prometheus()
+    master = hosts.master(expect=2, wait_s=30)
+    hosts.worker("worker-a")
+    hosts.plain_worker("worker-b")
+    code, err = finish(master, timeout=120)
+    assert code == 0, err[-3000:]
+    doc = json.loads((hosts.work / "master.out").read_text())
+    modes = sorted(w["recording"] for w in doc["workers"].values())
+    assert modes == ["none", "shipped"], doc["workers"]
+    assert not doc["exact"], "records of one worker must not pass for exact counts"
+    assert doc["after"] - doc["before"] == doc["total_requests"], doc
 
 
 def test_a_worker_that_never_comes_is_one_line_within_the_deadline(hosts: Hosts) -> None:
@@ -222,3 +247,32 @@ def test_a_killed_runs_namespaces_are_removed_by_the_next(tmp_path: Path) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_bad_remote_worker_settings_are_one_line() -> None:
+    with pytest.raises(
+        ConfigError, match=r"^--master: expected HOST:PORT like 10.0.0.5:5557, got 'x'$"
+    ):
+        parse_address("x", "--master")
+    assert parse_address("[::1]:6000", "m") == ("::1", 6000)
+    with pytest.raises(ConfigError, match="expected a count ≥ 1, got 0"):
+        RemoteWorkers(0)
+    with pytest.raises(ConfigError, match=r"expected a port 1\.\.65535, got 70000"):
+        RemoteWorkers(1, bind_port=70000)
+    log = "x/INFO/locust.runners: vm_1 (index 0) reported as ready. 1 workers connected.\n"
+    assert missing_workers(log, 3, "h:1", 5) is None  # did not give up
+    line = missing_workers(log * 2 + "Gave up waiting for workers to connect\n", 3, "h:1", 5)
+    assert line == "1 of 3 Locust workers joined h:1 within 5 s"
+
+
+def test_synthmon_worker_bad_master_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
+    done = subprocess.run(
+        [sys.executable, "-m", "synthmon.cli", "worker", "--master", "nohost",
+         str(tmp_path / "locustfile.py")],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "synthmon worker: error: --master: expected HOST:PORT like 10.0.0.5:5557, got 'nohost'"
+    )
