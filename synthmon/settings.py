@@ -113,7 +113,11 @@ OPTIONS: tuple[Option, ...] = (
         "HOST:PORT the Locust master listens on for workers of other hosts",
         "0.0.0.0:5557",
     ),
-    Option("load_workers_wait", "how long the master waits for all its workers (DURATION)", "30s"),
+    Option(
+        "load_workers_wait",
+        "how long the Locust master waits for the workers of other hosts (DURATION)",
+        "30s",
+    ),
     Option(
         "min_alert_coverage",
         "fail the run when fewer than N percent of the alert rules have a passing scenario",

@@ -23,9 +23,10 @@ import psutil
 import pytest
 
 from synthmon.errors import ConfigError
-from synthmon.load import RemoteWorkers
+from synthmon.load import RemoteWorkers, remote_workers
 from synthmon.load.process import ProcessGroup
 from synthmon.load.remote import SHAPE_LOCUSTFILE, missing_workers, parse_address
+from synthmon.settings import Settings
 from tests import _netns
 from tests._programs import require
 
@@ -276,3 +277,16 @@ def test_synthmon_worker_bad_master_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         "synthmon worker: error: --master: expected HOST:PORT like 10.0.0.5:5557, got 'nohost'"
     )
+
+
+def test_settings_ask_for_remote_workers_from_env() -> None:
+    env = {"SYNTHMON_LOAD_REMOTE_WORKERS": "2", "SYNTHMON_LOAD_MASTER_BIND": "10.200.0.1:6000",
+           "SYNTHMON_LOAD_WORKERS_WAIT": "45s"}  # fmt: skip
+    assert remote_workers(Settings.from_values(lambda _: None, env)) == RemoteWorkers(
+        2, "10.200.0.1", 6000, 45.0
+    )
+    assert remote_workers(Settings.from_values(lambda _: None, {})) is None
+    with pytest.raises(ConfigError, match=r"^SYNTHMON_LOAD_MASTER_BIND: expected HOST:PORT"):
+        Settings.from_values(lambda _: None, {"SYNTHMON_LOAD_MASTER_BIND": "10.0.0.1"})
+    with pytest.raises(ConfigError, match=r"^SYNTHMON_LOAD_REMOTE_WORKERS: expected a whole"):
+        Settings.from_values(lambda _: None, {"SYNTHMON_LOAD_REMOTE_WORKERS": "two"})

@@ -17,9 +17,12 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthmon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from synthmon.settings import Settings
 
 #: Locust's default master port (its --master-port default).
 DEFAULT_PORT = 5557
@@ -48,6 +51,16 @@ class RemoteWorkers:
     @property
     def address(self) -> str:
         return f"{self.bind_host}:{self.bind_port}"
+
+
+def remote_workers(settings: Settings) -> RemoteWorkers | None:
+    """What ``--load-remote-workers``, ``--load-master-bind`` and ``--load-workers-wait``
+    ask of :func:`synthmon.load.run_load` (``remote=``); None when no worker comes from
+    elsewhere."""
+    if not settings.load_remote_workers:
+        return None
+    host, port = settings.load_master_bind
+    return RemoteWorkers(settings.load_remote_workers, host, port, settings.load_workers_wait)
 
 
 def parse_address(text: str, what: str) -> tuple[str, int]:
