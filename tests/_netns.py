@@ -105,11 +105,11 @@ def _alive(pid: int) -> bool:
 
 def sweep_stale() -> list[str]:
     """Remove the namespaces of owners that are gone (killed runs); the prefixes removed."""
-    dead = {m.group(0) for n in namespaces() if (m := _OWNED.match(n))}
-    dead = {p for p in dead if not _alive(int(_OWNED.match(p).group(1)))}  # type: ignore[union-attr]
-    for prefix in sorted(dead):
+    owners = {m.group(0): int(m.group(1)) for n in namespaces() if (m := _OWNED.match(n))}
+    dead = sorted(prefix for prefix, pid in owners.items() if not _alive(pid))
+    for prefix in dead:
         remove(prefix)
-    return sorted(dead)
+    return dead
 
 
 @contextlib.contextmanager

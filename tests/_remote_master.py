@@ -57,6 +57,7 @@ def main(argv: list[str]) -> int:
                 extra_env=stop,
             )
         except WorkersMissing as exc:
+            print(json.dumps({"missing_after_s": time.time() - started}))
             print(str(exc), file=sys.stderr)
             return 3
         ended = time.time()
