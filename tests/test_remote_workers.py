@@ -4,8 +4,10 @@ namespace of their own (tests/_netns.py), joined by veth in a private /24.
 The workers start elsewhere (``synthmon worker --master HOST:PORT``) and join the master,
 which waits for them; the requests they report equal the raw delta of the target's request
 counter that Prometheus scraped. The self-tests: a worker that never comes gives the one-line
-error within the master's deadline and leaves nothing, and the namespaces of a run killed with
-SIGKILL are removed by the next run.
+error within the master's deadline and leaves nothing; a plain ``locust --worker`` (no record
+shipping) makes the run's counts inexact instead of half of them passing for exact; and the
+namespaces (and their processes) of a run killed with SIGKILL are removed by the next run.
+Each test builds its own network (~15-20 s for the ones that run Locust).
 """
 
 from __future__ import annotations
