@@ -24,9 +24,7 @@ def open_store(api: str, base_url: str, http: httpx.Client, where: str = "logs_a
     try:
         return STORES[api](base_url, http)
     except KeyError:
-        raise ConfigError(
-            f"{where}: expected one of {', '.join(STORES)}, got {api!r}"
-        ) from None
+        raise ConfigError(f"{where}: expected one of {', '.join(STORES)}, got {api!r}") from None
 
 
 __all__ = ["STORES", "LogLine", "LogStore", "Loki", "VictoriaLogs", "Window", "open_store"]

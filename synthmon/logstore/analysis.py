@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,43 +20,11 @@ from pathlib import Path
 from synthmon.durations import format_duration
 from synthmon.errors import ConfigError
 from synthmon.health import line_problem
+from synthmon.logstore.allow import ALLOW_KEY, LogAllow
 from synthmon.logstore.model import LogLine, LogStore, Window
 
-ALLOW_KEY = "telemetry.logs_allow"
 QUOTED = 20  # offending lines a message quotes (the newest)
 _RUN_DIR = re.compile(r"^run-(\d{8}-\d{6})-\d+$")  # synthmon.stack.stack.new_run_dir's name
-
-
-@dataclass(frozen=True)
-class LogAllow:
-    """An expected problem line: ``pattern`` (a regex searched in the quoted line) and ``why``."""
-
-    pattern: re.Pattern[str]
-    why: str
-
-    def matches(self, line: LogLine) -> bool:
-        return self.pattern.search(line.shown(10_000)) is not None
-
-
-def parse_allow(raw: object, where: str = ALLOW_KEY) -> tuple[LogAllow, ...]:
-    """``[{pattern, why}, ...]`` from a project file; ConfigError naming the entry otherwise."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, Sequence) or isinstance(raw, str):
-        raise ConfigError(f"{where}: expected a list of {{pattern, why}}, got {raw!r}")
-    allowed = []
-    for index, entry in enumerate(raw):
-        at = f"{where}[{index}]"
-        if not isinstance(entry, Mapping) or set(entry) != {"pattern", "why"}:
-            raise ConfigError(f"{at}: expected {{pattern: REGEX, why: TEXT}}, got {entry!r}")
-        pattern, why = entry["pattern"], entry["why"]
-        if not isinstance(why, str) or not why.strip():
-            raise ConfigError(f"{at}.why: expected why this line is expected, got {why!r}")
-        try:
-            allowed.append(LogAllow(re.compile(str(pattern)), why.strip()))
-        except re.error as exc:
-            raise ConfigError(f"{at}.pattern: {pattern!r} is no regular expression: {exc}") from None
-    return tuple(allowed)
 
 
 def run_window(run_dir: Path, now: datetime | None = None) -> Window:
@@ -72,7 +40,9 @@ def run_window(run_dir: Path, now: datetime | None = None) -> Window:
 def lookback_window(seconds: float, where: str, now: datetime | None = None) -> Window:
     """The last ``seconds`` (a nightly run against an environment that logs all the time)."""
     end = now or datetime.now(UTC)
-    return Window(end - timedelta(seconds=seconds), end, f"the last {format_duration(seconds)}, {where}")
+    return Window(
+        end - timedelta(seconds=seconds), end, f"the last {format_duration(seconds)}, {where}"
+    )
 
 
 @dataclass(frozen=True)

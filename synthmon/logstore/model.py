@@ -31,7 +31,8 @@ class LogLine:
     def shown(self, limit: int = 400) -> str:
         """The line as a failure message quotes it: time, level, text, its telling fields."""
         extra = " ".join(
-            f"{k}={v}" for k, v in sorted(self.fields.items())
+            f"{k}={v}"
+            for k, v in sorted(self.fields.items())
             if not k.startswith(BOILERPLATE) and k not in LONG
         )
         stamp = self.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
