@@ -27,7 +27,8 @@ from opentelemetry.sdk.resources import Resource
 
 from synthmon.errors import ConfigError, HttpError
 from synthmon.gobuild import victorialogs_binary
-from synthmon.logstore import LogStore, Loki, VictoriaLogs, Window, open_store
+from synthmon.health import line_problem
+from synthmon.logstore import LogLine, LogStore, Loki, VictoriaLogs, Window, open_store
 from synthmon.logstore.allow import parse_allow
 from synthmon.logstore.analysis import analyse, lookback_window, run_window
 from synthmon.ports import HOST, free_ports
@@ -342,3 +343,26 @@ def test_the_runs_window_starts_at_its_run_directory(tmp_path: Path) -> None:
     assert str(window).endswith("(the run's own window)")
     with pytest.raises(ConfigError, match="not a run directory of synthmon's"):
         run_window(tmp_path / "elsewhere")
+
+
+AT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("level", "text", "fields", "problem"),
+    [
+        ("ERROR", "boom", {}, True),
+        ("FATAL2", "boom", {}, True),
+        ("critical", "boom", {}, True),
+        ("", "boom", {"severity_number": "21"}, True),  # OTLP FATAL without a text
+        ("WARN", "database unavailable", {"error": "ConnectionError"}, False),
+        ("INFO", "request", {"severity_number": "9"}, False),
+        ("", '{"level": "ERROR", "event": "x"}', {}, True),  # a JSON line shipped as text
+        ("INFO", "allocating", {"exception.type": "MemoryError"}, True),
+        ("INFO", "killed by the oom-kill", {}, True),
+    ],
+)
+def test_which_store_lines_the_runbook_looks_for(
+    level: str, text: str, fields: dict[str, str], problem: bool
+) -> None:
+    assert line_problem(LogLine(AT, level, text, fields)) is problem
