@@ -47,21 +47,21 @@ def lookback_window(seconds: float, where: str, now: datetime | None = None) -> 
 
 @dataclass(frozen=True)
 class LogReport:
-    """What the analysis read and found: ``seen`` is how many lines the query selects (read up
-    to 1: the store has lines), ``offending`` the unexpected problem lines, ``allowed`` the
-    expected ones with why, ``truncated`` whether the store held more than were read."""
+    """What the analysis read and found: ``has_lines`` whether the query selects any line in
+    the window at all, ``offending`` the unexpected problem lines, ``allowed`` the expected ones
+    with why, ``truncated`` whether the store held more problem lines than were read."""
 
     store: str
     query: str
     window: Window
-    seen: int
+    has_lines: bool
     offending: tuple[LogLine, ...]
     allowed: tuple[tuple[LogLine, str], ...]
     truncated: bool
 
     def problems(self) -> list[str]:
         """One message per problem; empty: healthy."""
-        if not self.seen:
+        if not self.has_lines:
             return [
                 f"{self.store}: the log store holds no lines for {self.query} in {self.window}: "
                 "is the app shipping logs?"
@@ -78,7 +78,11 @@ class LogReport:
 
     def summary(self) -> str:
         """The evidence text: what was read, the allowed and the offending lines."""
-        rows = [f"{self.store}: {self.query} in {self.window}"]
+        rows = [
+            f"{self.store}: {self.query} in {self.window}: "
+            f"{'lines' if self.has_lines else 'NO lines'}, {len(self.allowed)} expected and "
+            f"{len(self.offending)} unexpected problem lines"
+        ]
         rows += [f"allowed ({why}): {line.shown()}" for line, why in self.allowed]
         rows += [f"UNEXPECTED: {line.shown()}" for line in self.offending]
         return "\n".join(rows)
@@ -114,13 +118,13 @@ def analyse(
     line's writing and its being queryable (Stack.telemetry_delay_s); the reading waits until
     that much time has passed after the window's end, so its last lines are in."""
     time.sleep(max(0.0, window.end.timestamp() + settle_s - time.time()))
-    seen = len(store.lines(query, window.start, window.end, limit=1))
+    has_lines = bool(store.lines(query, window.start, window.end, limit=1))
     unique: dict[tuple[datetime, str, str], LogLine] = {}
     truncated = False
-    for narrowed in store.problem_queries(query) if seen else ():
+    for narrowed in store.problem_queries(query) if has_lines else ():
         found = store.lines(narrowed, window.start, window.end, limit=limit)
         truncated = truncated or len(found) >= limit
         unique.update({(line.time, line.level, line.text): line for line in found})
     offending, allowed = judge(unique.values(), allow)
     where = f"{store.name} {store.base_url}"
-    return LogReport(where, query, window, seen, offending, allowed, truncated)
+    return LogReport(where, query, window, has_lines, offending, allowed, truncated)
