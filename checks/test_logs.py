@@ -18,9 +18,9 @@ import pytest
 from synthmon import evidence
 from synthmon.errors import SynthmonError
 from synthmon.health import log_problems
-from synthmon.logstore import open_store
 from synthmon.logstore.allow import LogAllow
 from synthmon.logstore.analysis import analyse, lookback_window, run_window
+from synthmon.logstore.stores import open_store
 from synthmon.project import Project
 from synthmon.settings import Settings
 from synthmon.stack import Stack
@@ -71,7 +71,7 @@ def app_log_file(stack: Stack, project: Project, allow: tuple[LogAllow, ...]) ->
     with evidence.step(f"Log analysis: error and memory lines in the app log ({NO_STORE})"):
         lines = log.read_text(errors="replace").splitlines()
         found = log_problems(lines, limit=len(lines) or 1)
-        offending = [line for line in found if not any(r.pattern.search(line) for r in allow)]
+        offending = [line for line in found if not any(r.matches(line) for r in allow)]
         evidence.attach_text(
             "app log: error and memory lines",
             f"{log}: {len(lines)} lines read; unexpected ERROR/CRITICAL/FATAL or out-of-memory "

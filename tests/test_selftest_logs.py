@@ -28,9 +28,12 @@ from opentelemetry.sdk.resources import Resource
 from synthmon.errors import ConfigError, HttpError
 from synthmon.gobuild import victorialogs_binary
 from synthmon.health import line_problem
-from synthmon.logstore import LogLine, LogStore, Loki, VictoriaLogs, Window, open_store
 from synthmon.logstore.allow import parse_allow
 from synthmon.logstore.analysis import analyse, lookback_window, run_window
+from synthmon.logstore.loki import Loki
+from synthmon.logstore.model import LogLine, LogStore, Window
+from synthmon.logstore.stores import open_store
+from synthmon.logstore.victorialogs import VictoriaLogs
 from synthmon.ports import HOST, free_ports
 from synthmon.waiting import NotYet, wait_until
 

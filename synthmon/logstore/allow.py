@@ -1,7 +1,7 @@
 """The project's expected problem lines (``telemetry.logs_allow``): what its own faults make the
 app log on purpose, each with why, so the log analysis fails on every other one.
 
-A leaf (no stack, no settings): the project model holds these.
+A leaf (errors only): the project model holds these.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from synthmon.errors import ConfigError
-from synthmon.logstore.model import LogLine
 
 ALLOW_KEY = "telemetry.logs_allow"
 
@@ -23,8 +22,10 @@ class LogAllow:
     pattern: re.Pattern[str]
     why: str
 
-    def matches(self, line: LogLine) -> bool:
-        return self.pattern.search(line.shown(10_000)) is not None
+    def matches(self, quoted: str) -> bool:
+        """Whether the line, as a message quotes it (LogLine.shown, or a file's raw line), is
+        this expected one."""
+        return self.pattern.search(quoted) is not None
 
 
 def parse_allow(raw: object, where: str = ALLOW_KEY) -> tuple[LogAllow, ...]:

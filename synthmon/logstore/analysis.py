@@ -97,7 +97,8 @@ def judge(
     for line in sorted(lines, key=lambda line: line.time):
         if not line_problem(line):
             continue
-        why = next((rule.why for rule in rules if rule.matches(line)), None)
+        quoted = line.shown(10_000)
+        why = next((rule.why for rule in rules if rule.matches(quoted)), None)
         if why is None:
             offending.append(line)
         else:
