@@ -60,7 +60,8 @@ def test_app_logs_have_no_unexpected_errors_or_memory_trouble(
     except SynthmonError as exc:
         pytest.fail(str(exc), pytrace=False)
     problems = report.problems()
-    assert not problems, "\n".join(problems)
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 def app_log_file(stack: Stack, project: Project, allow: tuple[LogAllow, ...]) -> None:

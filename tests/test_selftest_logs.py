@@ -158,7 +158,7 @@ def test_an_unexpected_error_fails_quoting_the_line(
     problems = analyse(store, f'service.name:"{service}"', window).problems()
     assert len(problems) == 1, problems
     assert (
-        f'1 unexpected ERROR/CRITICAL/FATAL or out-of-memory lines for service.name:"{service}"'
+        f'1 unexpected ERROR/CRITICAL/FATAL or out-of-memory line for service.name:"{service}"'
         in problems[0]
     )
     assert "ERROR unhandled error (exception.message=user exception.type=KeyError" in problems[0]

@@ -69,10 +69,12 @@ class LogReport:
         if not self.offending:
             return []
         more = " (more than read: the store's limit)" if self.truncated else ""
+        count = len(self.offending)
+        lines = "lines" if count > 1 else "line"
         head = (
-            f"{self.store}: {len(self.offending)} unexpected ERROR/CRITICAL/FATAL or "
-            f"out-of-memory lines{more} for {self.query} in {self.window} (the newest {QUOTED} "
-            f"at most; expected ones go in {ALLOW_KEY}):"
+            f"{self.store}: {count} unexpected ERROR/CRITICAL/FATAL or out-of-memory {lines}"
+            f"{more} for {self.query} in {self.window} (the newest {QUOTED} at most; expected "
+            f"ones go in {ALLOW_KEY}):"
         )
         return [head + "".join(f"\n  {line.shown()}" for line in self.offending[-QUOTED:])]
 
