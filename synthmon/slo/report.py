@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from synthmon.fingerprint import Fingerprint
 from synthmon.slo.client import ClientStats
 from synthmon.slo.promql import number
 
@@ -67,6 +68,9 @@ class SLOReport:
     end: float
     results: tuple[ObjectiveResult, ...]
     client: ClientStats | None = None
+    #: the machine, profile and spec the figures were measured with (a regression compares
+    #: only reports with the same one; see synthmon.fingerprint)
+    fingerprint: Fingerprint | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -98,6 +102,7 @@ class SLOReport:
                 "start_iso": _iso(self.start),
                 "end_iso": _iso(self.end),
             },
+            "fingerprint": None if self.fingerprint is None else self.fingerprint.to_dict(),
             "verdict": self.verdict,
             "exit_code": self.exit_code,
             "client": None if self.client is None else asdict(self.client),
