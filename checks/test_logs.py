@@ -2,10 +2,11 @@
 mentions, read from the log store it ships its logs to (VictoriaLogs here, or a user's Loki).
 
 Window: on a stack synthmon starts, the run's own (its run directory's making to now); on an
-external stack (nightly), the last ``--logs-lookback``. It runs after every other check (marker
-``logs``, last in the plugin's order), so the window holds the alert scenarios' faults: the lines
-those make the app log on purpose are the project's ``telemetry.logs_allow`` ({pattern, why});
-any other problem line fails, quoted. Zero lines fail too: no data is not success.
+external stack (nightly), the last ``--logs-lookback``. It must run after every other check, so
+that the window holds the alert scenarios' faults (marker ``logs``, ranked last by the plugin);
+the lines those make the app log on purpose are the project's ``telemetry.logs_allow``
+({pattern, why}); any other problem line fails, quoted. Zero lines fail too: no data is not
+success.
 
 Fallback: a stack synthmon started without a log store reads the app's log file, and says so.
 """
@@ -25,7 +26,9 @@ from synthmon.project import Project
 from synthmon.settings import Settings
 from synthmon.stack import Stack
 
-pytestmark = pytest.mark.logs
+# TODO(lead, T4's report): add pytest.mark.logs when synthmon/plugin.py registers it (MARKERS,
+# last in ORDER, in SERIAL_MARKERS); until then this check runs with the health checks, first
+pytestmark = pytest.mark.health
 
 NO_STORE = "the stack has no log store (project file telemetry.logs, or --logs-url)"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from synthmon.logstore.model import LogLine, LogStore, Window
 from synthmon.logstore.stores import open_store
 from synthmon.logstore.victorialogs import VictoriaLogs
 from synthmon.ports import HOST, free_ports
+from synthmon.projectfile import load_project
 from synthmon.waiting import NotYet, wait_until
 
 DATA = Path(__file__).resolve().parent / "data" / "loki"
@@ -369,3 +371,35 @@ def test_which_store_lines_the_runbook_looks_for(
     level: str, text: str, fields: dict[str, str], problem: bool
 ) -> None:
     assert line_problem(LogLine(AT, level, text, fields)) is problem
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "manager-app"
+
+
+def example_with(tmp_path: Path, allow: str) -> Path:
+    """The reference example's project file with ``allow`` under its telemetry.logs_allow."""
+    shutil.copytree(EXAMPLE, tmp_path / "example", ignore=shutil.ignore_patterns("__pycache__"))
+    path = tmp_path / "example" / "synthmon.yaml"
+    text = path.read_text()
+    assert "\ntelemetry:\n" in text
+    path.write_text(text.replace("\ntelemetry:\n", f"\ntelemetry:\n  logs_allow:\n{allow}", 1))
+    return path
+
+
+def test_the_project_file_holds_the_allow_list(tmp_path: Path) -> None:
+    path = example_with(tmp_path, "    - {pattern: 'unhandled error', why: 'the fault X'}\n")
+    telemetry = load_project(str(path)).telemetry
+    assert telemetry is not None
+    assert [(a.pattern.pattern, a.why) for a in telemetry.logs_allow] == [
+        ("unhandled error", "the fault X")
+    ]
+
+
+def test_a_bad_pattern_in_the_project_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = example_with(tmp_path, "    - {pattern: 'unhandled (error', why: 'x'}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_project(str(path))
+    assert str(caught.value) == (
+        f"{path}: telemetry.logs_allow[0].pattern: 'unhandled (error' is no regular expression: "
+        "missing ), unterminated subpattern at position 10"
+    )
