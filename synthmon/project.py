@@ -24,6 +24,7 @@ from typing import Any, Literal
 from synthmon.amconfig.policy import Policy
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract
+from synthmon.logstore.allow import LogAllow
 from synthmon.traces.attribution import Investigation
 
 ServiceKind = Literal["command", "postgres", "redis", "compose", "jaeger", "victorialogs"]
@@ -104,6 +105,7 @@ class Telemetry:
     logs: str | None = None
     logs_api: str = "victorialogs"
     logs_query: str = ""
+    logs_allow: tuple[LogAllow, ...] = ()  # the problem lines the project's faults cause
 
     def __post_init__(self) -> None:
         if self.logs_api not in LOGS_APIS:
