@@ -42,13 +42,14 @@ MARKERS = {
     "health": "a runbook health check (read-only)",
     "alert": "an alert scenario: fault, rule fires, routed notification, recovery",
     "destructive": "injects faults into the stack; skipped on an external stack unless allowed",
+    "traces": "the collector's health and synthetic requests traced into Jaeger (read-only)",
     "load": "drives load with Locust",
     "slo": "evaluates SLO objectives in Prometheus",
     "dashboards": "runs every dashboard panel's PromQL against Prometheus (read-only)",
 }
 # Read-only checks first, measurements before faults, faults last: a fault never disturbs
 # what another check measures.
-ORDER = ("health", "load", "slo", "dashboards", "alert", "destructive")
+ORDER = ("health", "traces", "load", "slo", "dashboards", "alert", "destructive")
 SERIAL_MARKERS = ("load", "slo", "alert", "destructive")
 
 #: The fixtures of this plugin: an item requesting one (and getting ours, not a conftest's

@@ -164,7 +164,7 @@ def traced_target(
     target = TracedTarget(f"http://{HOST}:{port}", set(SPANS))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             context = extract(dict(self.headers.items()))
             with tracer.start_as_current_span(
                 f"GET {self.path}", context=context, kind=SpanKind.SERVER,

@@ -68,9 +68,9 @@ def test_a_bad_request_is_one_line_in_the_http_format(client: JaegerClient) -> N
 
 
 def test_an_unreachable_jaeger_is_named() -> None:
-    with httpx.Client(timeout=2) as http:
-        with pytest.raises(HttpError, match=r"^Jaeger http://127\.0\.0\.1:9: .*unreachable"):
-            JaegerClient("http://127.0.0.1:9", http).services()
+    unreachable = r"^Jaeger http://127\.0\.0\.1:9: .*unreachable"
+    with httpx.Client(timeout=2) as http, pytest.raises(HttpError, match=unreachable):
+        JaegerClient("http://127.0.0.1:9", http).services()
 
 
 def test_recorded_otlp_json_parses_into_the_model() -> None:
