@@ -14,10 +14,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from synthmon.slo.client import ClientStats
 from synthmon.slo.promql import number
+
+if TYPE_CHECKING:
+    from synthmon.slo.exemplars import ObjectiveExemplars
 
 Verdict = Literal["pass", "fail", "error"]
 EXIT_CODES: Mapping[str, int] = {"pass": 0, "fail": 1, "error": 2}
@@ -67,6 +70,8 @@ class SLOReport:
     end: float
     results: tuple[ObjectiveResult, ...]
     client: ClientStats | None = None
+    # the slow requests behind each latency objective (synthmon.slo.exemplars); () = not asked
+    exemplars: tuple[ObjectiveExemplars, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -102,6 +107,7 @@ class SLOReport:
             "exit_code": self.exit_code,
             "client": None if self.client is None else asdict(self.client),
             "objectives": rows,
+            "exemplars": [e.to_dict() for e in self.exemplars],
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -111,8 +117,9 @@ class SLOReport:
             Path(path).write_text(text, encoding="utf-8")
         return text
 
-    def render_table(self, show_promql: bool = False) -> str:
-        """A plain-text table, one row per objective, reasons wrapped under it."""
+    def render_table(self, show_promql: bool = False, show_exemplars: bool = True) -> str:
+        """A plain-text table, one row per objective, reasons wrapped under it; then the
+        latency objectives' exemplars (when asked for)."""
         head = ("OBJECTIVE", "VERDICT", "MEASURED", "THRESHOLD")
         rows = [
             (r.name, r.verdict.upper(), r.measured_text, r.threshold_text) for r in self.results
@@ -135,4 +142,6 @@ class SLOReport:
             if show_promql:
                 out.extend(f"    promql: {q}" for q in result.promql)
         out += ["", f"verdict: {self.verdict.upper()} (exit {self.exit_code})"]
+        if show_exemplars:
+            out += [line for e in self.exemplars for line in ("", e.render())]
         return "\n".join(out) + "\n"
