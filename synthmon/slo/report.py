@@ -14,13 +14,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from synthmon.slo.client import ClientStats
+from synthmon.slo.exemplar_model import ObjectiveExemplars
 from synthmon.slo.promql import number
-
-if TYPE_CHECKING:
-    from synthmon.slo.exemplars import ObjectiveExemplars
 
 Verdict = Literal["pass", "fail", "error"]
 EXIT_CODES: Mapping[str, int] = {"pass": 0, "fail": 1, "error": 2}
