@@ -9,13 +9,16 @@ synthmon.yaml from docker-compose files, exit 0 or 4.
 Exit codes: 0 every objective holds, 1 an objective is violated, 2 the gate could not be
 evaluated (bad input, Prometheus unreachable, no data, too few requests). With ``--baseline``
 an objective that got worse than the baseline report by more than its margin is also exit 1,
-and one that cannot be compared exit 2 (the worse of the two verdicts wins). Every failure we
-expect is one line on stderr, never a traceback.
+and one that cannot be compared exit 2 (the worse of the two verdicts wins). ``--current FILE``
+compares an existing report (a capacity search's) with the baseline, without Prometheus: exit
+1 when the knee dropped by more than ``capacity=N%``, 2 when that cannot be vouched for.
+Every failure we expect is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -28,6 +31,8 @@ from pathlib import Path
 from synthmon import external
 from synthmon.durations import parse_duration
 from synthmon.errors import ConfigError, SynthmonError
+from synthmon.fingerprint import Fingerprint, definition_hash
+from synthmon.jsonfile import read_json
 from synthmon.redact import Redactor
 from synthmon.settings import OPTIONS, Settings
 from synthmon.slo import evaluate, load_client_stats, load_spec
@@ -165,6 +170,8 @@ def gate_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = 
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
+    if args.current:
+        return _compare_current(args)
     settings = gate_settings(args)
     redactor = Redactor.from_environ()  # a proxy's error page may echo the credentials
     for secret in external.secrets_of(settings):
@@ -186,22 +193,64 @@ def _gate(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> i
     baseline = read_report(args.baseline) if args.baseline else None  # bad input fails first
     with external.prometheus(settings, url, remote=True) as prom:
         report = evaluate(spec, prom, window, client)
+    report = dataclasses.replace(report, fingerprint=_load_fingerprint(args, spec))
     doc = report.to_dict()
     regression = None
     if baseline is not None:
         regression = compare(baseline, parse_report(doc, "this run"), margins)
         doc["regression"] = regression.to_dict()
-    if args.report:
-        try:
-            text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
-            Path(args.report).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{args.report}: cannot write report: {exc.strerror}") from None
+    _write_report(args.report, doc)
     sys.stdout.write(redactor.redact(report.render_table(show_promql=args.show_promql)))
     if regression is None:
         return report.exit_code
     sys.stdout.write("\n" + redactor.redact(regression.render()))
     return max(report.exit_code, regression.exit_code)  # 2 beats 1 beats 0, as in the report
+
+
+def _write_report(path: str | None, doc: Mapping[str, object]) -> None:
+    if path:
+        try:
+            text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot write report: {exc.strerror}") from None
+
+
+def _load_fingerprint(args: argparse.Namespace, spec: object) -> Fingerprint | None:
+    """The fingerprint the load step wrote into ``--window-file`` (where the load ran, which
+    this host need not be), with this spec's hash; None when it wrote none."""
+    if not args.window_file:
+        return None
+    doc = read_json(args.window_file, "window file")
+    raw = doc.get("fingerprint") if isinstance(doc, dict) else None
+    if raw is None:
+        return None
+    found = Fingerprint.from_dict(raw, f"{args.window_file}: fingerprint")
+    return dataclasses.replace(found, spec_hash=definition_hash(spec))
+
+
+def _compare_current(args: argparse.Namespace) -> int:
+    """``--current FILE --baseline FILE``: compare two reports, evaluate nothing."""
+    window = [flag for flag, given in (("--start", args.start), ("--end", args.end),
+              ("--last", args.last), ("--window-file", args.window_file),
+              ("--locust-stats", args.locust_stats)) if given]  # fmt: skip
+    if window:
+        raise ConfigError(
+            f"--current compares an existing report; {', '.join(window)} is for evaluating a "
+            "window (give one or the other)"
+        )
+    if not args.baseline:
+        raise ConfigError("--current needs --baseline FILE (the report to compare it with)")
+    margins = parse_margins(args.max_regression)
+    baseline = read_report(args.baseline)
+    doc = read_json(args.current, "SLO report")
+    regression = compare(baseline, parse_report(doc, args.current), margins)
+    _write_report(args.report, {**doc, "regression": regression.to_dict()})
+    redactor = Redactor.from_environ()
+    own = doc.get("verdict", "?")
+    sys.stdout.write(redactor.redact(f"current report: {args.current} (its own verdict: {own})\n"))
+    sys.stdout.write(redactor.redact(regression.render()))
+    return regression.exit_code
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -352,8 +401,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MARGINS",
         default=env("SYNTHMON_MAX_REGRESSION"),
         help="allowed worsening per objective name, pNN or type, e.g. "
-        "p95=10%%,error_rate=0.5pp,p95-latency=20ms (default: +10%%, error_rate +0.5pp; "
+        "p95=10%%,error_rate=0.5pp,p95-latency=20ms, and the allowed drop of the capacity "
+        "knee, capacity=10%% (default: +10%%, error_rate +0.5pp, capacity -10%%; "
         "env SYNTHMON_MAX_REGRESSION)",
+    )
+    gate.add_argument(
+        "--current",
+        metavar="FILE",
+        help="compare this existing slo-report.json (e.g. a capacity search's) with --baseline "
+        "instead of evaluating a window; needs no Prometheus",
     )
     gate.set_defaults(handler=cmd_gate)
     validate = sub.add_parser(

@@ -12,10 +12,15 @@ not turn the gate off). Defaults: latency, cpu, memory +10%; error_rate +0.5pp.
 
 Verdicts: ``ok``, ``regressed``, ``error`` (a figure is missing on either side: the gate cannot
 vouch, exit 2), ``new``/``dropped`` (only in one report: shown, not judged).
+
+Capacity (``capacity=10%``, the report's ``capacity`` key) is higher-is-better and compared in
+:mod:`.regression_capacity`. Fingerprints (synthmon.fingerprint): two reports measured on
+machines or with profiles known to differ cannot be compared (exit 2), whatever the figures.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -24,8 +29,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from synthmon.errors import ConfigError
+from synthmon.fingerprint import Fingerprint, differences
 from synthmon.jsonfile import read_json
 from synthmon.slo.decide import ms, pct
+from synthmon.slo.regression_capacity import Capacity, compare_capacity, parse_capacity
 
 Unit = Literal["%", "pp", "s"]
 _SHARES = ("error_rate", "cpu", "memory")
@@ -33,6 +40,7 @@ _MARGIN = re.compile(r"\s*([A-Za-z0-9_.:-]+)\s*=\s*(\d+(?:\.\d+)?)\s*(%|pp|ms|s)
 _PERCENTILE = re.compile(r"P(\d+(?:\.\d+)?)\b")
 EXIT_CODES = {"ok": 0, "regressed": 1, "error": 2}
 _EPS = 1e-12
+CAPACITY = "capacity"  # the margin key of the capacity search (not an objective)
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class Report:
     path: str
     service: str
     rows: tuple[ReportRow, ...]
+    capacity: Capacity | None = None
+    fingerprint: Fingerprint | None = None
 
 
 def _number(value: object) -> float | None:
@@ -107,7 +117,10 @@ def parse_report(doc: object, where: str) -> Report:
                 percentile=found.group(1) if found else None,
             )
         )
-    return Report(where, str(doc.get("service", "")), tuple(rows))
+    raw = doc.get("fingerprint")
+    fingerprint = None if raw is None else Fingerprint.from_dict(raw, f"{where}: fingerprint")
+    capacity = parse_capacity(doc.get("capacity"), f"{where}: capacity")
+    return Report(where, str(doc.get("service", "")), tuple(rows), capacity, fingerprint)
 
 
 def read_report(path: str | Path) -> Report:
@@ -283,11 +296,65 @@ def compare(
         if row.name not in names:
             reason = f"{row.name}: only in the baseline (not in this spec any more)"
             out.append(Comparison(row.name, row.figure_name, "-", "-", "-", "-", "dropped", reason))
+    unlike = _unlike(baseline.fingerprint, current.fingerprint)
+    if unlike:  # the figures may be right, but they are not of the same thing
+        out = [_not_vouched(c, unlike) for c in out]
+    out += _capacity(baseline, current, margins, used, where)
     unused = sorted(set(margins) - used)
     if unused:
         known = sorted({r.name for r in current.rows} | {r.type for r in current.rows})
         raise ConfigError(
             f"{where}: {', '.join(unused)} matches no objective "
-            f"(names and types: {', '.join(known)}; or pNN for a latency percentile)"
+            f"(names and types: {', '.join(known)}; or pNN for a latency percentile; "
+            f"{CAPACITY} needs a capacity search in both reports)"
         )
     return RegressionResult(baseline.path, tuple(out))
+
+
+def _unlike(base: Fingerprint | None, now: Fingerprint | None) -> str:
+    """What is known to differ between two fingerprints ("" when nothing is, or one lacks)."""
+    return "" if base is None or now is None else ", ".join(differences(base, now)[0])
+
+
+def _not_vouched(c: Comparison, unlike: str) -> Comparison:
+    if c.verdict not in ("ok", "regressed"):
+        return c
+    why = f"{c.name}: cannot be vouched for: measured differently ({unlike}); "
+    return dataclasses.replace(c, verdict="error", reason=why + c.reason.split(": ", 1)[-1])
+
+
+def _capacity(
+    baseline: Report, current: Report, margins: Mapping[str, Margin], used: set[str], where: str
+) -> list[Comparison]:
+    """The capacity row: judged when both reports have a search, else shown (or an error when
+    ``capacity=N%`` asked for a comparison one report cannot give)."""
+    if baseline.capacity is None and current.capacity is None:
+        return []
+    used.add(CAPACITY)
+    asked = margins.get(CAPACITY)
+    if asked is not None and asked.unit != "%":
+        raise ConfigError(
+            f"{where}: {CAPACITY}={asked.text[1:]}: capacity takes a relative drop, e.g. "
+            f"{CAPACITY}=10%"
+        )
+    margin = asked or Margin(0.10, "%", "+10%")
+    allowed = f"-{margin.amount * 100:g}%"
+    if baseline.capacity is None or current.capacity is None:
+        side = "baseline" if baseline.capacity is None else "current report"
+        verdict: Literal["error", "new", "dropped"] = (
+            "error" if asked else "new" if baseline.capacity is None else "dropped"
+        )
+        reason = f"{CAPACITY}: the {side} has no capacity search" + (
+            f", so {CAPACITY}={asked.text[1:]} cannot be checked" if asked else ""
+        )
+        return [Comparison(CAPACITY, "knee low", "-", "-", "-", allowed, verdict, reason)]
+    got = compare_capacity(
+        baseline.capacity,
+        current.capacity,
+        margin.amount,
+        (baseline.fingerprint, current.fingerprint),
+    )
+    return [
+        Comparison(CAPACITY, "knee low", f"{got.baseline} req/s", f"{got.current} req/s",
+                   got.change, allowed, got.verdict, got.reason)
+    ]  # fmt: skip

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from synthmon.fingerprint import Fingerprint
 from synthmon.slo.client import ClientStats
 from synthmon.slo.exemplar_model import ObjectiveExemplars
 from synthmon.slo.promql import number
@@ -68,7 +69,10 @@ class SLOReport:
     end: float
     results: tuple[ObjectiveResult, ...]
     client: ClientStats | None = None
-    # the slow requests behind each latency objective (synthmon.slo.exemplars); () = not asked
+    #: the machine, profile and spec the figures were measured with (a regression compares
+    #: only reports with the same one; see synthmon.fingerprint)
+    fingerprint: Fingerprint | None = None
+    #: the slow requests behind each latency objective (synthmon.slo.exemplars); () = not asked
     exemplars: tuple[ObjectiveExemplars, ...] = ()
 
     @property
@@ -101,6 +105,7 @@ class SLOReport:
                 "start_iso": _iso(self.start),
                 "end_iso": _iso(self.end),
             },
+            "fingerprint": None if self.fingerprint is None else self.fingerprint.to_dict(),
             "verdict": self.verdict,
             "exit_code": self.exit_code,
             "client": None if self.client is None else asdict(self.client),
