@@ -5,6 +5,8 @@ collector down)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from synthmon.traces.pipeline import (
 from tests._jaeger import BATCH_TIMEOUT_S, Jaeger, running_jaeger, traced_target
 
 pytestmark = pytest.mark.selftest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CHECKS = trace_checks_of(
     [
@@ -137,3 +141,29 @@ def test_bad_trace_checks_are_one_config_error_line(raw: object, message: str) -
     with pytest.raises(ConfigError) as failed:
         trace_checks_of(raw)
     assert message in str(failed.value) and "\n" not in str(failed.value)
+
+
+def run_collector_check(otel_url: str, run_dir: Path) -> subprocess.CompletedProcess[str]:
+    """checks/test_traces.py's collector health check as a user runs it (an external stack;
+    the target and Prometheus are not asked by it)."""
+    argv = [
+        sys.executable, "-m", "pytest", "checks/test_traces.py", "-p", "no:cacheprovider",
+        "-k", "collector", "--stack", "external", "--target-url", "http://127.0.0.1:9",
+        "--prometheus-url", "http://127.0.0.1:9", "--otel-url", otel_url,
+        "--project", "examples/manager-app/synthmon.yaml", "--run-dir", str(run_dir),
+    ]  # fmt: skip
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_the_collector_check_passes_then_fails_naming_the_stopped_collector(
+    jaeger: Jaeger, tmp_path: Path
+) -> None:
+    healthy = run_collector_check(jaeger.health_url, tmp_path)
+    assert healthy.returncode == 0, healthy.stdout[-3000:]
+    assert "1 passed" in healthy.stdout.splitlines()[-1]
+    jaeger.stop()
+    broken = run_collector_check(jaeger.health_url, tmp_path)
+    assert broken.returncode == 1, broken.stdout[-3000:]
+    assert "FAILED checks/test_traces.py::test_collector_is_healthy" in broken.stdout
+    named = f"{COLLECTOR} {jaeger.health_url.rstrip('/')}: GET /: unreachable: Connection refused"
+    assert named in broken.stdout, broken.stdout[-3000:]
