@@ -40,9 +40,8 @@ class Search:
     limit: int = 20
 
     def __str__(self) -> str:
-        parts = [f"service {self.service!r}"]
-        if self.operation:
-            parts.append(f"operation {self.operation!r}")
+        op = f"operation {self.operation!r}" if self.operation else "any operation"
+        parts = [f"service {self.service!r}", op]
         if self.min_duration_ms is not None:
             parts.append(f"duration >= {self.min_duration_ms:g} ms")
         window = f"{_rfc3339(self.start)} .. {_rfc3339(self.end)}"

@@ -136,14 +136,14 @@ def _failure(
         )
     except HttpError as exc:
         found = f"no answer ({exc})"
-    health = "not known"
+    health = f"{COLLECTOR}: health not known"
     if pipe.health_url is not None:
         problem = collector_problem(http, pipe.health_url)
-        health = f"{pipe.health_url} healthy" if problem is None else problem
+        health = f"{COLLECTOR} {pipe.health_url} healthy" if problem is None else problem
     why = f" ({pipe.deadline_why})" if pipe.deadline_why else ""
     return (
         f"{check.request} (HTTP {status}) -> no trace with "
         f"{', '.join(map(str, check.spans))} in Jaeger {pipe.jaeger.base_url}{pipe.jaeger.api} "
         f"within {pipe.deadline_s:g} s{why}: searched trace {trace_id} (sent as traceparent), "
-        f"then {search}: last seen: {seen}; found: {found}; {COLLECTOR}: {health}"
+        f"then {search}: last seen: {seen}; found: {found}; {health}"
     )
