@@ -17,6 +17,9 @@
 #                              for the compose backend (images/tools/Containerfile)
 #   images/build.sh toxiproxy  ghcr.io/shopify/toxiproxy:<gobuild's TOXIPROXY_VERSION>: the real
 #                              server built from its Go module (needs Go, as make go-tools)
+#   images/build.sh jaeger victorialogs
+#                              jaegertracing/jaeger:<v2 version> and victoriametrics/victoria-logs:
+#                              the real binaries built from their Go modules (as toxiproxy)
 #   images/build.sh --list     print "service image" for each
 #   images/build.sh --base     only the Debian base (prints its name)
 #   SYNTHMON_APP_BASE=python:3.11-slim-bookworm images/build.sh app
@@ -195,6 +198,22 @@ toxiproxy_context() {
   echo "$context"
 }
 
+# Jaeger's and VictoriaLogs' contexts: the binary synthmon.gobuild built (as Toxiproxy's) and,
+# for Jaeger, the all-in-one config its image runs by default (synthmon.stack.jaeger_config).
+gobuild_context() {
+  local service=$1 function=$2 binary=$3 context=$WORK/$1-context path
+  path=$(PATH="$PATH:/usr/local/go/bin" "$PY" -c \
+    "from synthmon.gobuild import $function; print($function())") || {
+    echo "images: $service: building $binary failed" >&2; exit 1; }
+  mkdir -p "$context"
+  cp "$path" "$context/$binary"
+  cp "images/$service/Containerfile" "$context/Containerfile"
+  if [ "$service" = jaeger ]; then
+    "$PY" -W ignore::RuntimeWarning -m synthmon.stack.jaeger_config --listen 0.0.0.0 >"$context/config.yaml"
+  fi
+  echo "$context"
+}
+
 # build SERVICE CONTEXT BASE [BUILD-ARG...]: build the image when its inputs changed; print
 # what happened.
 build() {
@@ -220,7 +239,7 @@ build() {
 IMAGE[python]=$PYBASE  # the app's base here; not a setting
 if [ "${1:-}" = --base ]; then build_base; echo "$BASE"; exit 0; fi  # scripts/fresh-check.sh
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app tools toxiproxy "${!PROJECT_DIR[@]}")
+[ ${#wanted[@]} -gt 0 ] || wanted=(postgres redis prometheus alertmanager pushgateway app tools toxiproxy jaeger victorialogs "${!PROJECT_DIR[@]}")
 for service in "${wanted[@]}"; do
   [ -n "${IMAGE[$service]:-}" ] || { echo "images: unknown service $service (have: ${!IMAGE[*]})" >&2; exit 2; }
 done
@@ -243,6 +262,11 @@ for service in "${wanted[@]}"; do
     ( context=$(tools_context) && build tools "$context" "$PYBASE" ) &
   elif [ "$service" = toxiproxy ]; then
     ( context=$(toxiproxy_context) && build toxiproxy "$context" "$BASE" ) &
+  elif [ "$service" = jaeger ]; then
+    ( context=$(gobuild_context jaeger jaeger_binary jaeger) && build jaeger "$context" "$BASE" ) &
+  elif [ "$service" = victorialogs ]; then
+    ( context=$(gobuild_context victorialogs victorialogs_binary victoria-logs) \
+        && build victorialogs "$context" "$BASE" ) &
   elif [ -n "${PROJECT_DIR[$service]:-}" ]; then
     ( context=$(project_context "$service") && build "$service" "$context" "$PYBASE" \
         WHEELS=wheels PIP_ARGS="--no-index --find-links /tmp/wheels" ) &

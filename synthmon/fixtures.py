@@ -162,7 +162,8 @@ def session_slo_report(
         load: LoadResult = request.getfixturevalue("load_run")
         # the window's last samples are in Prometheus after one more scrape and evaluation
         settle = stack.scrape_interval_s + stack.evaluation_interval_s
-        report = gate_after_load(spec, prom, load, settle)
+        # the profile's definition goes into the report's fingerprint (capacity comparisons)
+        report = gate_after_load(spec, prom, load, settle, load_profile(settings).get(load.profile))
     report.to_json(stack.run_dir / "slo-report.json")
     config.stash[slo_report_key] = report.render_table(show_promql=True)
     return report

@@ -25,8 +25,21 @@ from synthmon.amconfig.policy import Policy
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract
 
-ServiceKind = Literal["command", "postgres", "redis", "compose"]
-SERVICE_KINDS: tuple[str, ...] = ("command", "postgres", "redis", "compose")
+ServiceKind = Literal["command", "postgres", "redis", "compose", "jaeger", "victorialogs"]
+SERVICE_KINDS: tuple[str, ...] = (
+    "command",
+    "postgres",
+    "redis",
+    "compose",
+    "jaeger",
+    "victorialogs",
+)
+#: a kind's ports besides its own (``{port:NAME}``, its url's): ``{port:NAME_<port>}`` each; a
+#: jaeger service's own port is OTLP/HTTP (what OTEL_EXPORTER_OTLP_ENDPOINT takes)
+KIND_PORTS: Mapping[str, tuple[str, ...]] = {
+    "jaeger": ("otlp_grpc", "query", "query_grpc", "health"),
+}
+LOGS_APIS: tuple[str, ...] = ("victorialogs", "loki")
 # the monitoring stack synthmon adds itself: a project's service may not take these names
 BUILTIN_SERVICES = frozenset({"sinks", "pushgateway", "alertmanager", "prometheus", "faultproxy"})
 
@@ -55,6 +68,10 @@ class ServiceSpec:
     port: int | None = None
     upstream_routes: Path | None = None  # kind fake_upstream: synthmon.upstream's routes file
 
+    def port_names(self) -> tuple[str, ...]:
+        """The names of its ports in a run: its own, then ``NAME_<port>`` of its kind's others."""
+        return (self.name, *(named_port(self.name, p) for p in KIND_PORTS.get(self.kind, ())))
+
     def __post_init__(self) -> None:
         where = f"service {self.name!r}"
         if not self.name.isidentifier():
@@ -67,6 +84,39 @@ class ServiceSpec:
             raise ConfigError(f"{where}: a command service needs argv")
         if self.kind == "postgres" and not self.database:
             raise ConfigError(f"{where}: a postgres service needs the database to create")
+
+
+def named_port(service: str, port: str) -> str:
+    """The run's name of ``service``'s port ``port`` (one of its kind's :data:`KIND_PORTS`)."""
+    return f"{service}_{port}"
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """Where the target's traces and logs go: ``traces``/``logs`` name the services holding
+    them (a jaeger or victorialogs service; on compose, the compose service's name),
+    ``service_name`` is the target's OTel ``service.name``, ``logs_query`` the log store's query
+    selecting the target's lines (LogsQL, or LogQL for ``logs_api: loki``)."""
+
+    service_name: str
+    traces: str | None = None
+    logs: str | None = None
+    logs_api: str = "victorialogs"
+    logs_query: str = ""
+
+    def __post_init__(self) -> None:
+        if self.logs_api not in LOGS_APIS:
+            raise ConfigError(
+                f"telemetry.logs_api: expected one of {LOGS_APIS}, got {self.logs_api!r}"
+            )
+        if not self.logs_query:
+            quoted = self.service_name.replace("\\", "\\\\").replace('"', '\\"')
+            query = (
+                f'service.name:"{quoted}"'
+                if self.logs_api == "victorialogs"
+                else f'{{service_name="{quoted}"}}'
+            )
+            object.__setattr__(self, "logs_query", query)
 
 
 @dataclass(frozen=True)
@@ -265,11 +315,17 @@ class Project:
     source: Path | None = None  # the project file it was read from
     policy: Policy | None = None  # who must be paged for which alert (synthmon.amconfig.policy)
     compose: ComposeSpec | None = None  # the user's compose files (--stack compose)
+    telemetry: Telemetry | None = None  # where the target's traces and logs go
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.services]
         if len(set(names)) != len(names):
             raise ConfigError(f"project {self.name}: duplicate service names in {names}")
+        ports = [p for s in self.services for p in s.port_names()]
+        clash = sorted({p for p in ports if ports.count(p) > 1})
+        if clash:
+            raise ConfigError(f"project {self.name}: service names clash with ports: {clash}")
+        self._check_telemetry()
         if self.target not in names:
             raise ConfigError(f"project {self.name}: target {self.target!r} is not in {names}")
         for dependency in self.health.entries if self.health else ():
@@ -278,6 +334,31 @@ class Project:
                     f"project {self.name}: health entry {dependency!r} names no dependency "
                     f"(have: {', '.join(n for n in names if n != self.target)})"
                 )
+
+    def _check_telemetry(self) -> None:
+        """``telemetry.traces``/``logs`` name a service of the right kind (or, on compose, any)."""
+        t = self.telemetry
+        for key, kind in (("traces", "jaeger"), ("logs", "victorialogs")):
+            name = getattr(t, key) if t is not None else None
+            if name is None:
+                continue
+            found = next((s for s in self.services if s.name == name), None)
+            if found is None and self.compose is None:
+                have = [s.name for s in self.services if s.kind == kind]
+                raise ConfigError(
+                    f"project {self.name}: telemetry.{key}: {name!r} is no service "
+                    f"(have {kind} services: {', '.join(have) or 'none'})"
+                )
+            if found is not None and found.kind not in (kind, "compose"):
+                raise ConfigError(
+                    f"project {self.name}: telemetry.{key}: {name!r} is a {found.kind} "
+                    f"service, expected kind {kind}"
+                )
+
+    def telemetry_service(self, key: Literal["traces", "logs"]) -> ServiceSpec | None:
+        """The project's service holding the traces (``traces``) or logs, if one runs here."""
+        name = getattr(self.telemetry, key) if self.telemetry is not None else None
+        return next((s for s in self.services if s.name == name), None)
 
     def service(self, name: str) -> ServiceSpec:
         """The service called ``name``."""

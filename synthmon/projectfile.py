@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from synthmon.errors import ConfigError
 from synthmon.project import (
     BUILTIN_SERVICES,
+    KIND_PORTS,
     ComposeSpec,
     Environment,
     FaultSpec,
@@ -44,8 +45,10 @@ from synthmon.project import (
     ServiceFault,
     ServiceKind,
     ServiceSpec,
+    Telemetry,
     TrafficFault,
     UpstreamFault,
+    named_port,
 )
 
 # the schema lives in projectfile_models; its names stay importable from here
@@ -70,6 +73,7 @@ from synthmon.projectfile_models import Scalar as Scalar
 from synthmon.projectfile_models import ScenarioModel as ScenarioModel
 from synthmon.projectfile_models import ServiceModel as ServiceModel
 from synthmon.projectfile_models import SloModel as SloModel
+from synthmon.projectfile_models import TelemetryModel as TelemetryModel
 from synthmon.projectfile_models import TrafficModel as TrafficModel
 from synthmon.projectfile_models import UpstreamModel as UpstreamModel
 from synthmon.projectfile_models import Values as Values
@@ -81,7 +85,7 @@ PROJECT_FILE = "synthmon.yaml"
 #: the command of ``kind: fake_upstream`` (synthmon's generic HTTP fake upstream)
 UPSTREAM_ARGV = ("{python}", "-m", "synthmon.upstream", "--host", "{host}", "--port", "{port}")
 PLACEHOLDER = re.compile(r"\$\$|\$\{([^}]*)\}")
-_SERVICE_REF = re.compile(r"(\w+)\.(host|port|url)")
+_SERVICE_REF = re.compile(r"(\w+)(?:\.(\w+))?\.(host|port|url)")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFAULT_URLS = {
     "postgres": "postgresql://postgres@{host}:{port}/{database}",
@@ -163,7 +167,9 @@ def _translate(text: str, where: str, own: str, services: Mapping[str, ServiceMo
                 f"{where}: ${{{inner}}} is not a placeholder (have: ${{NAME.host}}, ${{NAME.port}},"
                 " ${NAME.url}, ${self.port}, ${secret:NAME}, ${env:VAR}, ${python}, ${project})"
             )
-        name, attr = ref.groups()
+        name, sub, attr = ref.groups()
+        if sub is not None:
+            return _named_port(where, inner, name, sub, attr, services)
         if name == "self":
             if not own:
                 raise ValueError(f"{where}: ${{self.{attr}}}: there is no self here")
@@ -179,6 +185,21 @@ def _translate(text: str, where: str, own: str, services: Mapping[str, ServiceMo
         return "{host}" if attr == "host" else "{" + attr + ":" + name + "}"
 
     return PLACEHOLDER.sub(one, text)
+
+
+def _named_port(
+    where: str, inner: str, name: str, port: str, attr: str, services: Mapping[str, ServiceModel]
+) -> str:
+    """``${NAME.PORT.host|port|url}``: one of the other ports of service NAME's kind."""
+    spec = services.get(name)
+    have = KIND_PORTS.get(spec.kind, ()) if spec is not None else ()
+    if port not in have:
+        kind = f"kind {spec.kind}" if spec is not None else "no service"
+        raise ValueError(
+            f"{where}: ${{{inner}}}: {name!r} ({kind}) has no port {port!r} "
+            f"(have: {', '.join(have) or 'only its own: ${' + name + '.port}'})"
+        )
+    return "{host}" if attr == "host" else "{" + attr + ":" + named_port(name, port) + "}"
 
 
 def start_order(services: Mapping[str, ServiceModel]) -> tuple[list[str], list[str]]:
@@ -346,6 +367,22 @@ def build(file: Path, model: ProjectModel) -> Project:
         scrape=dict(mon.scrape),
         unscaled_windows=frozenset(mon.unscaled_windows),
     )
+    try:
+        return _project(file, model, services, scenarios, secrets, monitoring, compose)
+    except ConfigError as exc:  # Project's own cross-checks (telemetry, port names)
+        raise ProjectFileError([f"{file}: {exc}"]) from None
+
+
+def _project(
+    file: Path,
+    model: ProjectModel,
+    services: list[ServiceSpec],
+    scenarios: list[Scenario],
+    secrets: list[str],
+    monitoring: Monitoring,
+    compose: ComposeSpec | None,
+) -> Project:
+    root = file.parent
     return Project(
         name=model.name,
         root=root,
@@ -371,6 +408,21 @@ def build(file: Path, model: ProjectModel) -> Project:
         source=file,
         policy=model.policy.policy() if model.policy is not None else None,
         compose=compose,
+        telemetry=_telemetry(model),
+    )
+
+
+def _telemetry(model: ProjectModel) -> Telemetry | None:
+    """The ``telemetry:`` section (validated against the services by :class:`Project`)."""
+    t = model.telemetry
+    if t is None:
+        return None
+    return Telemetry(
+        service_name=t.service_name,
+        traces=t.traces,
+        logs=t.logs,
+        logs_api=t.logs_api,
+        logs_query=t.logs_query or "",
     )
 
 

@@ -34,10 +34,15 @@ class _Model(BaseModel):
 class ServiceModel(_Model):
     """One service of the stack: the service under test or a dependency."""
 
-    kind: Literal["command", "postgres", "redis", "fake_upstream", "compose"] = Field(
+    kind: Literal[
+        "command", "postgres", "redis", "fake_upstream", "compose", "jaeger", "victorialogs"
+    ] = Field(
         description="command: run `command`; postgres, redis: synthmon runs it; fake_upstream: "
         "synthmon's generic HTTP fake upstream with `routes`; compose: a service of the "
-        "`compose:` files (only with --stack compose)"
+        "`compose:` files (only with --stack compose); jaeger: Jaeger v2 (OTLP in, traces in "
+        "memory, query API; ${NAME.url} is its OTLP/HTTP base, ${NAME.query.url}, "
+        "${NAME.health.url}, ${NAME.otlp_grpc.port} its other ports); victorialogs: a log store "
+        "(OTLP logs; ${NAME.url})"
     )
     command: list[str] | None = Field(None, min_length=1, description="argv (processes backend)")
     image: str | None = Field(
@@ -77,6 +82,8 @@ class ServiceModel(_Model):
             "redis": {"image"},
             "fake_upstream": {"routes"},
             "compose": {"image"},  # the image setting replacing its build: (when it exists)
+            "jaeger": {"image"},
+            "victorialogs": {"image"},
         }[self.kind]
         for key in ("command", "image", "image_command", "database", "routes"):
             if key not in allowed and getattr(self, key) is not None:
@@ -252,6 +259,29 @@ class ComposeModel(_Model):
     )
 
 
+class TelemetryModel(_Model):
+    """Where the target's traces and logs go, for the trace and log checks."""
+
+    service_name: str = Field(
+        min_length=1, description="the target's OpenTelemetry service.name (OTEL_SERVICE_NAME)"
+    )
+    traces: str | None = Field(
+        None, description="the jaeger service holding the traces (compose: its compose service)"
+    )
+    logs: str | None = Field(
+        None, description="the victorialogs service holding the logs (compose: its service)"
+    )
+    logs_api: Literal["victorialogs", "loki"] = Field(
+        "victorialogs", description="the log store's query API"
+    )
+    logs_query: str | None = Field(
+        None,
+        min_length=1,
+        description='the query selecting the target\'s lines; default: service.name:"NAME" '
+        '(LogsQL) or {service_name="NAME"} (Loki)',
+    )
+
+
 class LoadModel(_Model):
     locustfile: str
     profiles: str
@@ -405,6 +435,9 @@ class ProjectModel(_Model):
     scrape_jobs: list[str] = Field(description="jobs Prometheus must scrape before checks start")
     policy: PolicyModel | None = None
     compose: ComposeModel | None = None
+    telemetry: TelemetryModel | None = Field(
+        None, description="where the target's traces and logs go (none: no trace/log checks)"
+    )
     load: LoadModel | None = Field(None, description="none: the load run is skipped")
     slo: SloModel | None = Field(None, description="none: the SLO gate is skipped")
     secrets: list[Name] = Field(default_factory=list, description="random values of each run")

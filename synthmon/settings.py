@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from synthmon.durations import parse_duration
 from synthmon.errors import ConfigError
 from synthmon.masking import hide_password
-from synthmon.project import Project
+from synthmon.project import LOGS_APIS, Project
 from synthmon.secrets import Secret, apply_environment, read_secret
 
 PROJECT_IMAGE = "synthmon/{name}:latest"  # the default of a project's own image setting
@@ -108,7 +108,20 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("slo_spec", "SLO spec file the gate evaluates", "slo/baseline.yaml"),
     Option("grafana_url", "Grafana base URL; its health check is skipped when unset"),
-    Option("otel_url", "OpenTelemetry collector health URL; skipped when unset"),
+    Option(
+        "otel_url",
+        "OpenTelemetry collector health URL (external stack; an embedded stack's own Jaeger "
+        "otherwise); skipped when unset",
+    ),
+    Option("jaeger_url", "Jaeger query API base URL, the runbook's :16686 (external stack)"),
+    Option("logs_url", "log store base URL: VictoriaLogs or Loki (external stack)"),
+    Option("logs_api", "the log store's query API: victorialogs or loki", "victorialogs"),
+    Option("image_jaeger", "container image of Jaeger v2", "jaegertracing/jaeger:2.13.0"),
+    Option(
+        "image_victorialogs",
+        "container image of VictoriaLogs",
+        "victoriametrics/victoria-logs:v1.52.1",
+    ),
     # nightly synthetic mode: an external stack, its credentials, and where results go
     Option("allow_destructive", "run checks marked destructive on an external stack", switch=True),
     Option("allow_load", "external stack: allow load above the smoke profile's size", switch=True),
@@ -190,6 +203,15 @@ def _url(name: str, value: str | None) -> str | None:
         shown = hide_password(value)  # never echo a password
         raise ConfigError(f"{name}: expected an http(s) URL like http://host:port, got {shown!r}")
     return value.rstrip("/")
+
+
+def _logs_api(name: str, value: str | None) -> Literal["victorialogs", "loki"]:
+    text = (value or "").strip().lower()
+    if text == "victorialogs":
+        return "victorialogs"
+    if text == "loki":
+        return "loki"
+    raise ConfigError(f"{name}: expected one of {', '.join(LOGS_APIS)}, got {value!r}")
 
 
 def _positive(name: str, value: str) -> float:
@@ -288,6 +310,9 @@ class Settings:
     alertmanager_url: str | None = None
     grafana_url: str | None = None
     otel_url: str | None = None
+    jaeger_url: str | None = None
+    logs_url: str | None = None
+    logs_api: Literal["victorialogs", "loki"] = "victorialogs"
     # nightly synthetic mode (an external stack); secrets are Secret, masked in repr
     allow_destructive: bool = False
     allow_load: bool = False
@@ -399,8 +424,10 @@ class Settings:
             "slo_spec": Path(str(raw["slo_spec"])),
             "sources": sources,
         }
-        for name in ("target_url", "prometheus_url", "alertmanager_url", "grafana_url", "otel_url"):
+        urls = ("target_url", "prometheus_url", "alertmanager_url", "grafana_url", "otel_url")
+        for name in (*urls, "jaeger_url", "logs_url"):
             kwargs[name] = _url(sources[name], raw[name])
+        kwargs["logs_api"] = _logs_api(sources["logs_api"], raw["logs_api"])
         kwargs.update(_synthetic(raw, sources))
         own, own_sources = _project_images(project, raw, env)
         kwargs["images"] = {**_images(raw, sources), **own}

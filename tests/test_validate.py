@@ -64,7 +64,7 @@ CASES: dict[str, tuple[Edit, str]] = {
     "a bad kind": (
         lambda d: d["services"]["app"].update(kind="docker"),
         "services.app.kind: expected one of command, postgres, redis, fake_upstream, compose, "
-        "got 'docker'",
+        "jaeger, victorialogs, got 'docker'",
     ),
     "neither image nor command": (
         lambda d: [d["services"]["app"].pop(k) for k in ("command", "image", "image_command")],

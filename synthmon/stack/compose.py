@@ -11,6 +11,7 @@ through those published ports, so nothing but the stack itself runs differently.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -48,6 +49,7 @@ from synthmon.stack.configs import render_alertmanager_for, render_rules
 from synthmon.stack.container_service import RUN_LABEL, owner_labels, remove_stale
 from synthmon.stack.embedded import (
     EVALUATION_INTERVAL_S,
+    EXEMPLARS,
     HOST,
     RESEND_DELAY,
     SCRAPE_INTERVAL_S,
@@ -57,9 +59,13 @@ from synthmon.stack.engine import missing_images as engine_missing
 from synthmon.stack.prometheus_config import Timing, render_prometheus_config
 from synthmon.stack.running import Stack
 from synthmon.stack.service import HttpProbe, Probe, ScrapedProbe, TcpProbe
+from synthmon.stack.telemetry import COMPOSE_PORTS, VICTORIALOGS_PORT, compose_telemetry
 
 PROJECT_PREFIX = "synthmon-run-"
-KIND_PORTS = {"postgres": 5432, "redis": 6379}
+KIND_PORTS = {
+    "postgres": 5432, "redis": 6379,
+    "jaeger": COMPOSE_PORTS["jaeger"]["otlp_http"], "victorialogs": VICTORIALOGS_PORT,
+}  # fmt: skip
 _COMPOSE_ENV = re.compile(r"\{(url|port|host|secret|env):(\w+)\}")
 
 
@@ -289,7 +295,7 @@ def compose_stack(
         tools_image=settings.images["tools"],
         labels=labels,
         drop=spec.drop,
-        extra_args={"prometheus": [RESEND_DELAY]},
+        extra_args={"prometheus": [RESEND_DELAY, EXEMPLARS]},
         links={to: ports[to] for _, to in links.values()},
         proxy_config=proxy_config,
     )
@@ -334,6 +340,8 @@ def compose_stack(
             api = toxiproxy_port if spec.toxiproxy else PROXY_API_PORT
             proxy_url = f"http://{HOST}:{runner.published(proxy_service, api)}"
             probes[proxy_service] = HttpProbe(f"{proxy_url}/version")
+        telemetry, telemetry_probes = compose_telemetry(project, runner.published, HOST)
+        probes |= telemetry_probes  # Jaeger ready on its health endpoint, not its OTLP port
         probes[roles["prometheus"]] = ScrapedProbe(role_urls["prometheus"], project.scrape_jobs)
         runner.probes = probes
         for name in probes:
@@ -356,6 +364,7 @@ def compose_stack(
             reason=reason,
             notes=rendered_prom.notes(),
             fault_proxy_url=proxy_url,
+            **dataclasses.asdict(telemetry),
         )
     finally:
         runner.stop_all()

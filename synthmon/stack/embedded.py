@@ -22,6 +22,7 @@ from synthmon.durations import format_duration
 from synthmon.errors import ConfigError, StackError
 from synthmon.gobuild import alertmanager_binaries
 from synthmon.project import Project, ServiceSpec
+from synthmon.stack import telemetry
 from synthmon.stack.container_service import ContainerService
 from synthmon.stack.prometheus_config import (
     STACK_JOBS,
@@ -63,7 +64,8 @@ def proxy_ports(project: Project) -> tuple[str, ...]:
 
 def port_names(project: Project) -> tuple[str, ...]:
     """Every port one run needs, by name."""
-    return (*(spec.name for spec in project.services), *MONITORING_PORTS, *proxy_ports(project))
+    own = (p for spec in project.services for p in spec.port_names())
+    return (*own, *MONITORING_PORTS, *proxy_ports(project))
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class Context:
                 return str(self.port(name, via=own))
             if kind == "url" and name in self.urls(via=own):
                 return self.urls(via=own)[name]
+            if kind == "url" and name in self.named_urls():
+                return self.named_urls()[name]
             if kind == "env":  # the user's environment secret, read as the stack starts
                 if name not in os.environ:
                     raise ConfigError(f"service {own}: {match.group(0)}: ${name} is not set")
@@ -120,6 +124,19 @@ class Context:
             )
             for spec in self.project.services
         }
+
+    def named_urls(self) -> dict[str, str]:
+        """``http://host:port`` of each service's other named ports (a jaeger's query, ...)."""
+        return {
+            port: f"http://{HOST}:{self.ports[port]}"
+            for spec in self.project.services
+            for port in spec.port_names()[1:]
+        }
+
+    def logs_url(self, via: str) -> str | None:
+        """The project's log store as service ``via`` reaches it (None: the project has none)."""
+        logs = self.project.telemetry_service("logs")
+        return self.urls(via=via)[logs.name] if logs is not None else None
 
     def argv(self, spec: ServiceSpec, argv: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(self.expand(arg, spec.name) for arg in argv)
@@ -186,6 +203,10 @@ def project_service(spec: ServiceSpec, ctx: Context) -> Service:
         return postgres(spec.name, port, spec.database)
     if spec.kind == "redis":
         return redis(spec.name, port)
+    if spec.kind == "jaeger":
+        return telemetry.jaeger(spec, ctx.ports, HOST, ctx.logs_url(spec.name))
+    if spec.kind == "victorialogs":
+        return telemetry.victorialogs(spec, ctx.ports, HOST)
     return Service(
         name=spec.name,
         argv=ctx.argv(spec, spec.argv),
@@ -251,6 +272,8 @@ def prometheus_yml(project: Project, ports: Ports, conf_dir: Path) -> RenderedPr
 # evaluates every second a send lost at start-up (Alertmanager not yet discovered) would
 # otherwise hold an always-firing alert back for a whole minute.
 RESEND_DELAY = "--rules.alert.resend-delay=1s"
+# the exemplars (trace IDs) the app's OpenMetrics histogram carries: kept, for the SLO gate
+EXEMPLARS = "--enable-feature=exemplar-storage"
 
 
 def prometheus(project: Project, ports: Ports, rules: dict[str, str], config: str) -> Service:
@@ -259,7 +282,7 @@ def prometheus(project: Project, ports: Ports, rules: dict[str, str], config: st
         name="prometheus",
         argv=(binary("prometheus"), "--config.file={conf}/prometheus.yml",
               "--storage.tsdb.path={data}", f"--web.listen-address={HOST}:{ports['prometheus']}",
-              "--storage.tsdb.retention.time=1d", RESEND_DELAY),
+              "--storage.tsdb.retention.time=1d", RESEND_DELAY, EXEMPLARS),
         configs={"prometheus.yml": config, **{f"rules/{n}": t for n, t in rules.items()}},
         probe=ScrapedProbe(f"http://{HOST}:{ports['prometheus']}", project.scrape_jobs),
     )  # fmt: skip
@@ -341,6 +364,10 @@ def project_container(spec: ServiceSpec, ctx: Context, images: Mapping[str, str]
         return postgres_container(spec.name, port, spec.database, image)
     if spec.kind == "redis":
         return redis_container(spec.name, port, image)
+    if spec.kind == "jaeger":
+        return telemetry.jaeger_container(spec, ctx.ports, HOST, ctx.logs_url(spec.name), image)
+    if spec.kind == "victorialogs":
+        return telemetry.victorialogs_container(spec, ctx.ports, HOST, image)
     return ContainerService(
         name=spec.name, image=image, argv=ctx.argv(spec, spec.image_argv), env=ctx.env(spec),
         secret_env=spec.secret_env, probe=ctx.probe(spec),
@@ -373,7 +400,7 @@ def prometheus_container(
         name="prometheus", image=image, readable_by=NOBODY,
         argv=("--config.file={conf}/prometheus.yml", "--storage.tsdb.path=/prometheus",
               f"--web.listen-address={HOST}:{ports['prometheus']}",
-              "--storage.tsdb.retention.time=1d", RESEND_DELAY),
+              "--storage.tsdb.retention.time=1d", RESEND_DELAY, EXEMPLARS),
         configs={"prometheus.yml": config,
                  **{f"rules/{n}": t for n, t in rules.items()}},
         probe=ScrapedProbe(f"http://{HOST}:{ports['prometheus']}", project.scrape_jobs),

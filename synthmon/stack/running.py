@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthmon.project import Project
-from synthmon.stack import embedded
+from synthmon.stack import embedded, telemetry
+from synthmon.stack.jaeger_config import BATCH_TIMEOUT_S
 from synthmon.stack.processes import ProcessRunner
 
 
@@ -34,3 +35,14 @@ class Stack:
     reason: str = ""
     notes: tuple[str, ...] = ()  # what the test copies of the configs leave out, and why
     fault_proxy_url: str | None = None  # Toxiproxy's API on the links (None: none proxied)
+    # telemetry (None: not in this stack): Jaeger's query API and UI base (the runbook's
+    # 16686), the OTLP/HTTP base the app exports to (4318), the collector's health endpoint
+    # the runbook curls (13133, ending in /), the log store's base and its query API
+    jaeger_url: str | None = None
+    otlp_url: str | None = None
+    otel_health_url: str | None = None
+    logs_url: str | None = None
+    logs_api: str = "victorialogs"  # "victorialogs" | "loki"
+    # the collector's batch timeout plus what else lies between receipt and queryability: a
+    # check waiting for a span or a log line adds it to its deadline
+    telemetry_delay_s: float = BATCH_TIMEOUT_S + telemetry.QUERYABLE_AFTER_S

@@ -8,6 +8,7 @@ given URLs, and ``auto`` picks containers when an engine answers and holds every
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import signal
@@ -29,6 +30,7 @@ from synthmon.stack.embedded import HOST, Context, Ports, port_names
 from synthmon.stack.processes import ProcessRunner
 from synthmon.stack.running import Stack
 from synthmon.stack.service import Service
+from synthmon.stack.telemetry import telemetry_urls
 
 
 def new_run_dir(base: Path) -> Path:
@@ -157,6 +159,7 @@ def embedded_stack(
                     if embedded.FAULT_PROXY in ports
                     else None
                 ),
+                **dataclasses.asdict(telemetry_urls(project, ports, HOST)),
             )
         finally:
             runner.stop_all()
@@ -198,6 +201,12 @@ def open_stack(settings: Settings) -> Iterator[Stack]:
             alertmanager_url=settings.alertmanager_url,
             project=settings.project,
             reason=f"asked for ({settings.where('stack')} external)",
+            jaeger_url=settings.jaeger_url,
+            otlp_url=None,  # an external stack's app exports where it is configured to
+            # the collector's health endpoint: --otel-url's root, as the runbook curls it
+            otel_health_url=f"{settings.otel_url}/" if settings.otel_url else None,
+            logs_url=settings.logs_url,
+            logs_api=settings.logs_api,
         )
         return
     found, reason = choose_backend(settings)

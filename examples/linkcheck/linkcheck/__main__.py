@@ -9,6 +9,7 @@ import uvicorn
 
 from linkcheck.app import create_app
 from linkcheck.config import Settings
+from linkcheck.telemetry import LOG_FORMAT, TraceIds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,8 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     logging.basicConfig(
         level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        format=LOG_FORMAT,  # ends with " trace_id=... span_id=..." inside a span
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(TraceIds())
     # httpx logs every request at INFO: the prober alone would log twice a second.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -22,7 +22,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from linkcheck import __version__
+from linkcheck import __version__, telemetry
 from linkcheck.config import Settings
 from linkcheck.deps import Dependencies
 from linkcheck.metrics import instrument
@@ -43,7 +43,8 @@ async def _prober(deps: Dependencies, interval_s: float) -> None:
     """Probe every ``interval_s`` so the gauge is fresh even when nobody calls /healthz."""
     while True:
         try:
-            await deps.probe_all()
+            with telemetry.untraced():
+                await deps.probe_all()
         except Exception:  # a bug here must not stop the loop; the gauge goes stale
             log.exception("background probe failed")
         await asyncio.sleep(interval_s)
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="linkcheck", version=__version__, lifespan=lifespan)
     instrument(app)
+    telemetry.setup(app)  # traces only with OTEL_EXPORTER_OTLP_ENDPOINT set
 
     def deps_of(request: Request) -> Dependencies:
         deps: Dependencies = request.app.state.deps

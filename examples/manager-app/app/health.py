@@ -14,6 +14,7 @@ from app.db import Database
 from app.github import GitHubClient
 from app.logs import kv
 from app.metrics import Metrics
+from app.telemetry import untraced
 
 log = logging.getLogger("app.health")
 
@@ -82,7 +83,8 @@ class DependencyMonitor:
         while True:
             started = loop.time()
             try:
-                await self.check()
+                with untraced():
+                    await self.check()
             except Exception:  # a bug here must not silently end all probing
                 log.exception("dependency probe crashed")
             await asyncio.sleep(max(0.0, self._interval - (loop.time() - started)))

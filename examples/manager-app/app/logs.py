@@ -2,6 +2,9 @@
 
 Every line is one object `{"ts", "level", "logger", "event", ...}` so the suite (and Loki, in
 the real system) can parse it. Structured fields travel in `extra={"fields": {...}}`; use `kv`.
+A line written while a span is active carries `trace_id` and `span_id` (hex, 32/16): from a log
+line to its trace in Jaeger. With a collector configured the records also go out as OTLP logs
+(app.telemetry attaches that handler).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import json
 import logging
 import time
 from typing import Any
+
+from app.telemetry import current_ids
 
 _QUIET_LIBRARIES = ("httpx", "httpcore", "psycopg", "asyncio")
 
@@ -31,6 +36,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
+        ids = current_ids()
+        if ids is not None:
+            entry["trace_id"], entry["span_id"] = ids
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             for key, value in fields.items():

@@ -13,6 +13,8 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 # `*_created` series only add noise to PromQL autocompletion and cardinality.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -99,15 +101,38 @@ class Metrics:
         for dep in DEPENDENCIES:
             self.dependency_up.labels(dep).set(0)
 
-    def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
-        """Record one finished request."""
+    def observe(
+        self, method: str, endpoint: str, status: int, seconds: float, trace_id: str | None = None
+    ) -> None:
+        """Record one finished request; its trace ID (if traced) becomes the bucket's exemplar."""
         self.requests.labels(method, endpoint, str(status)).inc()
-        self.duration.labels(method, endpoint).observe(seconds)
+        exemplar = {"trace_id": trace_id} if trace_id else None
+        self.duration.labels(method, endpoint).observe(seconds, exemplar=exemplar)
 
-    def render(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+    def render(self, accept: str = "") -> tuple[bytes, str]:
+        """(body, content type): OpenMetrics (with exemplars) when the scraper asks for it, as
+        Prometheus does, else the text format (which cannot carry exemplars)."""
+        if wants_openmetrics(accept):
+            return generate_openmetrics(self.registry), OPENMETRICS  # type: ignore[no-untyped-call]
+        return generate_latest(self.registry), CONTENT_TYPE
+
+
+def wants_openmetrics(accept: str) -> bool:
+    """Whether an Accept header lists application/openmetrics-text (any version, any q > 0)."""
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media.lower() == "application/openmetrics-text" and "q=0" not in params:
+            return True
+    return False
 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-__all__ = ["CONTENT_TYPE", "DEPENDENCIES", "LATENCY_BUCKETS", "Metrics", "memory_limit_bytes"]
+__all__ = [
+    "CONTENT_TYPE",
+    "DEPENDENCIES",
+    "LATENCY_BUCKETS",
+    "OPENMETRICS",
+    "Metrics",
+    "memory_limit_bytes",
+    "wants_openmetrics",
+]

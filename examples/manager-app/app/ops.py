@@ -15,7 +15,6 @@ from app.api import error, json_object
 from app.chaos import ChaosError
 from app.health import overall, utc_timestamp
 from app.logs import kv
-from app.metrics import CONTENT_TYPE
 from app.services import Services
 
 log = logging.getLogger("app.chaos")
@@ -50,8 +49,9 @@ class Ops:
         return JSONResponse(body, status_code=code)
 
     async def metrics(self, request: Request) -> Response:
-        """Prometheus text exposition of the app's private registry."""
-        return Response(self.svc.metrics.render(), media_type=CONTENT_TYPE)
+        """The app's private registry: OpenMetrics if asked (exemplars), else the text format."""
+        body, content_type = self.svc.metrics.render(request.headers.get("accept", ""))
+        return Response(body, headers={"Content-Type": content_type})
 
     async def chaos(self, request: Request) -> Response:
         """GET shows, PUT merges fields into, DELETE clears the chaos config."""
