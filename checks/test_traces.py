@@ -18,7 +18,7 @@ from synthmon import evidence
 from synthmon.project import Project
 from synthmon.settings import Settings
 from synthmon.stack import Stack
-from synthmon.traces.expect import TraceCheck, describe, trace_checks_of
+from synthmon.traces.expect import TraceCheck, describe
 from synthmon.traces.jaeger import JaegerClient
 from synthmon.traces.pipeline import (
     COLLECTOR,
@@ -35,8 +35,8 @@ pytestmark = pytest.mark.traces
 
 
 def _health_url(stack: Stack, settings: Settings) -> str | None:
-    """The stack's collector health URL (T1's Stack.otel_health_url), else ``--otel-url``."""
-    return getattr(stack, "otel_health_url", None) or settings.otel_url
+    """The stack's collector health URL, else ``--otel-url`` (an external stack)."""
+    return stack.otel_health_url or settings.otel_url
 
 
 def _target_env(project: Project) -> Mapping[str, str]:
@@ -45,8 +45,7 @@ def _target_env(project: Project) -> Mapping[str, str]:
 
 
 def _trace_checks(project: Project) -> tuple[TraceCheck, ...]:
-    telemetry = getattr(project, "telemetry", None)
-    return trace_checks_of(getattr(telemetry, "trace_checks", None))
+    return project.telemetry.trace_checks if project.telemetry is not None else ()
 
 
 @pytest.mark.health
@@ -64,14 +63,12 @@ def test_collector_is_healthy(
 
 @pytest.fixture(scope="module")
 def pipeline(stack: Stack, project: Project, synthmon_settings: Settings) -> Iterator[Pipeline]:
-    jaeger_url = getattr(stack, "jaeger_url", None) or getattr(
-        synthmon_settings, "jaeger_url", None
-    )
-    telemetry = getattr(project, "telemetry", None)
+    jaeger_url = stack.jaeger_url or synthmon_settings.jaeger_url
+    telemetry = project.telemetry
     if jaeger_url is None or telemetry is None:
         pytest.skip("not configured: no Jaeger (the project has no `telemetry:` / --jaeger-url)")
     env = _target_env(project)
-    delay = float(getattr(stack, "telemetry_delay_s", 0.0))
+    delay = stack.telemetry_delay_s
     why = (
         f"{SCHEDULE_DELAY} {schedule_delay_s(env):g} s + the stack's telemetry delay "
         f"{delay:g} s + margin"
@@ -79,7 +76,7 @@ def pipeline(stack: Stack, project: Project, synthmon_settings: Settings) -> Ite
     with httpx.Client(timeout=5) as client:
         yield Pipeline(
             JaegerClient(jaeger_url, client),
-            str(telemetry.service_name),
+            telemetry.service_name,
             _health_url(stack, synthmon_settings),
             trace_deadline_s(env, delay),
             why,

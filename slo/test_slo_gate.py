@@ -56,9 +56,7 @@ def gate_report(
     stack: Stack, slo_report: SLOReport, prom: Prometheus, synthmon_settings: Settings
 ) -> Iterator[SLOReport]:
     """The session's report with its exemplars, written back to slo-report.json."""
-    jaeger_url = getattr(stack, "jaeger_url", None) or getattr(
-        synthmon_settings, "jaeger_url", None
-    )
+    jaeger_url = stack.jaeger_url or synthmon_settings.jaeger_url
     with httpx.Client(timeout=5) as http:
         jaeger = JaegerClient(jaeger_url, http) if jaeger_url else None
         report = with_exemplars(slo_report, load_spec(synthmon_settings.slo_spec), prom, jaeger)

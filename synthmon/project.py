@@ -24,6 +24,7 @@ from typing import Any, Literal
 from synthmon.amconfig.policy import Policy
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract
+from synthmon.traces.expect import TraceCheck
 
 ServiceKind = Literal["command", "postgres", "redis", "compose", "jaeger", "victorialogs"]
 SERVICE_KINDS: tuple[str, ...] = (
@@ -103,6 +104,8 @@ class Telemetry:
     logs: str | None = None
     logs_api: str = "victorialogs"
     logs_query: str = ""
+    #: requests whose traces must hold the given spans (the ``traces`` checks)
+    trace_checks: tuple[TraceCheck, ...] = ()
 
     def __post_init__(self) -> None:
         if self.logs_api not in LOGS_APIS:

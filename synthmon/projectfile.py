@@ -423,6 +423,7 @@ def _telemetry(model: ProjectModel) -> Telemetry | None:
         logs=t.logs,
         logs_api=t.logs_api,
         logs_query=t.logs_query or "",
+        trace_checks=tuple(t.trace_checks),
     )
 
 

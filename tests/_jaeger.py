@@ -1,9 +1,9 @@
 """The real Jaeger v2 binary on free loopback ports, and a small target traced with the real
 OpenTelemetry SDK exporting OTLP/HTTP to it: what the trace tests run against.
 
-The config is written here until the stack's own (synthmon/stack/jaeger_config.py) lands: OTLP
-receivers, a batch processor with a short timeout, memory storage, the query API, and the
-health endpoint in legacy mode (``GET /`` answers 200, the runbook's ``curl :13133/``).
+The config is the stack's own (synthmon.stack.jaeger_config): OTLP receivers, a batch processor
+with a short timeout, memory storage, the query API, and the health endpoint in legacy mode
+(``GET /`` answers 200, the runbook's ``curl :13133/``).
 """
 
 from __future__ import annotations
@@ -20,44 +20,10 @@ import httpx
 
 from synthmon.gobuild import jaeger_binary
 from synthmon.ports import HOST, free_ports
+from synthmon.stack.jaeger_config import JaegerListen, render_jaeger_config
 from synthmon.waiting import wait_until
 
 BATCH_TIMEOUT_S = 0.1
-
-CONFIG = """\
-service:
-  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics: {{level: none}}
-    logs: {{level: warn}}
-extensions:
-  healthcheckv2:
-    use_v2: false
-    endpoint: {host}:{health}
-    path: "/"
-  jaeger_query:
-    storage: {{traces: mem}}
-    http: {{endpoint: "{host}:{query}"}}
-    grpc: {{endpoint: "{host}:{query_grpc}"}}
-  jaeger_storage:
-    backends:
-      mem:
-        memory: {{max_traces: 10000}}
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "{host}:{grpc}"}}
-      http: {{endpoint: "{host}:{http}"}}
-processors:
-  batch: {{timeout: {batch_ms}ms}}
-exporters:
-  jaeger_storage_exporter: {{trace_storage: mem}}
-"""
 
 
 @dataclass
@@ -82,17 +48,16 @@ class Jaeger:
 def running_jaeger(tmp: Path) -> Iterator[Jaeger]:
     """Jaeger v2 on free ports until the block ends (stopped, by its own PID, on exit)."""
     health, query, query_grpc, grpc, http = free_ports(5)
+    ports = {"health": health, "query": query, "query_grpc": query_grpc, "otlp_grpc": grpc}
     config = tmp / "jaeger.yaml"
-    config.write_text(
-        CONFIG.format(
-            host=HOST, health=health, query=query, query_grpc=query_grpc, grpc=grpc, http=http,
-            batch_ms=int(BATCH_TIMEOUT_S * 1000),
-        )
-    )  # fmt: skip
+    listen = JaegerListen.on(HOST, ports, http)
+    config.write_text(render_jaeger_config(listen, batch_timeout_s=BATCH_TIMEOUT_S))
     log = tmp / "jaeger.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(jaeger_binary()), "--config", str(config)], stdout=out, stderr=subprocess.STDOUT
+            [str(jaeger_binary()), "--config", f"file:{config}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     jaeger = Jaeger(
         f"http://{HOST}:{query}", f"http://{HOST}:{http}", f"http://{HOST}:{health}/", process, log

@@ -151,7 +151,7 @@ def run_collector_check(otel_url: str, run_dir: Path) -> subprocess.CompletedPro
     argv = [
         sys.executable, "-m", "pytest", "checks/test_traces.py", "-p", "no:cacheprovider",
         "-k", "collector", "--stack", "external", "--target-url", "http://127.0.0.1:9",
-        "--prometheus-url", "http://127.0.0.1:9", "--otel-url", otel_url,
+        "--prometheus-url", "http://127.0.0.1:9", "--otel-url", otel_url.rstrip("/"),
         "--project", "examples/manager-app/synthmon.yaml", "--run-dir", str(run_dir),
     ]  # fmt: skip
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
