@@ -4,7 +4,8 @@
 stack and keep it up until Ctrl-C; ``synthmon down RUN_DIR``: stop a stack left running;
 ``synthmon routes diff --base REF``: who is notified of each alert before and after a change,
 exit 1 when the policy is violated, 4 on bad input; ``synthmon init --from FILE``: a starter
-synthmon.yaml from docker-compose files, exit 0 or 4.
+synthmon.yaml from docker-compose files, exit 0 or 4; ``synthmon worker --master HOST:PORT
+LOCUSTFILE``: one Locust worker on this host for a master elsewhere.
 
 Exit codes: 0 every objective holds, 1 an objective is violated, 2 the gate could not be
 evaluated (bad input, Prometheus unreachable, no data, too few requests). With ``--baseline``
@@ -471,6 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, kwargs in ARGUMENTS:
         init.add_argument(flag, **kwargs)
     init.set_defaults(handler=cmd_init)
+    from synthmon.load import remote
+
+    worker = sub.add_parser("worker", help=remote.HELP, description=remote.HELP)
+    for flag, kwargs in remote.ARGUMENTS:
+        worker.add_argument(flag, **kwargs)
+    worker.set_defaults(handler=remote.run)
     return parser
 
 

@@ -104,7 +104,7 @@ def _keep_stack(settings: Settings, running: Stack, session: pytest.Session) -> 
 
 def session_load(stack: Stack, settings: Settings, config: pytest.Config) -> LoadResult:
     """The ``load_run`` fixture: the session's Locust run against the stack."""
-    from synthmon.load import run_load
+    from synthmon.load import remote_workers, run_load
 
     locustfile = project_of(settings).locustfile
     if locustfile is None:
@@ -134,6 +134,7 @@ def session_load(stack: Stack, settings: Settings, config: pytest.Config) -> Loa
         profile,
         stack.run_dir / "load" / profile.name,
         workers=settings.load_workers,
+        remote=remote_workers(settings),  # workers started on other hosts (--load-remote-workers)
         locustfile=locustfile,
     )
     config.stash[load_key] = result

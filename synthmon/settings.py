@@ -101,6 +101,23 @@ OPTIONS: tuple[Option, ...] = (
     Option("load_profile", "load profile of the SLO gate's Locust run", "baseline"),
     Option("load_profiles", "load profiles file", "load/profiles.yaml"),
     Option("load_workers", "Locust worker processes (0: one local process)", "0"),
+    # Locust workers on other hosts (synthmon worker --master HOST:PORT LOCUSTFILE)
+    Option(
+        "load_remote_workers",
+        "Locust workers the master waits for from other hosts (`synthmon worker --master "
+        "HOST:PORT LOCUSTFILE` on each), besides --load-workers local ones",
+        "0",
+    ),
+    Option(
+        "load_master_bind",
+        "HOST:PORT the Locust master listens on for workers of other hosts",
+        "0.0.0.0:5557",
+    ),
+    Option(
+        "load_workers_wait",
+        "how long the Locust master waits for the workers of other hosts (DURATION)",
+        "30s",
+    ),
     Option(
         "min_alert_coverage",
         "fail the run when fewer than N percent of the alert rules have a passing scenario",
@@ -269,6 +286,26 @@ def _duration(name: str, text: str) -> float:
     return seconds
 
 
+def _address(name: str, text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (an IPv6 host in brackets)."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name}: expected HOST:PORT like 0.0.0.0:5557, got {text!r}")
+    return host, int(port)
+
+
+def _load_workers(raw: Mapping[str, str | None], sources: Mapping[str, str]) -> dict[str, Any]:
+    """The Settings fields of Locust workers on other hosts, from raw values."""
+    return {
+        "load_remote_workers": _count(
+            sources["load_remote_workers"], str(raw["load_remote_workers"])
+        ),
+        "load_master_bind": _address(sources["load_master_bind"], str(raw["load_master_bind"])),
+        "load_workers_wait": _duration(sources["load_workers_wait"], str(raw["load_workers_wait"])),
+    }
+
+
 def _synthetic(raw: Mapping[str, str | None], sources: Mapping[str, str]) -> dict[str, Any]:
     """The Settings fields of the nightly synthetic mode (an external stack), from raw values."""
     _duration(sources["dashboard_rate_interval"], str(raw["dashboard_rate_interval"]))
@@ -303,6 +340,9 @@ class Settings:
     load_profile: str = "baseline"
     load_profiles: Path = Path("load/profiles.yaml")
     load_workers: int = 0
+    load_remote_workers: int = 0  # Locust workers from other hosts the master waits for
+    load_master_bind: tuple[str, int] = ("0.0.0.0", 5557)
+    load_workers_wait: float = 30.0
     min_alert_coverage: int = 0
     slo_spec: Path = Path("slo/baseline.yaml")
     target_url: str | None = None
@@ -429,6 +469,7 @@ class Settings:
             kwargs[name] = _url(sources[name], raw[name])
         kwargs["logs_api"] = _logs_api(sources["logs_api"], raw["logs_api"])
         kwargs.update(_synthetic(raw, sources))
+        kwargs.update(_load_workers(raw, sources))
         own, own_sources = _project_images(project, raw, env)
         kwargs["images"] = {**_images(raw, sources), **own}
         sources.update({f"image_{name}": where for name, where in own_sources.items()})

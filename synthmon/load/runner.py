@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,16 +27,24 @@ from synthmon.errors import ConfigError, SynthmonError
 from synthmon.load import results
 from synthmon.load.process import ProcessGroup
 from synthmon.load.profiles import LoadProfile
+from synthmon.load.remote import (
+    SHAPE_LOCUSTFILE,
+    WORKERS_LOCUSTFILE,
+    RemoteWorkers,
+    missing_workers,
+)
 from synthmon.ports import free_ports
 
-#: The locustfile that brings synthmon.load.shape into the Locust process (never imported here).
-SHAPE_LOCUSTFILE = Path(__file__).resolve().with_name("synthmon_shape.py")
-_WORKER_CONNECT_S = 30  # --expect-workers-max-wait
+_WORKER_CONNECT_S = 30  # --expect-workers-max-wait of local workers
 _WORKER_EXIT_S = 15.0  # after the master is done, workers get "quit" and should follow
 
 
 class LoadError(SynthmonError):
     """A Locust run failed, overran its time bound, or left no measurable window."""
+
+
+class WorkersMissing(LoadError):
+    """Fewer workers than expected joined the master before its deadline."""
 
 
 def run_load(
@@ -45,6 +54,7 @@ def run_load(
     *,
     locustfile: Path,
     workers: int = 0,
+    remote: RemoteWorkers | None = None,
     extra_env: Mapping[str, str] | None = None,
     timeout_margin_s: float = 30.0,
 ) -> results.LoadResult:
@@ -54,7 +64,12 @@ def run_load(
     ``locustfile`` is a plain Locust file (users and tasks); synthmon's shape and recorder are
     added by this function, and a LoadTestShape of its own is an error (LoadError).
 
-    ``workers=N`` runs Locust's master and N worker processes. Outputs in ``out_dir``:
+    ``workers=N`` runs Locust's master and N worker processes. ``remote`` makes the master
+    bind its address and wait for that many more workers started elsewhere (``synthmon
+    worker``); too few by its deadline is :class:`WorkersMissing`, one line saying how many
+    came. ``workers.json`` has per-worker request counts whenever there are workers.
+
+    Outputs in ``out_dir``:
     ``locust_stats.csv``, ``locust_stats_history.csv`` (full history), ``locust.html``,
     ``locust.json``, logs, per-request records, and for the gate CLI ``load-window.json``
     (``--window-file``) and ``load-client-stats.json`` (``--locust-stats``: window figures).
@@ -83,7 +98,9 @@ def run_load(
         "timing": out_dir / "shape-timing.json",
         "window": out_dir / "load-window.json",
         "client_stats": out_dir / "load-client-stats.json",
+        "workers": out_dir / "workers.json",
     }
+    files["workers"].unlink(missing_ok=True)
     env = {
         **os.environ,
         **(extra_env or {}),
@@ -93,7 +110,8 @@ def run_load(
         "PYTHONUNBUFFERED": "1",
     }
     # synthmon's shape first: Locust runs the first shape class it finds (headless)
-    locust = [sys.executable, "-m", "locust", "-f", f"{SHAPE_LOCUSTFILE},{user_file}"]
+    files_arg = f"{SHAPE_LOCUSTFILE},{WORKERS_LOCUSTFILE},{user_file}"
+    locust = [sys.executable, "-m", "locust", "-f", files_arg]
     main = [
         *locust,
         "--headless",
@@ -111,16 +129,20 @@ def run_load(
         "--exit-code-on-error",
         "0",  # failures are data here; a non-zero exit means Locust itself broke
     ]
-    port = free_ports(1)[0] if workers else 0
-    if workers:
-        main += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
-        main += ["--expect-workers", str(workers), "--expect-workers-max-wait"]
-        main += [str(_WORKER_CONNECT_S)]
-    budget = profile.max_run_s + timeout_margin_s + (_WORKER_CONNECT_S if workers else 0)
+    expected = workers + (remote.expect if remote else 0)
+    bind_host, port = (remote.bind_host, remote.bind_port) if remote else ("127.0.0.1", 0)
+    connect_s = remote.wait_s if remote else float(_WORKER_CONNECT_S)
+    if workers and not remote:
+        port = free_ports(1)[0]
+    if expected:
+        main += ["--master", "--master-bind-host", bind_host, "--master-bind-port", str(port)]
+        main += ["--expect-workers", str(expected), "--expect-workers-max-wait", f"{connect_s:g}"]
+    budget = profile.max_run_s + timeout_margin_s + (connect_s if expected else 0)
+    local_master = "127.0.0.1" if bind_host in ("0.0.0.0", "*", "") else bind_host
     with ProcessGroup() as group:
         master = group.spawn(main, files["log"], env, out_dir)
         for i in range(workers):
-            argv = [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+            argv = [*locust, "--worker", "--master-host", local_master, "--master-port", str(port)]
             group.spawn([*argv, "-H", target_url], out_dir / f"worker-{i}.log", env, out_dir)
         try:
             master.wait(timeout=budget)
@@ -131,6 +153,11 @@ def run_load(
             ) from None
         group.wait_all(time.monotonic() + _WORKER_EXIT_S)  # stragglers are killed on exit
         pids = group.pids
+    if master.returncode != 0 and expected:
+        log = files["log"].read_text(encoding="utf-8", errors="replace")
+        missing = missing_workers(log, expected, f"{bind_host}:{port}", connect_s)
+        if missing:
+            raise WorkersMissing(f"{missing} (log: {files['log']})")
     if master.returncode != 0:
         raise LoadError(f"locust exited {master.returncode}: {_tail(files['log'])}")
     return _result(target_url, profile, out_dir, files, pids)
@@ -149,6 +176,8 @@ def _result(
         raise LoadError(f"no measured window: {exc} (log: {files['log']})") from None
     seconds = window.end - window.start
     records = sorted(out_dir.glob("requests-*.tsv"))
+    if any(w.recording == "none" for w in worker_counts(files["workers"]).values()):
+        records = []  # a worker without records: exact counts would miss its requests
     total, total_failed = results.csv_totals(files["stats_csv"])
     endpoints: list[results.EndpointStats] = []
     if records:
@@ -183,6 +212,33 @@ def _result(
     client = {"requests": requests, "failures": failures, "p95_ms": p95}  # gate --locust-stats
     files["client_stats"].write_text(json.dumps(client) + "\n", encoding="utf-8")
     return result
+
+
+@dataclass(frozen=True)
+class WorkerCount:
+    """One worker's whole-run figures as its Locust stats reports gave them to the master."""
+
+    requests: int
+    failures: int
+    recording: str  # local (its own requests-<pid>.tsv), shipped (to the master) or none
+    shipped: int  # request lines it sent with its reports
+
+
+def worker_counts(workers_json: Path) -> dict[str, WorkerCount]:
+    """Locust worker id (``host_uuid``) → its counts, from a run's ``workers.json``
+    (``result.files["workers"]``); empty when the run had no workers."""
+    try:
+        doc = json.loads(workers_json.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"{workers_json}: unreadable per-worker counts: {exc}") from None
+    return {
+        name: WorkerCount(
+            int(w["requests"]), int(w["failures"]), str(w["recording"]), int(w["shipped"])
+        )
+        for name, w in doc.items()
+    }
 
 
 def _tail(path: Path, lines: int = 5) -> str:
