@@ -23,11 +23,15 @@ from synthmon.health_contract import (
     one_of,
     show,
 )
+from synthmon.logstore.model import LogLine
 from synthmon.prom import Target
 
 STATUSES = ("healthy", "degraded", "unhealthy")
 LOG_ERROR = re.compile(r'"level"\s*:\s*"(ERROR|CRITICAL|FATAL)"|\b(ERROR|CRITICAL|FATAL)\b')
 LOG_MEMORY = re.compile(r"out of memory|\bOOM\b|MemoryError|oom-kill", re.IGNORECASE)
+#: a log store's level of the runbook's error lines (OTLP's ERROR..FATAL4 too)
+LOG_LEVEL = re.compile(r"^(ERROR|CRITICAL|FATAL)\d?$", re.IGNORECASE)
+OTLP_ERROR_SEVERITY = 17  # severity_number of ERROR; FATAL is 21..24
 
 
 def app_health_problems(status_code: int, body: Any, dependencies: Iterable[str]) -> list[str]:
@@ -79,6 +83,16 @@ def log_problems(lines: Iterable[str], limit: int = 20) -> list[str]:
     return found[-limit:]
 
 
+def line_problem(line: LogLine) -> bool:
+    """Whether a log store's line is one the runbook's log analysis looks for: its level, an
+    OTLP severity of ERROR or above, or the file patterns in its text and fields."""
+    number = line.fields.get("severity_number", "")
+    if LOG_LEVEL.match(line.level) or (number.isdigit() and int(number) >= OTLP_ERROR_SEVERITY):
+        return True
+    shown = line.shown(10_000)
+    return bool(LOG_ERROR.search(shown) or LOG_MEMORY.search(shown))
+
+
 def target_problems(targets: Iterable[Target], jobs: Iterable[str]) -> list[str]:
     """Every expected job has a target and every target is up (with its last scrape error)."""
     targets = list(targets)
@@ -103,7 +117,7 @@ def fetch(http: httpx.Client, url: str, what: str) -> httpx.Response:
 
 __all__ = [
     "HealthContract", "HealthEntry", "JsonScalar", "app_health_problems", "fetch", "judge",
-    "judge_down", "log_problems", "shape_problems", "target_problems",
+    "judge_down", "line_problem", "log_problems", "shape_problems", "target_problems",
 ]  # fmt: skip
 
 

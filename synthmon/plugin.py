@@ -46,11 +46,12 @@ MARKERS = {
     "load": "drives load with Locust",
     "slo": "evaluates SLO objectives in Prometheus",
     "dashboards": "runs every dashboard panel's PromQL against Prometheus (read-only)",
+    "logs": "the runbook's log analysis over the run's window: runs after every other check",
 }
 # Read-only checks first, measurements before faults, faults last: a fault never disturbs
-# what another check measures.
-ORDER = ("health", "traces", "load", "slo", "dashboards", "alert", "destructive")
-SERIAL_MARKERS = ("load", "slo", "alert", "destructive")
+# what another check measures. The log analysis after all: its window holds every fault.
+ORDER = ("health", "traces", "load", "slo", "dashboards", "alert", "destructive", "logs")
+SERIAL_MARKERS = ("load", "slo", "alert", "destructive", "logs")
 
 #: The fixtures of this plugin: an item requesting one (and getting ours, not a conftest's
 #: same-named fixture) is a synthmon check.

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from synthmon.amconfig.policy import Policy
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract
+from synthmon.logstore.allow import LogAllow
 from synthmon.traces.expect import TraceCheck
 
 ServiceKind = Literal["command", "postgres", "redis", "compose", "jaeger", "victorialogs"]
@@ -106,6 +107,7 @@ class Telemetry:
     logs_query: str = ""
     #: requests whose traces must hold the given spans (the ``traces`` checks)
     trace_checks: tuple[TraceCheck, ...] = ()
+    logs_allow: tuple[LogAllow, ...] = ()  # the problem lines the project's faults cause
 
     def __post_init__(self) -> None:
         if self.logs_api not in LOGS_APIS:

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from synthmon.errors import ConfigError
+from synthmon.logstore.allow import parse_allow
 from synthmon.project import (
     BUILTIN_SERVICES,
     KIND_PORTS,
@@ -424,6 +425,7 @@ def _telemetry(model: ProjectModel) -> Telemetry | None:
         logs_api=t.logs_api,
         logs_query=t.logs_query or "",
         trace_checks=tuple(t.trace_checks),
+        logs_allow=parse_allow([a.model_dump() for a in t.logs_allow]),
     )
 
 

@@ -260,6 +260,17 @@ class ComposeModel(_Model):
     )
 
 
+class LogAllowModel(_Model):
+    """A problem line the project's own faults make the target log on purpose."""
+
+    pattern: str = Field(
+        min_length=1,
+        description="a regular expression searched in the line as the log check quotes it "
+        "(TIME LEVEL TEXT (FIELDS)), or in the raw line of the app's log file",
+    )
+    why: str = Field(min_length=1, description="why the run makes the target log it")
+
+
 class TelemetryModel(_Model):
     """Where the target's traces and logs go, for the trace and log checks."""
 
@@ -286,6 +297,11 @@ class TelemetryModel(_Model):
         description="requests to the target whose trace must hold these spans (the traces "
         "checks): [{request: 'GET /api/tasks/1', spans: [{kind: server}, {attributes: "
         "{db.system: postgresql}}]}]",
+    )
+    logs_allow: list[LogAllowModel] = Field(
+        default_factory=list,
+        description="ERROR/CRITICAL/FATAL or out-of-memory lines the log analysis expects (the "
+        "scenarios' faults cause them); every other one fails it",
     )
 
 

@@ -159,6 +159,13 @@ OPTIONS: tuple[Option, ...] = (
         "monitoring/grafana/dashboards",
     ),
     Option("dashboard_rate_interval", "what $__rate_interval means in dashboard queries", "1m"),
+    # -- the log analysis over a log store (issue 15, part 6) --
+    Option(
+        "logs_lookback",
+        "external stack: the log analysis reads the log store's last DURATION (a stack synthmon "
+        "starts: the run's own window)",
+        "1h",
+    ),
 )
 
 
@@ -368,6 +375,8 @@ class Settings:
     dashboards: Path | None = Path("monitoring/grafana/dashboards")  # None: the project has none
     dashboard_rate_interval: str = "1m"
     environment: str | None = None  # the project's environment the external URLs came from
+    # -- the log analysis over a log store --
+    logs_lookback: float = 3600.0  # external stack: seconds of the log store the analysis reads
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -474,5 +483,6 @@ class Settings:
         kwargs["images"] = {**_images(raw, sources), **own}
         sources.update({f"image_{name}": where for name, where in own_sources.items()})
         kwargs["environment"] = raw["environment"] or None
+        kwargs["logs_lookback"] = _duration(sources["logs_lookback"], str(raw["logs_lookback"]))
         kwargs["pushgateway_url"] = _url(sources["pushgateway_url"], raw["pushgateway_url"])
         return cls(**kwargs)
