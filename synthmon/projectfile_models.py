@@ -19,8 +19,8 @@ from pydantic import (
 
 from synthmon.amconfig.policy import Inhibition, Policy, PolicyRule, check_reach
 from synthmon.health_contract import HealthContract, HealthEntry
-from synthmon.traces.attribution import Investigation, SpanMatch
-from synthmon.traces.expect import TraceCheck
+from synthmon.traces.attribution import Investigation
+from synthmon.traces.expect import SpanExpectation, TraceCheck
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Receivers = list[Literal["pagerduty", "slack", "email", "webhook"]]
@@ -435,31 +435,6 @@ class FaultModel(_Model):
         return self
 
 
-class SpanMatchModel(_Model):
-    """The span expected to carry a scenario's latency: every given field must match."""
-
-    name: str | None = Field(None, min_length=1, description="the span's name (operation)")
-    service: str | None = Field(None, min_length=1, description="its service.name")
-    kind: Literal["server", "client", "internal", "producer", "consumer"] | None = None
-    attributes: dict[str, Any] = Field(
-        default_factory=dict, description="e.g. {db.system: postgresql}: strings, numbers, booleans"
-    )
-
-    @field_validator("attributes")
-    @classmethod
-    def _scalars(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key, item in value.items():
-            if not isinstance(item, str | int | float | bool):
-                raise ValueError(f"{key}: expected a string, number or boolean, got {item!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _something(self) -> SpanMatchModel:
-        if not (self.name or self.service or self.kind or self.attributes):
-            raise ValueError("give name, service, kind or attributes: it would match any span")
-        return self
-
-
 class InvestigateModel(_Model):
     """While the fault holds and the alert fires, the slowest traces of ``endpoint`` must show
     ``span`` carrying the added latency (the runbook's "review traces in Jaeger")."""
@@ -467,13 +442,18 @@ class InvestigateModel(_Model):
     endpoint: str = Field(
         min_length=1, description="the endpoint's server span name, e.g. GET /api/orders/{id}"
     )
-    span: SpanMatchModel
+    span: SpanExpectation = Field(description="the span expected to carry the latency")
     traces: int = Field(5, ge=1, le=50, description="how many of the slowest traces are judged")
 
+    @field_validator("span")
+    @classmethod
+    def _some_span(cls, span: SpanExpectation) -> SpanExpectation:
+        if not (span.name or span.service or span.kind or span.attributes):
+            raise ValueError("give name, service, kind or attributes: it would match any span")
+        return span
+
     def investigation(self) -> Investigation:
-        s = self.span
-        match = SpanMatch(s.name, s.service, s.kind, dict(s.attributes))
-        return Investigation(self.endpoint, match, self.traces)
+        return Investigation(self.endpoint, self.span, self.traces)
 
 
 class ScenarioModel(_Model):

@@ -15,7 +15,7 @@ import pytest
 from synthmon.faults import Faults
 from synthmon.project import Project, TrafficFault
 from synthmon.scenario import AlertScenario
-from synthmon.traces.attribution import SpanMatch
+from synthmon.traces.expect import SpanExpectation
 from tests._example_faults import chaos
 
 pytestmark = pytest.mark.selftest
@@ -34,7 +34,7 @@ def test_expecting_redis_on_the_postgres_latency_fails_naming_postgres(
 ) -> None:
     scenario = project.scenario("HighResponseTime")
     assert scenario.investigate is not None
-    wrong = replace(scenario.investigate, span=SpanMatch(attributes={"db.system": "redis"}))
+    wrong = replace(scenario.investigate, span=SpanExpectation(attributes={"db.system": "redis"}))
     traffic = [f for f in scenario.faults if isinstance(f, TrafficFault)]
     with pytest.raises(AssertionError) as caught:
         alert_scenario.run(
@@ -43,7 +43,7 @@ def test_expecting_redis_on_the_postgres_latency_fails_naming_postgres(
         )  # fmt: skip
     message = str(caught.value)
     assert message.startswith(
-        "GET /api/tasks/{task_id}: expected a span with db.system=redis to carry the added "
+        "GET /api/tasks/{task_id}: expected a span {db.system=redis} to carry the added "
         "latency, but `manager-app client [postgresql]` does ("
     ), message
     assert alert_scenario.attribution is not None and not alert_scenario.attribution.holds

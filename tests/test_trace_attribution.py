@@ -8,19 +8,14 @@ import json
 
 import pytest
 
-from synthmon.traces.attribution import (
-    Investigation,
-    SpanMatch,
-    attribute,
-    endpoint_span,
-    group_of,
-)
+from synthmon.traces.attribution import Investigation, attribute, endpoint_span, group_of
+from synthmon.traces.expect import SpanExpectation
 from synthmon.traces.model import Span, Trace
 from tests._traces import LIST, REPO, TASK, Builder, repo, task, task_list
 
-POSTGRES = SpanMatch(attributes={"db.system": "postgresql"})
-REDIS = SpanMatch(attributes={"db.system": "redis"})
-GITHUB = SpanMatch(kind="client", attributes={"server.port": 8081})
+POSTGRES = SpanExpectation(attributes={"db.system": "postgresql"})
+REDIS = SpanExpectation(attributes={"db.system": "redis"})
+GITHUB = SpanExpectation(kind="client", attributes={"server.port": 8081})
 SLOW = 300_000  # µs: what the scenarios add on a link
 
 BEFORE_TASK = [task(db_us=800 + 50 * i) for i in range(10)]
@@ -34,7 +29,7 @@ def test_postgres_latency_is_carried_by_the_postgres_span() -> None:
     assert (found.agree, len(found.carriers), found.searched) == (5, 5, 30)
     assert found.carrier == "manager-app client [postgresql]"
     assert found.verdict().startswith(
-        "GET /api/tasks/{task_id}: a span with db.system=postgresql carries the added latency: "
+        "GET /api/tasks/{task_id}: a span {db.system=postgresql} carries the added latency: "
         "`manager-app client [postgresql]` in 5/5 of the slowest traces (+302."
     )
     assert "baseline: 10 traces before the fault" in found.verdict()
@@ -49,15 +44,15 @@ def test_expecting_redis_on_the_postgres_latency_fails_naming_the_carrier() -> N
     found = attribute(Investigation(TASK, REDIS), slow, BEFORE_TASK)
     assert not found.holds
     assert found.verdict().startswith(
-        "GET /api/tasks/{task_id}: expected a span with db.system=redis to carry the added "
+        "GET /api/tasks/{task_id}: expected a span {db.system=redis} to carry the added "
         "latency, but `manager-app client [postgresql]` does (5/5 of the slowest traces, +299."
     )
-    assert found.verdict().endswith("no span of these traces is a span with db.system=redis")
+    assert found.verdict().endswith("no span of these traces is a span {db.system=redis}")
     # a span that is there but gained nothing says what it gained
     listed = [task_list(hit=False, db_us=SLOW) for _ in range(5)]
     found = attribute(Investigation(LIST, REDIS), listed, BEFORE_LIST)
     assert "but `manager-app client [postgresql]` does" in found.verdict()
-    assert found.verdict().endswith("a span with db.system=redis gained +0.2 ms")  # a SET more
+    assert found.verdict().endswith("a span {db.system=redis} gained +0.2 ms")  # a SET more
 
 
 def test_redis_latency_is_carried_by_the_redis_spans_hits_and_misses_alike() -> None:
@@ -91,7 +86,7 @@ def test_time_in_the_endpoints_own_span_fails_saying_no_child_explains_it() -> N
         found.verdict()
     )
     # the server span is never "the expected span", even when the expectation matches it
-    anything_of_the_app = SpanMatch(service="manager-app")
+    anything_of_the_app = SpanExpectation(service="manager-app")
     assert not attribute(Investigation(TASK, anything_of_the_app), slow, BEFORE_TASK).holds
 
 
@@ -150,24 +145,9 @@ def test_the_evidence_json_lists_each_slow_trace() -> None:
     assert data["baseline"]["self_ms"]["manager-app client [postgresql]"] == pytest.approx(1.025)
 
 
-@pytest.mark.parametrize(
-    ("match", "matches"),
-    [
-        (SpanMatch(attributes={"db.system": "postgresql"}), True),
-        (SpanMatch(name="SELECT", kind="CLIENT"), True),
-        (SpanMatch(attributes={"db.redis.database_index": 0}), False),
-        (SpanMatch(service="other"), False),
-    ],
-)
-def test_a_span_match_compares_every_given_field(match: SpanMatch, matches: bool) -> None:
-    query = next(s for s in task().spans if s.name == "SELECT")
-    assert match.matches(query) is matches
-
-
-def test_attribute_values_compare_as_the_project_file_writes_them() -> None:
+def test_the_expected_span_and_the_groups_read_as_the_report_says_them() -> None:
+    assert Investigation(TASK, REDIS).expected() == "a span {db.system=redis}"
     flagged = Span("a", None, "x", "svc", 0, 1, "client", {"cached": True, "port": 8081})
-    assert SpanMatch(attributes={"cached": True, "port": "8081"}).matches(flagged)
     assert group_of(flagged) == "svc client x"
-    assert SpanMatch(attributes={"db.system": "redis"}).describe() == (
-        "a span with db.system=redis"
-    )
+    query = next(s for s in task().spans if s.name == "SELECT")
+    assert group_of(query) == "manager-app client [postgresql]"

@@ -15,13 +15,14 @@ import pytest
 from synthmon.errors import ConfigError
 from synthmon.stack import Stack
 from synthmon.traces import investigate as live
-from synthmon.traces.attribution import Investigation, SpanMatch
+from synthmon.traces.attribution import Investigation
+from synthmon.traces.expect import SpanExpectation
 from synthmon.traces.investigate import check_traces, investigate_traces, judge
 from synthmon.traces.model import Trace
 from tests._traces import TASK, task
 
-POSTGRES = SpanMatch(attributes={"db.system": "postgresql"})
-REDIS = SpanMatch(attributes={"db.system": "redis"})
+POSTGRES = SpanExpectation(attributes={"db.system": "postgresql"})
+REDIS = SpanExpectation(attributes={"db.system": "redis"})
 
 
 class StandIn:
@@ -72,9 +73,7 @@ def test_expecting_the_wrong_span_fails_the_check_naming_the_carrier() -> None:
     )  # fmt: skip
     with pytest.raises(AssertionError) as caught:
         judge(found)
-    assert "expected a span with db.system=redis to carry the added latency, but " in str(
-        caught.value
-    )
+    assert "expected a span {db.system=redis} to carry the added latency, but " in str(caught.value)
     assert "`manager-app client [postgresql]` does (5/5 of the slowest traces" in str(caught.value)
 
 

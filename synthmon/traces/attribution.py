@@ -21,9 +21,10 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from synthmon.traces.expect import SpanExpectation
 from synthmon.traces.model import Span, Trace
 
 MIN_SHARE = 0.5  # the carrier holds at least half of what the trace gained over the baseline
@@ -33,38 +34,7 @@ PORT_ATTRIBUTES = ("server.port", "net.peer.port")
 
 
 def _text(value: object) -> str:
-    """An attribute as the project file writes it (YAML true is Jaeger's true)."""
     return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-@dataclass(frozen=True)
-class SpanMatch:
-    """Which span a scenario expects to carry its latency: every given field must match."""
-
-    name: str | None = None
-    service: str | None = None
-    kind: str | None = None
-    attributes: Mapping[str, object] = field(default_factory=dict)
-
-    def matches(self, span: Span) -> bool:
-        return (
-            (self.name is None or span.name == self.name)
-            and (self.service is None or span.service == self.service)
-            and (self.kind is None or span.kind.lower() == self.kind.lower())
-            and all(
-                k in span.attributes and _text(span.attributes[k]) == _text(v)
-                for k, v in self.attributes.items()
-            )
-        )
-
-    def describe(self) -> str:
-        parts = [f"{k}={_text(v)}" for k, v in self.attributes.items()]
-        parts += [
-            f"{k}={v}"
-            for k, v in (("name", self.name), ("service", self.service), ("kind", self.kind))
-            if v is not None
-        ]
-        return "a span with " + ", ".join(parts) if parts else "any span"
 
 
 @dataclass(frozen=True)
@@ -74,8 +44,11 @@ class Investigation:
     slowest traces are attributed."""
 
     endpoint: str
-    span: SpanMatch
+    span: SpanExpectation  # the trace checks' span expectation (every given field matches)
     traces: int = 5
+
+    def expected(self) -> str:
+        return f"a span {self.span}"
 
 
 def group_of(span: Span) -> str:
@@ -164,7 +137,7 @@ class TraceCarrier:
         return self.expected and not self.in_endpoint and self.share >= MIN_SHARE
 
 
-def carrier(trace: Trace, top: Span, baseline: Baseline, expected: SpanMatch) -> TraceCarrier:
+def carrier(trace: Trace, top: Span, baseline: Baseline, expected: SpanExpectation) -> TraceCarrier:
     times, spans = self_times(trace, top)
     gained = {g: t - baseline.self_us.get(g, 0.0) for g, t in times.items()}
     best = max(sorted(gained), key=lambda g: gained[g])
@@ -297,7 +270,7 @@ def attribute(
     baseline = Baseline.of(before, endpoint)
     return Attribution(
         endpoint=endpoint,
-        expected=investigation.span.describe(),
+        expected=investigation.expected(),
         carriers=tuple(
             carrier(t, s, baseline, investigation.span) for t, s in tops[: investigation.traces]
         ),

@@ -10,7 +10,6 @@ scenario fails unless the expected span carries the added latency.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -23,6 +22,7 @@ from synthmon import evidence, progress
 from synthmon.errors import ConfigError, WaitTimeout
 from synthmon.stack import Stack
 from synthmon.traces.attribution import Attribution, Investigation, attribute
+from synthmon.traces.jaeger import JaegerClient
 from synthmon.traces.model import Trace
 from synthmon.waiting import NotYet, wait_until
 
@@ -34,7 +34,7 @@ BASELINE_S = 3.0
 
 
 class TraceStore(Protocol):
-    """What the investigation needs of a trace store (T3's JaegerClient has it)."""
+    """What the investigation needs of a trace store (:class:`JaegerClient`; tests: a stand-in)."""
 
     def find(
         self, service: str, operation: str | None = None, *, start: datetime, end: datetime,
@@ -116,10 +116,8 @@ def jaeger(stack: Stack) -> Iterator[TraceStore]:
             f"{stack.kind} stack: a scenario investigates traces but the stack has no trace "
             "store (the project's telemetry.traces, or --jaeger-url)"
         )
-    client_class = importlib.import_module("synthmon.traces.jaeger").JaegerClient  # T3's
     with httpx.Client(timeout=10.0) as http:
-        store: TraceStore = client_class(url, http)
-        yield store
+        yield JaegerClient(url, http)
 
 
 def check_traces(
@@ -139,7 +137,7 @@ def check_traces(
             "telemetry: section (its service_name is what the traces are searched by)"
         )
     service, delay = telemetry.service_name, stack.telemetry_delay_s
-    span = investigation.span.describe()
+    span = investigation.expected()
     with (
         evidence.step(f"Review the slowest traces of {investigation.endpoint} ({span} expected)"),
         contextlib.ExitStack() as owned,
