@@ -447,7 +447,8 @@ def test_the_reference_example_as_its_own_file_has_it(tmp_path: Path, capsys: Ca
     assert doc["services"]["app"]["port"] == written["services"]["app"]["port"]
     for key in ("pushgateway", "drop"):
         assert doc["compose"][key] == written["compose"][key]
-    for alert in written["scenarios"]:
+    for key, scenario in written["scenarios"].items():  # init stubs one scenario per alert
+        alert = scenario.get("alert", key)
         assert f"#   {alert}: {{cause: ..., faults: [...]}}" in text
 
 

@@ -109,7 +109,7 @@ def test_the_pr_pipelines_commands_run_against_the_second_example(tmp_path: Path
         assert done.returncode == 0, f"{command}:\n{done.stdout}{done.stderr}"
         ids = set(done.stdout.split())
         for scenario in project.scenarios:
-            case = f"test_alert_fires_reaches_its_receivers_and_resolves[{scenario.alert}]"
+            case = f"test_alert_fires_reaches_its_receivers_and_resolves[{scenario.id}]"
             assert f"checks/test_alerts.py::{case}" in ids, done.stdout
         for name in objectives:
             assert f"slo/test_slo_gate.py::test_objective_holds[{name}]" in ids, done.stdout
