@@ -15,9 +15,6 @@ P95 comes with the requests that made it fail.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx
 import pytest
 
 from synthmon import evidence
@@ -25,13 +22,11 @@ from synthmon.errors import ConfigError
 from synthmon.load import LoadResult
 from synthmon.plots import Thresholds
 from synthmon.plugin import settings_of
-from synthmon.prom import Prometheus
 from synthmon.settings import Settings
 from synthmon.slo import SLOReport, load_spec
-from synthmon.slo.exemplars import failing_exemplars, with_exemplars
+from synthmon.slo.exemplars import failing_exemplars
 from synthmon.slo.report import ObjectiveResult
 from synthmon.stack import Stack
-from synthmon.traces.jaeger import JaegerClient
 
 pytestmark = [pytest.mark.slo, pytest.mark.load]
 
@@ -52,27 +47,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="module")
-def gate_report(
-    stack: Stack, slo_report: SLOReport, prom: Prometheus, synthmon_settings: Settings
-) -> Iterator[SLOReport]:
-    """The session's report with its exemplars, written back to slo-report.json."""
-    jaeger_url = stack.jaeger_url or synthmon_settings.jaeger_url
-    with httpx.Client(timeout=5) as http:
-        jaeger = JaegerClient(jaeger_url, http) if jaeger_url else None
-        report = with_exemplars(slo_report, load_spec(synthmon_settings.slo_spec), prom, jaeger)
-    report.to_json(stack.run_dir / "slo-report.json")
-    yield report
-
-
-@pytest.fixture(scope="module")
 def slo_evidence(
     stack: Stack,
-    gate_report: SLOReport,
+    slo_report: SLOReport,
     synthmon_settings: Settings,
     request: pytest.FixtureRequest,
 ) -> str:
     """The whole gate's evidence, once: the verdict table, slo-report.json, the load plots."""
-    slo_report = gate_report
+    slo_report = slo_report
     table = slo_report.render_table(show_promql=True)
     with evidence.step(f"Evaluate the SLOs of {slo_report.service} in Prometheus"):
         evidence.attach_text(f"SLO verdict: {slo_report.verdict.upper()}", table)
@@ -91,7 +73,7 @@ def slo_evidence(
 def test_objective_holds(
     objective: str,
     stack: Stack,
-    gate_report: SLOReport,
+    slo_report: SLOReport,
     slo_evidence: str,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -99,7 +81,7 @@ def test_objective_holds(
     table = slo_evidence
     # a report property reaches the controller's summary under xdist too
     request.node.user_properties.append(("synthmon_slo_table", table))
-    slo_report = gate_report
+    slo_report = slo_report
     rows = {row.name: row for row in slo_report.results}
     assert objective in rows, f"objective {objective} not in the SLO report:\n{table}"
     row = rows[objective]

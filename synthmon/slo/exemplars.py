@@ -17,7 +17,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlencode
 
 from synthmon.errors import QueryError
 from synthmon.prom import Prometheus
@@ -36,8 +35,7 @@ LIMIT = 20  # exemplars per objective in the report: the slowest first
 
 def has_exemplar_storage(prom: Prometheus) -> bool:
     """Whether Prometheus runs with ``--enable-feature=exemplar-storage`` (its flags say)."""
-    flags = prom._get("/api/v1/status/flags")
-    features = str(flags.get("enable-feature", "")) if isinstance(flags, dict) else ""
+    features = prom.flags().get("enable-feature", "")
     return FEATURE in {f.strip() for f in features.split(",")}
 
 
@@ -103,10 +101,8 @@ def objective_exemplars(
         return _note(made, f"Prometheus {prom.shown_url} keeps no exemplars "
                      f"(runs without --enable-feature={FEATURE})")  # fmt: skip
     start, end = window
-    path = "/api/v1/query_exemplars?" + urlencode(
-        {"query": query, "start": repr(float(start)), "end": repr(float(end))}
-    )
-    found = _above(prom._get(path), obj.threshold, f"Prometheus {prom.shown_url}{path}")
+    where = f"Prometheus {prom.shown_url}/api/v1/query_exemplars?query={query}"
+    found = _above(prom.query_exemplars(query, start, end), obj.threshold, where)
     if not found:
         return _note(made, f"no exemplar above {ms(obj.threshold)} in the window")
     shown = tuple(found[:LIMIT])
