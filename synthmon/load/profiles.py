@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from synthmon.errors import ConfigError
+from synthmon.load.capacity_profile import CAPACITY, CapacitySpec, capacity_spec
 from synthmon.yamlfile import parse_yaml, read_text
 
 #: Seconds the shape waits past ``ramp_s`` for "all users spawned" before it starts the steady
@@ -43,6 +44,7 @@ class LoadProfile:
     wait_min_s: float = 0.0
     wait_max_s: float = 0.0
     constant_throughput: bool = False
+    capacity: CapacitySpec | None = None  # kind: capacity (the fields above: its first step)
 
     @property
     def per_user_rps(self) -> float | None:
@@ -62,7 +64,29 @@ class LoadProfile:
 
     @classmethod
     def from_json(cls, text: str) -> LoadProfile:
-        return cls(**json.loads(text))
+        doc = json.loads(text)
+        if doc.get("capacity") is not None:
+            doc["capacity"] = CapacitySpec(**doc["capacity"])
+        return cls(**doc)
+
+    def at_rate(self, rps: float, name: str | None = None) -> LoadProfile:
+        """A fixed-rate profile at ``rps`` (one step of a capacity search, or its acceptance
+        runs): constant throughput, ``capacity.users_per_rps`` users per req/s, held
+        ``settle_s + step_s``. Users spawn at ``rps`` per second, so over one pacing period:
+        started together, paced users stay in phase and send bursts, not a rate."""
+        spec = self.capacity
+        if spec is None:
+            raise ConfigError(f"profile {self.name}: at_rate needs kind: {CAPACITY}")
+        users = max(1, math.ceil(rps * spec.users_per_rps))
+        return LoadProfile(
+            name or f"{self.name}@{rps:g}",
+            users,
+            float(rps),
+            users / rps,
+            spec.settle_s + spec.step_s,
+            float(rps),
+            constant_throughput=True,
+        )
 
 
 def load_profiles(path: str | Path) -> dict[str, LoadProfile]:
@@ -81,6 +105,12 @@ def load_profiles(path: str | Path) -> dict[str, LoadProfile]:
 
 def _profile(where: str, name: str, spec: Any) -> LoadProfile:
     at = f"{where}: profiles.{name}"
+    if isinstance(spec, dict) and "kind" in spec:
+        if spec["kind"] != CAPACITY:
+            raise ConfigError(f"{at}.kind: expected {CAPACITY} (or no kind), got {spec['kind']!r}")
+        search = capacity_spec(at, spec)
+        shell = LoadProfile(name, 1, 1.0, 1.0, 1.0, capacity=search)
+        return replace(shell.at_rate(search.start_rps, name), capacity=search)
     if not isinstance(spec, dict):
         raise ConfigError(f"{at}: expected a mapping with {', '.join(_FIELDS[:4])}")
     unknown = sorted(str(k) for k in spec if k not in _FIELDS)

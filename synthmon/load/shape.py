@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from functools import cache
 from pathlib import Path
@@ -60,8 +61,28 @@ def profile_wait_time() -> Any:
     """Constant throughput (target_rps / users per user) or the profile's uniform think time."""
     prof = profile()
     if prof.per_user_rps is not None:
-        return constant_throughput(prof.per_user_rps)
+        return _dephased(constant_throughput(prof.per_user_rps), 1 / prof.per_user_rps)
     return between(prof.wait_min_s, prof.wait_max_s)
+
+
+def _dephased(paced: Any, period_s: float) -> Any:
+    """``paced`` with a random extra wait in [0, period) after each user's first task.
+
+    Locust spawns a batch of users at once; paced users that start together stay in phase
+    and send one burst per period instead of a rate (a server at half its capacity then
+    queues the whole burst). The first task still runs on spawn, in the ramp.
+    """
+
+    def wait(user: Any) -> float:
+        seconds = float(paced(user))
+        if not getattr(user, "_synthmon_dephased", False):
+            user._synthmon_dephased = True
+            extra = random.uniform(0.0, period_s)
+            user._cp_last_wait_time += extra  # constant_pacing counts its wait from here
+            seconds += extra
+        return seconds
+
+    return wait
 
 
 class _Timing:
