@@ -15,12 +15,16 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from synthmon.load.results import LoadResult, percentile
 from synthmon.slo.spec import SLOSpec
+
+if TYPE_CHECKING:
+    from synthmon.load.capacity import CapacityResult
 
 Record = tuple[float, float, bool]  # completed at (unix s), latency (ms), failed
 
@@ -208,3 +212,69 @@ def error_rate_figure(seconds: list[Second], thresholds: Thresholds, title: str)
 def summary(seconds: list[Second]) -> tuple[int, int]:
     """Requests and failures over the plotted seconds (for titles)."""
     return sum(s.requests for s in seconds), sum(s.failures for s in seconds)
+
+
+def capacity_png(result: CapacityResult, thresholds: Thresholds) -> bytes:
+    return png(capacity_figure(result, thresholds))
+
+
+def capacity_figure(result: CapacityResult, thresholds: Thresholds) -> Figure:
+    """A capacity search step by step: offered and achieved rate (the knee interval shaded),
+    then the share of requests within the latency threshold and the error rate, limits drawn.
+    """
+    steps = result.steps
+    if not steps:
+        raise ValueError(f"capacity search {result.profile}: no steps to plot")
+    figure = Figure(figsize=(9, 7), layout="constrained")
+    rate_axes, share_axes = figure.subplots(2, 1, sharex=True)
+    x = [s.index for s in steps]
+    rate_axes.plot(x, [s.offered_rps for s in steps], "o--", color="tab:gray", label="offered")
+    rate_axes.plot(x, [s.achieved_rps for s in steps], "s-", color="tab:blue", label="achieved")
+    for step in steps:
+        rate_axes.annotate(
+            step.outcome, (step.index, step.achieved_rps), textcoords="offset points",
+            xytext=(0, 8), ha="center", fontsize=8, color=_OUTCOME_COLOURS[step.outcome],
+        )  # fmt: skip
+    knee = result.knee
+    if knee.low is not None and knee.high is not None:
+        rate_axes.axhspan(knee.low, knee.high, color="tab:red", alpha=0.15, label="knee")
+    elif knee.low is not None:
+        rate_axes.axhline(knee.low, color="tab:red", linestyle=":", label="at least")
+    rate_axes.set(title=f"Capacity {result.profile}: {knee.text()}"[:110], ylabel="req/s")
+    rate_axes.set_ylim(bottom=0)
+    rate_axes.grid(alpha=0.3)
+    rate_axes.legend(loc="upper left")
+    fast = [100 * s.fast_share if s.fast_share is not None else math.nan for s in steps]
+    errors = [100 * s.error_rate if s.error_rate is not None else math.nan for s in steps]
+    share_axes.plot(x, fast, "o-", color="tab:green", label="share <= latency threshold (%)")
+    if thresholds.latency_s is not None:
+        share_axes.axhline(
+            thresholds.percentile * 100, color="tab:green", linestyle="--",
+            label=f"needed: {thresholds.percentile * 100:g}% <= {thresholds.latency_s * 1000:g} ms",
+        )  # fmt: skip
+    share_axes.set(xlabel="step", ylabel="requests within threshold (%)")
+    share_axes.set_ylim(0, 105)
+    share_axes.grid(alpha=0.3)
+    error_axes = share_axes.twinx()
+    error_axes.plot(x, errors, "^-", color="tab:orange", label="error rate (%)")
+    if thresholds.error_rate is not None:
+        error_axes.axhline(
+            thresholds.error_rate * 100, color="tab:orange", linestyle="--",
+            label=f"limit: {thresholds.error_rate * 100:g}% errors",
+        )  # fmt: skip
+    shown = [e for e in errors if e == e]
+    error_axes.set_ylim(0, max([*shown, (thresholds.error_rate or 0) * 100, 1.0]) * 1.5)
+    error_axes.set_ylabel("errors (%)")
+    handles, labels = share_axes.get_legend_handles_labels()
+    more, more_labels = error_axes.get_legend_handles_labels()
+    share_axes.legend(handles + more, labels + more_labels, loc="lower left", fontsize=8)
+    share_axes.set_xticks(x)
+    return figure
+
+
+_OUTCOME_COLOURS = {
+    "pass": "tab:green",
+    "fail": "tab:red",
+    "undecided": "tab:purple",
+    "generator-bound": "tab:brown",
+}

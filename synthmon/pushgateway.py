@@ -13,12 +13,16 @@ Metrics (job ``synthmon``, grouping label ``instance``):
 * ``synthmon_slo_measured_value{objective,type}`` (absent when nothing was measured: no data
   is not zero), ``synthmon_slo_threshold{objective,type}``,
   ``synthmon_slo_verdict{objective,verdict}`` 1 for the verdict, 0 for the others;
+* after a capacity search: ``synthmon_capacity_knee_low_rps``/``_high_rps``,
+  ``synthmon_capacity_at_least``, ``synthmon_capacity_generator_bound``,
+  ``synthmon_capacity_steps``;
 * ``synthmon_run_success`` 1 only if checks ran, none failed and the SLOs held;
 * ``synthmon_last_run_timestamp_seconds`` and ``synthmon_run_duration_seconds``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -84,6 +88,7 @@ class RunSummary:
     exit_status: int
     started: float
     finished: float
+    capacity: Mapping[str, Any] | None = None  # slo-report.json's ``capacity`` (a search ran)
 
     @property
     def success(self) -> bool:
@@ -129,12 +134,35 @@ def build_registry(summary: RunSummary) -> CollectorRegistry:
         threshold.labels(row.name, row.type).set(row.threshold)
         for name in VERDICTS:
             verdict.labels(row.name, name).set(1 if row.verdict == name else 0)
+    if summary.capacity is not None:
+        _capacity_gauges(gauge, summary.capacity)
     gauge("synthmon_run_success", "1 if the run passed").set(1 if summary.success else 0)
     gauge("synthmon_last_run_timestamp_seconds", "when the run ended").set(summary.finished)
     gauge("synthmon_run_duration_seconds", "how long the run took").set(
         max(0.0, summary.finished - summary.started)
     )
     return registry
+
+
+def _capacity_gauges(gauge: Callable[..., Gauge], capacity: Mapping[str, Any]) -> None:
+    """The knee (absent bounds have no sample: unknown is not zero), "at least", whether
+    the generator was the limit, and the number of steps."""
+    knee = capacity.get("knee") or {}
+    for bound in ("low", "high"):
+        value = knee.get(bound)
+        if isinstance(value, int | float) and math.isfinite(value):
+            gauge(f"synthmon_capacity_knee_{bound}_rps", f"capacity search: knee {bound}").set(
+                value
+            )
+    gauge("synthmon_capacity_at_least", "1 if the knee is only a lower bound").set(
+        1 if knee.get("at_least") else 0
+    )
+    gauge("synthmon_capacity_generator_bound", "1 if the generator was the limit").set(
+        1 if capacity.get("generator_bound") else 0
+    )
+    gauge("synthmon_capacity_steps", "steps of the capacity search").set(
+        len(capacity.get("steps") or ())
+    )
 
 
 Handler = Callable[[str, str, float | None, list[tuple[str, str]], bytes], Callable[[], None]]
@@ -215,6 +243,18 @@ def pushed_metrics(url: str, instance: str, timeout: float = 5.0) -> dict[str, A
 # -- the pytest side ---------------------------------------------------------------------------
 
 
+def _capacity_of(path: Path | None) -> Mapping[str, Any] | None:
+    """The ``capacity`` key of slo-report.json, if a capacity search wrote one."""
+    if path is None:
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    found = doc.get("capacity") if isinstance(doc, dict) else None
+    return found if isinstance(found, dict) else None
+
+
 class PushResults:
     """Records each check's outcome; at session end pushes the run to ``--pushgateway-url``.
 
@@ -269,6 +309,7 @@ class PushResults:
                 exit_status=int(session.exitstatus),
                 started=self.started,
                 finished=time.time(),
+                capacity=_capacity_of(path),
             )
             instance = self._instance()
             push(url, build_registry(summary), instance, client_config(self.settings))

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -138,9 +139,11 @@ def test_search_finds_the_known_knee_within_10_percent(calibrated: Calibrated) -
     assert not knee.at_least, f"expected a bracketed knee, got {shown}"
     assert knee.low is not None and knee.high is not None, shown
     assert knee.high <= knee.low * 1.1 + 1e-9, f"bracket wider than 10%: {shown}"
-    assert 0.9 * CAPACITY <= knee.low and knee.high <= 1.1 * CAPACITY * 1.1, (
+    middle = math.sqrt(knee.low * knee.high)
+    assert abs(middle - CAPACITY) <= 0.1 * CAPACITY, (
         f"knee not within ±10% of the calibrated {CAPACITY:g} req/s: {shown}"
     )
+    assert knee.low >= 0.9 * CAPACITY, f"the last passing step is not a capacity: {shown}"
     assert knee.failed_objective in ("p95-latency", "error-rate", "throughput"), shown
     assert not result.generator_bound, f"a saturated server is not generator-bound: {shown}"
     for step in result.steps:

@@ -132,7 +132,7 @@ class _Search:
             error_rate=error_rate,
             fast_share=min(fast) if fast else None,
             wall_s=wall,
-            overhead_s=max(0.0, wall - fixed.ramp_s - fixed.steady_s - self.scrape_settle_s),
+            overhead_s=max(0.0, wall - _shape_s(result) - self.scrape_settle_s),
             run_dir=str(run_dir),
         )
         self.steps.append(done)
@@ -182,6 +182,16 @@ class _Search:
         if low is None:
             return Knee(None, high, False, failed, "the first step failed: below start_rps")
         return Knee(low, high, False, failed, f"within {search.precision:.0%}")
+
+
+def _shape_s(result: LoadResult) -> float:
+    """How long Locust's shape ran (start to window end): the rest of a step's wall time is
+    Locust starting and stopping, the price of one run per step."""
+    try:
+        doc = json.loads(result.files["timing"].read_text(encoding="utf-8"))
+        return result.window_end - float(doc["test_start"])
+    except (KeyError, OSError, TypeError, ValueError):
+        return result.window_end - result.window_start
 
 
 def search_capacity(

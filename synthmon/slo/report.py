@@ -24,6 +24,10 @@ from synthmon.slo.promql import number
 Verdict = Literal["pass", "fail", "error"]
 EXIT_CODES: Mapping[str, int] = {"pass": 0, "fail": 1, "error": 2}
 Detail = float | int | str | None
+#: slo-report.json's key for a capacity search (synthmon.load.capacity.CapacityResult.to_dict):
+#: ``{"knee": {"low", "high", "at_least", "failed_objective", ...}, "steps": [...],
+#: "generator_bound": bool, ...}``.
+CAPACITY_KEY = "capacity"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class SLOReport:
     fingerprint: Fingerprint | None = None
     #: the slow requests behind each latency objective (synthmon.slo.exemplars); () = not asked
     exemplars: tuple[ObjectiveExemplars, ...] = ()
+    capacity: Mapping[str, object] | None = None  # a capacity search's knee and steps
 
     @property
     def verdict(self) -> Verdict:
@@ -111,6 +116,7 @@ class SLOReport:
             "client": None if self.client is None else asdict(self.client),
             "objectives": rows,
             "exemplars": [e.to_dict() for e in self.exemplars],
+            **({} if self.capacity is None else {CAPACITY_KEY: dict(self.capacity)}),
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -148,3 +154,15 @@ class SLOReport:
         if show_exemplars:
             out += [line for e in self.exemplars for line in ("", e.render())]
         return "\n".join(out) + "\n"
+
+
+def write_capacity(path: str | Path, capacity: Mapping[str, object]) -> None:
+    """Put a capacity search under ``capacity`` in slo-report.json at ``path``: beside the
+    gate's rows when the file exists (the rest kept as it is), else a report of only that key."""
+    target = Path(path)
+    doc: dict[str, object] = {}
+    if target.is_file():
+        loaded = json.loads(target.read_text(encoding="utf-8"))
+        doc = loaded if isinstance(loaded, dict) else {}
+    doc[CAPACITY_KEY] = dict(capacity)
+    target.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
