@@ -47,8 +47,10 @@ class Knee:
     reason: str
 
     def text(self) -> str:
+        if self.at_least and self.low is None:
+            return f"unknown: not even the first step decided ({self.reason})"
         if self.at_least:
-            return f"at least {self.low or 0:g} req/s ({self.reason})"
+            return f"at least {self.low:.1f} req/s ({self.reason})"
         low = "below" if self.low is None else f"{self.low:.1f} .."
         return f"{low} {self.high:.1f} req/s (fails on {self.failed_objective}; {self.reason})"
 
@@ -112,8 +114,10 @@ class _Search:
         wall = time.monotonic() - began
         use = cpu.use(report.start, report.end)
         outcome, failed, reason, margins, achieved = decide(report, self.spec, rate, use)
-        rates = [m for m in margins if m.type == "error_rate" and m.share is not None]
-        error_rate = max((m.share for m in rates if m.share is not None), default=None)
+        shares = [m.share for m in margins if m.type == "error_rate" and m.share is not None]
+        if report.client is not None and report.client.failure_rate is not None:
+            shares.append(report.client.failure_rate)  # Locust's view: also without an objective
+        error_rate = max(shares, default=None)
         fast = [m.share for m in margins if m.type == "latency" and m.share is not None]
         done = Step(
             index=len(self.steps) + 1,
