@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -110,6 +111,9 @@ def one_search(profile: str, quota: float, acceptance: bool) -> dict[str, object
             finally:
                 done.set()
                 watcher.join()
+                if session.poll() is None:  # we were interrupted: the session tears down
+                    session.terminate()  # its stack on SIGTERM (synthmon.stack)
+                    session.wait(timeout=120)
         finally:
             group.remove()
         seconds = time.monotonic() - started
@@ -129,7 +133,12 @@ def one_search(profile: str, quota: float, acceptance: bool) -> dict[str, object
         return doc
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # the finally blocks remove the cgroup
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupted)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quota", type=float, default=0.5, help="CPU cores for the app")
