@@ -10,7 +10,8 @@ controller, else the v1 ``cpu`` hierarchy's ``cpu.cfs_quota_us``; not taskset: P
 Locust and Prometheus would fight over the other core). The first run also sets
 SYNTHMON_CAPACITY_ACCEPTANCE=1: fixed-rate gates at 0.8 x the knee's low end (must pass) and
 1.25 x its high end (must fail). Prints each knee, the median and spread, the wall time of
-each search and the acceptance verdicts. Needs root (cgroups).
+each search and the acceptance verdicts. The fake GitHub's quota is kept full (it would run
+out within a search, and the rest would measure 502s, not CPU). Needs root (cgroups).
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ from pathlib import Path
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from synthmon.errors import SynthmonError
+from synthmon.upstream import UpstreamClient
+
 ROOT = Path(__file__).resolve().parents[1]
 PERIOD_US = 100_000
+QUOTA = 5000  # the fake GitHub's quota (upstreams/github.yaml), refilled every 0.5 s
 
 
 class Confinement:
@@ -75,10 +81,23 @@ def _is_app(proc: psutil.Process) -> bool:
     return cmd[1:3] == ["-m", "app"]
 
 
+def _upstream_url(proc: psutil.Process) -> str | None:
+    """The base URL of a synthmon fake upstream process (``-m synthmon.upstream --port P``)."""
+    try:
+        cmd = proc.cmdline()
+    except psutil.Error:
+        return None
+    if "synthmon.upstream" not in cmd or "--port" not in cmd:
+        return None
+    return f"http://127.0.0.1:{cmd[cmd.index('--port') + 1]}"
+
+
 def confine_app(session: subprocess.Popen[str], group: Confinement, done: threading.Event) -> None:
-    """Move every app process under ``session`` into ``group`` as it appears."""
+    """Move every app process under ``session`` into ``group`` as it appears, and keep the
+    fake GitHub's quota full: its 5000 requests an hour would otherwise run out within a
+    search, and every step after it would measure the quota (502s), not the CPU."""
     moved: set[int] = set()
-    while not done.wait(0.2):
+    while not done.wait(0.5):
         try:
             children = psutil.Process(session.pid).children(recursive=True)
         except psutil.Error:
@@ -88,6 +107,10 @@ def confine_app(session: subprocess.Popen[str], group: Confinement, done: thread
                 group.add(child.pid)
                 moved.add(child.pid)
                 print(f"  app pid {child.pid} confined ({group.describe()})", flush=True)
+            url = _upstream_url(child)
+            if url is not None:
+                with contextlib.suppress(SynthmonError):
+                    UpstreamClient(url, timeout=2.0).set_quota(remaining=QUOTA)
 
 
 def one_search(profile: str, quota: float, acceptance: bool) -> dict[str, object]:
