@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from synthmon import evidence
+from synthmon.fingerprint import machine_fingerprint
 from synthmon.load import LoadProfile, load_profiles, run_load
 from synthmon.load.capacity import CapacityResult, search_capacity
 from synthmon.plots import Thresholds, capacity_png
@@ -81,7 +82,8 @@ def capacity(
             workers=settings.load_workers,
             scrape_settle_s=stack.scrape_interval_s + stack.evaluation_interval_s,
         )
-        write_capacity(stack.run_dir / "slo-report.json", result.to_dict())
+        fingerprint = machine_fingerprint(profile, spec)
+        write_capacity(stack.run_dir / "slo-report.json", result.to_dict(), fingerprint)
         png = capacity_png(result, Thresholds.from_spec(spec))
         (out / "capacity.png").write_bytes(png)
         evidence.attach_png(f"capacity search {profile.name}", png)

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from synthmon.errors import ConfigError
+from synthmon.fingerprint import machine_fingerprint
 from synthmon.load import load_profiles
 from synthmon.load.capacity import CapacityResult, Knee
 from synthmon.load.capacity_stats import CpuUse, wilson
@@ -21,6 +22,7 @@ from synthmon.load.profiles import LoadProfile
 from synthmon.plots import Thresholds, capacity_png
 from synthmon.pushgateway import RunSummary, build_registry
 from synthmon.slo.client import ClientStats
+from synthmon.slo.regression_capacity import parse_capacity
 from synthmon.slo.report import ObjectiveResult, SLOReport, write_capacity
 from synthmon.slo.spec import load_spec
 
@@ -152,6 +154,11 @@ def test_report_key_merges_beside_the_gate_rows(tmp_path: Path) -> None:
     alone = tmp_path / "alone.json"
     write_capacity(alone, _result().to_dict())
     assert set(json.loads(alone.read_text())) == {"capacity"}
+    write_capacity(alone, _result().to_dict(), machine_fingerprint(None, None))
+    assert json.loads(alone.read_text())["fingerprint"]["cores"] >= 1
+    # the regression gate reads this key as it is written
+    parsed = parse_capacity(json.loads(alone.read_text())["capacity"], "capacity")
+    assert parsed is not None and parsed.knee.low == 40.0 and parsed.knee.high == 44.0
 
 
 def test_pushgateway_carries_the_knee() -> None:

@@ -156,13 +156,21 @@ class SLOReport:
         return "\n".join(out) + "\n"
 
 
-def write_capacity(path: str | Path, capacity: Mapping[str, object]) -> None:
+def write_capacity(
+    path: str | Path,
+    capacity: Mapping[str, object],
+    fingerprint: Fingerprint | None = None,
+) -> None:
     """Put a capacity search under ``capacity`` in slo-report.json at ``path``: beside the
-    gate's rows when the file exists (the rest kept as it is), else a report of only that key."""
+    gate's rows when the file exists (the rest kept as it is), else a report of only that key.
+    ``fingerprint`` is recorded when the file has none (a regression compares only like with
+    like)."""
     target = Path(path)
     doc: dict[str, object] = {}
     if target.is_file():
         loaded = json.loads(target.read_text(encoding="utf-8"))
         doc = loaded if isinstance(loaded, dict) else {}
+    if doc.get("fingerprint") is None and fingerprint is not None:
+        doc["fingerprint"] = fingerprint.to_dict()
     doc[CAPACITY_KEY] = dict(capacity)
     target.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
