@@ -198,7 +198,8 @@ def project_copy(tmp_path: Path, old: str, new: str) -> Path:
 def test_linkcheck_compose_section_errors_name_the_key(
     tmp_path: Path, old: str, new: str, message: str
 ) -> None:
-    load_project(project_copy(tmp_path, "name: linkcheck", "name: linkcheck"))  # control: loads
+    same = "\nname: linkcheck\n"  # the project's name (telemetry.service_name is one too)
+    load_project(project_copy(tmp_path, same, same))  # control: loads
     with pytest.raises(ConfigError) as error:
         load_project(project_copy(tmp_path / "bad", old, new))
     assert message in str(error.value), str(error.value)
