@@ -7,7 +7,10 @@ only; its JUnit properties carry the verdict, what was measured and the threshol
 spec is evaluated once (the session's ``slo_report``, written to slo-report.json).
 
 Evidence: the verdict table with every objective's PromQL, the report JSON, and plots of the
-window's latency percentiles and error rate with the spec's thresholds drawn.
+window's latency percentiles and error rate with the spec's thresholds drawn. Each latency
+objective lists the exemplars above its threshold in the window (synthmon.slo.exemplars): the
+trace IDs of the slow requests, whether Jaeger has them and their slowest span, so a failing
+P95 comes with the requests that made it fail.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from synthmon.plots import Thresholds
 from synthmon.plugin import settings_of
 from synthmon.settings import Settings
 from synthmon.slo import SLOReport, load_spec
+from synthmon.slo.exemplars import failing_exemplars
 from synthmon.slo.report import ObjectiveResult
 from synthmon.stack import Stack
 
@@ -44,13 +48,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="module")
 def slo_evidence(
-    stack: Stack, slo_report: SLOReport, synthmon_settings: Settings, request: pytest.FixtureRequest
+    stack: Stack,
+    slo_report: SLOReport,
+    synthmon_settings: Settings,
+    request: pytest.FixtureRequest,
 ) -> str:
     """The whole gate's evidence, once: the verdict table, slo-report.json, the load plots."""
+    slo_report = slo_report
     table = slo_report.render_table(show_promql=True)
     with evidence.step(f"Evaluate the SLOs of {slo_report.service} in Prometheus"):
         evidence.attach_text(f"SLO verdict: {slo_report.verdict.upper()}", table)
         evidence.attach_file(stack.run_dir / "slo-report.json", "slo-report.json", "json")
+        for found in slo_report.exemplars:
+            evidence.attach_text(f"exemplars: {found.objective}", found.render())
     if stack.kind != "external":
         load_run: LoadResult = request.getfixturevalue("load_run")
         with evidence.step("Plot latency percentiles and error rate against the thresholds"):
@@ -71,6 +81,7 @@ def test_objective_holds(
     table = slo_evidence
     # a report property reaches the controller's summary under xdist too
     request.node.user_properties.append(("synthmon_slo_table", table))
+    slo_report = slo_report
     rows = {row.name: row for row in slo_report.results}
     assert objective in rows, f"objective {objective} not in the SLO report:\n{table}"
     row = rows[objective]
@@ -87,9 +98,11 @@ def test_objective_holds(
     if stack.kind != "external":
         load_run: LoadResult = request.getfixturevalue("load_run")
         assert load_run.valid, f"not a valid measurement: {load_run.reason}\n{table}"
+    slow = failing_exemplars(slo_report, row.name)  # the requests that made it fail
+    short = slo_report.render_table(show_promql=True, show_exemplars=False)
     assert row.verdict == "pass", (
         f"SLO {row.name} {row.verdict}: {row.measured_text} vs {row.threshold_text} "
-        f"({row.reason})\n{table}"
+        f"({row.reason})" + (f"\n{slow}" if slow else "") + f"\n{short if slow else table}"
     )
 
 

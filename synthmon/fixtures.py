@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from synthmon.load import LoadProfile, LoadResult
     from synthmon.prom import Prometheus
     from synthmon.slo import SLOReport
+    from synthmon.slo.spec import SLOSpec
 
 
 def load_profile(settings: Settings) -> dict[str, LoadProfile]:
@@ -141,6 +142,21 @@ def session_load(stack: Stack, settings: Settings, config: pytest.Config) -> Loa
     return result
 
 
+def _with_exemplars(
+    report: SLOReport, spec: SLOSpec, prom: Prometheus, jaeger_url: str | None
+) -> SLOReport:
+    """The exemplars above each latency threshold, each with its trace (when there is a store)."""
+    import httpx
+
+    from synthmon.slo.exemplars import with_exemplars
+    from synthmon.traces.jaeger import JaegerClient
+
+    with httpx.Client(timeout=5) as http:
+        return with_exemplars(
+            report, spec, prom, JaegerClient(jaeger_url, http) if jaeger_url else None
+        )
+
+
 def session_slo_report(
     stack: Stack,
     prom: Prometheus,
@@ -165,6 +181,7 @@ def session_slo_report(
         settle = stack.scrape_interval_s + stack.evaluation_interval_s
         # the profile's definition goes into the report's fingerprint (capacity comparisons)
         report = gate_after_load(spec, prom, load, settle, load_profile(settings).get(load.profile))
+    report = _with_exemplars(report, spec, prom, stack.jaeger_url or settings.jaeger_url)
     report.to_json(stack.run_dir / "slo-report.json")
     config.stash[slo_report_key] = report.render_table(show_promql=True)
     return report

@@ -42,6 +42,7 @@ MARKERS = {
     "health": "a runbook health check (read-only)",
     "alert": "an alert scenario: fault, rule fires, routed notification, recovery",
     "destructive": "injects faults into the stack; skipped on an external stack unless allowed",
+    "traces": "the collector's health and synthetic requests traced into Jaeger (read-only)",
     "load": "drives load with Locust",
     "slo": "evaluates SLO objectives in Prometheus",
     "dashboards": "runs every dashboard panel's PromQL against Prometheus (read-only)",
@@ -49,7 +50,7 @@ MARKERS = {
 }
 # Read-only checks first, measurements before faults, faults last: a fault never disturbs
 # what another check measures. The log analysis after all: its window holds every fault.
-ORDER = ("health", "load", "slo", "dashboards", "alert", "destructive", "logs")
+ORDER = ("health", "traces", "load", "slo", "dashboards", "alert", "destructive", "logs")
 SERIAL_MARKERS = ("load", "slo", "alert", "destructive", "logs")
 
 #: The fixtures of this plugin: an item requesting one (and getting ours, not a conftest's

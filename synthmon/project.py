@@ -25,6 +25,7 @@ from synthmon.amconfig.policy import Policy
 from synthmon.errors import ConfigError
 from synthmon.health_contract import HealthContract
 from synthmon.logstore.allow import LogAllow
+from synthmon.traces.expect import TraceCheck
 
 ServiceKind = Literal["command", "postgres", "redis", "compose", "jaeger", "victorialogs"]
 SERVICE_KINDS: tuple[str, ...] = (
@@ -104,6 +105,8 @@ class Telemetry:
     logs: str | None = None
     logs_api: str = "victorialogs"
     logs_query: str = ""
+    #: requests whose traces must hold the given spans (the ``traces`` checks)
+    trace_checks: tuple[TraceCheck, ...] = ()
     logs_allow: tuple[LogAllow, ...] = ()  # the problem lines the project's faults cause
 
     def __post_init__(self) -> None:

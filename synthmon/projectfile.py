@@ -424,6 +424,7 @@ def _telemetry(model: ProjectModel) -> Telemetry | None:
         logs=t.logs,
         logs_api=t.logs_api,
         logs_query=t.logs_query or "",
+        trace_checks=tuple(t.trace_checks),
         logs_allow=parse_allow([a.model_dump() for a in t.logs_allow]),
     )
 

@@ -19,6 +19,7 @@ from pydantic import (
 
 from synthmon.amconfig.policy import Inhibition, Policy, PolicyRule, check_reach
 from synthmon.health_contract import HealthContract, HealthEntry
+from synthmon.traces.expect import TraceCheck
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Receivers = list[Literal["pagerduty", "slack", "email", "webhook"]]
@@ -290,6 +291,12 @@ class TelemetryModel(_Model):
         min_length=1,
         description='the query selecting the target\'s lines; default: service.name:"NAME" '
         '(LogsQL) or {service_name="NAME"} (Loki)',
+    )
+    trace_checks: list[TraceCheck] = Field(
+        default_factory=list,
+        description="requests to the target whose trace must hold these spans (the traces "
+        "checks): [{request: 'GET /api/tasks/1', spans: [{kind: server}, {attributes: "
+        "{db.system: postgresql}}]}]",
     )
     logs_allow: list[LogAllowModel] = Field(
         default_factory=list,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -292,6 +293,16 @@ class Prometheus:
             )
             for a in data.get("alerts", [])
         ]
+
+    def flags(self) -> dict[str, str]:
+        """The command-line flags Prometheus runs with (``/api/v1/status/flags``)."""
+        data = self._get("/api/v1/status/flags")
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def query_exemplars(self, promql: str, start: float, end: float) -> Any:
+        """``/api/v1/query_exemplars``: the series' exemplars in [start, end], as returned."""
+        params = {"query": promql, "start": repr(float(start)), "end": repr(float(end))}
+        return self._get("/api/v1/query_exemplars?" + urlencode(params))
 
     def rules(self) -> list[dict[str, Any]]:
         """Rule groups as /api/v1/rules returns them (name, file, rules with health/state)."""

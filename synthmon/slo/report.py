@@ -18,6 +18,7 @@ from typing import Literal
 
 from synthmon.fingerprint import Fingerprint
 from synthmon.slo.client import ClientStats
+from synthmon.slo.exemplar_model import ObjectiveExemplars
 from synthmon.slo.promql import number
 
 Verdict = Literal["pass", "fail", "error"]
@@ -71,6 +72,8 @@ class SLOReport:
     #: the machine, profile and spec the figures were measured with (a regression compares
     #: only reports with the same one; see synthmon.fingerprint)
     fingerprint: Fingerprint | None = None
+    #: the slow requests behind each latency objective (synthmon.slo.exemplars); () = not asked
+    exemplars: tuple[ObjectiveExemplars, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -107,6 +110,7 @@ class SLOReport:
             "exit_code": self.exit_code,
             "client": None if self.client is None else asdict(self.client),
             "objectives": rows,
+            "exemplars": [e.to_dict() for e in self.exemplars],
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
@@ -116,8 +120,9 @@ class SLOReport:
             Path(path).write_text(text, encoding="utf-8")
         return text
 
-    def render_table(self, show_promql: bool = False) -> str:
-        """A plain-text table, one row per objective, reasons wrapped under it."""
+    def render_table(self, show_promql: bool = False, show_exemplars: bool = True) -> str:
+        """A plain-text table, one row per objective, reasons wrapped under it; then the
+        latency objectives' exemplars (when asked for)."""
         head = ("OBJECTIVE", "VERDICT", "MEASURED", "THRESHOLD")
         rows = [
             (r.name, r.verdict.upper(), r.measured_text, r.threshold_text) for r in self.results
@@ -140,4 +145,6 @@ class SLOReport:
             if show_promql:
                 out.extend(f"    promql: {q}" for q in result.promql)
         out += ["", f"verdict: {self.verdict.upper()} (exit {self.exit_code})"]
+        if show_exemplars:
+            out += [line for e in self.exemplars for line in ("", e.render())]
         return "\n".join(out) + "\n"
