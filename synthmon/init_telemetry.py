@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from synthmon.init_text import Block, Node, Todo, Value
+from synthmon.init_text import Block, Node, Note, Todo, Value
 
 # image repositories (registry and tag stripped) of the OpenTelemetry Collector distributions
 COLLECTOR = re.compile(r"otel/opentelemetry-collector(-[a-z0-9]+)*")
@@ -22,6 +22,11 @@ NO_QUERY_API = (
     "{names} ({images}) is an OpenTelemetry Collector, which keeps no traces: synthmon's trace "
     "checks need a Jaeger query API. Add a Jaeger v2 service (jaegertracing/jaeger, kind "
     "jaeger; a collector itself) the traces reach, and name it here"
+)
+TRACE_CHECKS = Note(
+    "trace_checks: a request to the target and the spans its trace must show, e.g.\n"
+    "trace_checks:\n  - request: GET /\n    spans: [{kind: server}]",
+    wrap=False,
 )
 RESOURCE_NAME = re.compile(r"(?:^|,)\s*service\.name=([^,]+)")
 
@@ -78,6 +83,7 @@ def telemetry(
     traces = found["traces"]
     if traces is not None:
         block.add("traces", traces)
+        block.add("", TRACE_CHECKS)
     elif collectors:
         images = ", ".join(str(services[n].get("image")) for n in collectors)
         block.add("traces", Todo(NO_QUERY_API.format(names=", ".join(collectors), images=images)))

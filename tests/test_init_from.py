@@ -109,6 +109,8 @@ def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
     }
     assert doc["target"] == "linkcheck"
     assert doc["telemetry"] == {"service_name": "linkcheck", "traces": "jaeger"}
+    stub = "  # trace_checks:\n  #   - request: GET /\n  #     spans: [{kind: server}]\n"
+    assert stub in text  # commented out: which requests, which spans is the user's to say
     assert doc["monitoring"] == {
         "prometheus_yml": "monitoring/prometheus/prometheus.yml",
         "rules": "monitoring/prometheus/rules",
@@ -460,7 +462,9 @@ def test_the_reference_example_as_its_own_file_has_it(tmp_path: Path, capsys: Ca
     assert doc["services"]["app"]["port"] == written["services"]["app"]["port"]
     for key in ("pushgateway", "drop"):
         assert doc["compose"][key] == written["compose"][key]
-    assert doc["telemetry"] == written["telemetry"]  # Jaeger and VictoriaLogs by their images
+    # Jaeger and VictoriaLogs by their images (the trace checks are the user's to write)
+    inferred = {k: v for k, v in written["telemetry"].items() if k != "trace_checks"}
+    assert doc["telemetry"] == inferred
     for name in ("jaeger", "logs"):
         assert doc["services"][name]["kind"] == written["services"][name]["kind"]
     assert doc["services"]["jaeger"]["depends_on"] == written["services"]["jaeger"]["depends_on"]
