@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from synthmon.errors import ConfigError
 from synthmon.init_monitoring import Inferred, monitoring
 from synthmon.init_mounts import StandIn, stand_in_env, stand_in_notes, stand_ins
+from synthmon.init_telemetry import telemetry
 from synthmon.init_text import Block, Note, Todo, Value, lines, todos
 from synthmon.project import BUILTIN_SERVICES
 from synthmon.stack.compose_cli import config_json
@@ -44,7 +45,13 @@ DROP_WHY = "AGPL-3.0, no package or image of them here: the test stack runs with
 KINDS = {
     "postgres": (re.compile(r"postgres(ql)?|postgis|timescaledb(-ha)?"), 5432),
     "redis": (re.compile(r"redis(-stack(-server)?)?|valkey"), 6379),
+    "jaeger": (re.compile(r"jaeger"), 4318),  # Jaeger v2 (jaegertracing/jaeger)
+    "victorialogs": (re.compile(r"victoria-logs"), 9428),
 }
+# kinds whose port is that one whatever the service publishes first (Jaeger: OTLP/HTTP, what
+# ${NAME.url} and OTEL_EXPORTER_OTLP_ENDPOINT are; its others have names of their own)
+FIXED_PORT = {"jaeger": "its OTLP/HTTP port, its url (query, health: ports of their own)",
+              "victorialogs": "its HTTP port"}  # fmt: skip
 REGISTRY = re.compile(r"^[^/]+[.:][^/]*/|^localhost/")  # docker.io/, quay.io/, host:5000/
 HTTP_CLIENTS = re.compile(r"\b(curl|wget|urlopen|httpx|requests)\b")
 URL = re.compile(r"https?://[^\s'\"|;)]+")
@@ -111,6 +118,8 @@ def guess_kind(spec: Mapping[str, Any]) -> tuple[str, str]:
 
 def port(spec: Mapping[str, Any], kind: str, health_url: str | None) -> Value | Todo:
     """The port it listens on inside its container."""
+    if kind in FIXED_PORT:
+        return Value(KINDS[kind][1], f"{kind}: {FIXED_PORT[kind]}", True)
     for entry in spec.get("ports") or ():
         return Value(int(entry["target"]), "its first container port under ports:", True)
     for entry in spec.get("expose") or ():
@@ -312,6 +321,11 @@ def document(
     if url:
         hint = f"health: {{path: {urlsplit(url).path or '/'}}} (its healthcheck), with its entries"
         doc.add("", Note(f"{hint}: the target's health contract, see the README"))
+    kinds = {n: guess_kind(services[n])[0] for n in keep}
+    repos = {n: repository(s.get("image") or "") for n, s in services.items()}
+    traced = telemetry(services, kinds, repos, chosen)
+    if traced is not None:
+        doc.add("telemetry", traced)
     grafana = [name for name, what in drop.items() if what == "Grafana"]
     scraped = {n for n in keep if guess_kind(services[n])[0] not in KINDS} | set(ROLE_IMAGES)
     mon: Inferred = monitoring(

@@ -196,7 +196,8 @@ def scraped_only(jobs: Value | Todo, scraped: Collection[str]) -> Value | Todo:
         return jobs
     why = (
         f"the jobs of prometheus.yml a service of the test stack serves (not {', '.join(left)}: "
-        "no such service, or a postgres/redis server with no exporter)"
+        "no such service, or a postgres, redis, jaeger or victorialogs server, which the test "
+        "stack does not scrape)"
     )
     return Value(kept, why, guessed=True)
 

@@ -19,7 +19,7 @@ from synthmon.errors import SynthmonError
 from synthmon.fixtures import load_profile as _load_profile
 from synthmon.fixtures import project_of as _project
 from synthmon.project import Project
-from synthmon.secrets import env_values
+from synthmon.secrets import REDACTED_URLS, env_values
 from synthmon.settings import OPTIONS, Settings
 from synthmon.stack import Stack
 from synthmon.stash import coverage_key as _coverage_key
@@ -196,7 +196,7 @@ def _register_secrets(config: pytest.Config, settings: Settings) -> None:
         redactor.add(secret)
     for value in env_values(settings.project, os.environ) if settings.project else ():
         redactor.add(value)
-    for name in ("target_url", "prometheus_url", "alertmanager_url", "pushgateway_url"):
+    for name in REDACTED_URLS:
         redactor.add_url(getattr(settings, name))  # from an environment: no option to scan
 
 

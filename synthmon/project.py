@@ -272,6 +272,11 @@ class Environment:
     bearer_token_env: str | None = None
     basic_auth_user: str | None = None
     basic_auth_password_env: str | None = None
+    # its telemetry (the runbook's 13133 health, 16686 query API, the log store)
+    otel_url: str | None = None
+    jaeger_url: str | None = None
+    logs_url: str | None = None
+    logs_api: str | None = None
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,16 @@ class EnvironmentModel(_Model):
     bearer_token_env: str | None = Field(None, description="env variable holding the token")
     basic_auth_user: str | None = None
     basic_auth_password_env: str | None = None
+    otel_url: str | None = Field(
+        None, description="the collector's health URL (the runbook's 13133)"
+    )
+    jaeger_url: str | None = Field(
+        None, description="Jaeger's query API base (the runbook's 16686)"
+    )
+    logs_url: str | None = Field(None, description="the log store's base URL")
+    logs_api: Literal["victorialogs", "loki"] | None = Field(
+        None, description="the log store's query API (default victorialogs)"
+    )
 
 
 # -- scenarios -----------------------------------------------------------------------------------

@@ -22,6 +22,13 @@ ENV_REFERENCE = re.compile(r"\$?\{env:(\w+)\}")  # ${env:VAR} in the file, {env:
 #: Environment fields taken as the options of the same name (values may hold ``${env:VAR}``).
 ENVIRONMENT_OPTIONS = (
     "target_url", "prometheus_url", "alertmanager_url", "pushgateway_url", "basic_auth_user",
+    "otel_url", "jaeger_url", "logs_url", "logs_api",
+)  # fmt: skip
+#: the URL settings an environment may give: a password in one is masked in every output (an
+#: option's value is found by synthmon.redact itself; an environment's has no option to scan)
+REDACTED_URLS = (
+    "target_url", "prometheus_url", "alertmanager_url", "pushgateway_url",
+    "otel_url", "jaeger_url", "logs_url",
 )  # fmt: skip
 #: Environment fields naming the variable that holds a credential → the option it fills.
 ENVIRONMENT_SECRETS = {"bearer_token_env": "bearer_token",

@@ -43,6 +43,7 @@ def url_lines(stack: Stack) -> list[str]:
                       ("pushgateway", stack.pushgateway_url)):  # fmt: skip
         if url:
             rows.append((name, url))
+    rows += telemetry_rows(stack)
     if stack.sinks_url:
         rows.append(
             ("sinks inbox", f"{stack.sinks_url}/inbox.html (JSON: {stack.sinks_url}/inbox)")
@@ -52,6 +53,17 @@ def url_lines(stack: Stack) -> list[str]:
         rows.append(("logs", str(stack.run_dir / "logs")))
     width = max(len(name) for name, _ in rows)
     return [f"  {name:<{width}}  {url}" for name, url in rows]
+
+
+def telemetry_rows(stack: Stack) -> list[tuple[str, str]]:
+    """Where the runbook looks at traces and logs: Jaeger's UI and query API (16686), the
+    collector's health endpoint (13133) and the log store with its query API."""
+    rows = [
+        ("jaeger (UI, query API)", stack.jaeger_url),
+        ("otel collector health", stack.otel_health_url),
+        (f"log store ({stack.logs_api})", stack.logs_url),
+    ]
+    return [(name, url) for name, url in rows if url]
 
 
 def stack_record(stack: Stack) -> dict[str, Any]:
@@ -65,6 +77,10 @@ def stack_record(stack: Stack) -> dict[str, Any]:
         "sinks_url": stack.sinks_url,
         "inbox_url": f"{stack.sinks_url}/inbox.html" if stack.sinks_url else None,
         "urls": dict(stack.urls),
+        "jaeger_url": stack.jaeger_url,
+        "otel_health_url": stack.otel_health_url,
+        "logs_url": stack.logs_url,
+        "logs_api": stack.logs_api,
         "run_dir": str(stack.run_dir),
     }
 

@@ -101,11 +101,16 @@ def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
             "kind": "compose",
             "image": "linkcheck",
             "port": 8080,
-            "depends_on": ["redis"],
+            "depends_on": ["jaeger", "redis"],
         },
         "redis": {"kind": "redis", "port": 6379},
+        # Jaeger v2 by its image; its port is OTLP/HTTP whatever it publishes first
+        "jaeger": {"kind": "jaeger", "port": 4318},
     }
     assert doc["target"] == "linkcheck"
+    assert doc["telemetry"] == {"service_name": "linkcheck", "traces": "jaeger"}
+    stub = "  # trace_checks:\n  #   - request: GET /\n  #     spans: [{kind: server}]\n"
+    assert stub in text  # commented out: which requests, which spans is the user's to say
     assert doc["monitoring"] == {
         "prometheus_yml": "monitoring/prometheus/prometheus.yml",
         "rules": "monitoring/prometheus/rules",
@@ -124,6 +129,8 @@ def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
         "services.redis.kind",
         "services.redis.port",
         "services.linkcheck.port",
+        "services.jaeger.kind",
+        "telemetry.traces",
         "target",
         "compose.prometheus",
         "compose.pushgateway",
@@ -131,6 +138,7 @@ def test_linkcheck(tmp_path: Path, capsys: Capture) -> None:
     ):
         assert found[key] == "guessed", key
     assert found["name"] == found["monitoring.prometheus_yml"] == "from"
+    assert found["telemetry.service_name"] == "from"  # its OTEL_SERVICE_NAME
     # no readiness on /healthz: it answers 503 while the SaaS is unreachable
     assert "# no health_path: it has no HTTP healthcheck" in text
     assert "# health: {path: /healthz} (its healthcheck)" in text  # its Containerfile's
@@ -403,6 +411,13 @@ def test_self_test_paths_the_configs_name_that_no_mount_provides(
         ("bitnami/postgresql@sha256:0123", "bitnami/postgresql", "postgres"),
         ("oliver006/redis_exporter:v1", "oliver006/redis_exporter", "compose"),
         ("localhost/postgres", "postgres", "postgres"),
+        ("docker.io/jaegertracing/jaeger:2.13.0", "jaegertracing/jaeger", "jaeger"),
+        ("victoriametrics/victoria-logs:v1.52.1", "victoriametrics/victoria-logs", "victorialogs"),
+        (
+            "otel/opentelemetry-collector-contrib:0.115.0",
+            "otel/opentelemetry-collector-contrib",
+            "compose",
+        ),  # a collector keeps no traces: its service stays the compose file's
     ],
 )
 def test_images(image: str, repo: str, kind: str) -> None:
@@ -447,6 +462,12 @@ def test_the_reference_example_as_its_own_file_has_it(tmp_path: Path, capsys: Ca
     assert doc["services"]["app"]["port"] == written["services"]["app"]["port"]
     for key in ("pushgateway", "drop"):
         assert doc["compose"][key] == written["compose"][key]
+    # Jaeger and VictoriaLogs by their images (the trace checks are the user's to write)
+    inferred = {k: v for k, v in written["telemetry"].items() if k != "trace_checks"}
+    assert doc["telemetry"] == inferred
+    for name in ("jaeger", "logs"):
+        assert doc["services"][name]["kind"] == written["services"][name]["kind"]
+    assert doc["services"]["jaeger"]["depends_on"] == written["services"]["jaeger"]["depends_on"]
     for key, scenario in written["scenarios"].items():  # init stubs one scenario per alert
         alert = scenario.get("alert", key)
         assert f"#   {alert}: {{cause: ..., faults: [...]}}" in text
@@ -519,3 +540,64 @@ def uncomment_stand_ins(text: str, routes: Path) -> str:
             line = "  " + line[4:].replace("TODO.yaml", str(routes))
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+COLLECTOR = """\
+name: tel
+services:
+  web:
+    build: .
+    ports: ["8080:8080"]
+    environment:
+      OTEL_EXPORTER_OTLP_ENDPOINT: http://otelcol:4318
+      OTEL_RESOURCE_ATTRIBUTES: deployment.environment=prod,service.name=web-api
+    depends_on: [otelcol]
+  otelcol:
+    image: otel/opentelemetry-collector-contrib:0.115.0
+    ports: ["4317:4317", "4318:4318"]
+  vl:
+    image: docker.io/victoriametrics/victoria-logs:v1.52.1
+    ports: ["9428:9428"]
+"""
+
+
+def test_a_collector_without_jaeger_is_a_todo_and_victorialogs_the_log_store(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """An OpenTelemetry Collector keeps no traces: ``telemetry.traces`` is a TODO saying the
+    trace checks need a Jaeger query API (and a warning); VictoriaLogs is the log store;
+    the service.name comes from OTEL_RESOURCE_ATTRIBUTES."""
+    (tmp_path / "docker-compose.yml").write_text(COLLECTOR)
+    doc, text, err = start(capsys, tmp_path)
+    assert doc["telemetry"] == {
+        "service_name": "web-api",
+        "logs": "vl",
+        "logs_api": "victorialogs",
+    }
+    assert doc["services"]["vl"] == {"kind": "victorialogs", "port": 9428}
+    assert doc["services"]["otelcol"]["kind"] == "compose"
+    todo = next(line for line in text.splitlines() if "# TODO telemetry.traces" in line)
+    assert "otelcol (otel/opentelemetry-collector-contrib:0.115.0)" in todo
+    assert "need a Jaeger query API" in todo
+    assert "warning: telemetry.traces: could not infer:" in err
+    marked = marks(text)
+    assert (marked["telemetry.service_name"], marked["telemetry.logs"]) == ("from", "guessed")
+
+
+def test_no_telemetry_section_without_trace_or_log_services(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    (tmp_path / "docker-compose.yml").write_text(
+        "name: plain\nservices:\n  web: {build: ., ports: ['8080:8080']}\n"
+    )
+    doc, text, _ = start(capsys, tmp_path)
+    assert "telemetry" not in doc and "\ntelemetry:" not in text
+    # the target exporting OTLP with nowhere to query it: a TODO naming Jaeger
+    (tmp_path / "docker-compose.yml").write_text(
+        "name: plain\nservices:\n  web:\n    build: .\n    ports: ['8080:8080']\n"
+        "    environment: {OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:4318'}\n"
+    )
+    doc, text, err = start(capsys, tmp_path, "--force")
+    assert doc["telemetry"] == {"service_name": "web"}
+    assert "# TODO telemetry.traces: could not infer: web exports OTLP" in text
+    assert "jaegertracing/jaeger" in err

@@ -1,7 +1,7 @@
-"""The second example runs for real: on the processes backend, linkcheck's health checks and its
-LinkcheckDown scenario (a strict xfail until the email sink can attribute the team's own
-templates, issue 13: a pass fails this test too), in bounded time, with the test stack's
-"not scraped" notes in the Allure report; on the containers backend (its own image, built by
+"""The second example runs for real: on the processes backend, linkcheck's health and trace
+checks and its LinkcheckDown scenario (a strict xfail until the email sink can attribute the
+team's own templates, issue 13: a pass fails this test too), in bounded time, with the test
+stack's "not scraped" notes in the Allure report; on the containers backend (its own image, built by
 ``images/build.sh linkcheck``), its health checks, smoke load and SLO gate end to end; on the
 compose backend (its own docker-compose.yml), the same: health, every alert scenario caused from
 outside the service, smoke load and SLO gate."""
@@ -53,7 +53,8 @@ def test_linkcheck_health_and_one_alert_scenario_run_on_processes(tmp_path: Path
     allure = tmp_path / "allure"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "checks/test_health.py", "checks/test_alerts.py",
-         "-k", "test_health or LinkcheckDown or every_alert_has",
+         "checks/test_traces.py",
+         "-k", "test_health or LinkcheckDown or every_alert_has or test_traces",
          "--project", str(PROJECT), "--stack", "processes", "--alluredir", str(allure),
          "--run-dir", str(tmp_path / "runs"), "-p", "no:cacheprovider", "-q", "-rA"],
         cwd=ROOT, capture_output=True, text=True, timeout=BOUND_S, check=False,
@@ -64,6 +65,10 @@ def test_linkcheck_health_and_one_alert_scenario_run_on_processes(tmp_path: Path
     scenario = "checks/test_alerts.py::test_alert_fires_reaches_its_receivers_and_resolves"
     assert f"PASSED {scenario}[LinkcheckDown]" in out, out[-4000:]
     assert "PASSED checks/test_health.py::test_every_scrape_target_is_up" in out, out[-4000:]
+    # traced into Jaeger: the collector's health, and a check's server, upstream and Redis spans
+    assert "PASSED checks/test_traces.py::test_collector_is_healthy" in out, out[-4000:]
+    traced = "test_request_produces_a_trace_with_the_expected_spans[GET /v1/links/synthmon-1]"
+    assert f"PASSED checks/test_traces.py::{traced}" in out, out[-4000:]
     assert NOTE in out, out[-4000:]
     # the same note in the report: a step of the stack's setup, and its attachment
     steps = allure_steps(allure)
@@ -198,7 +203,8 @@ def project_copy(tmp_path: Path, old: str, new: str) -> Path:
 def test_linkcheck_compose_section_errors_name_the_key(
     tmp_path: Path, old: str, new: str, message: str
 ) -> None:
-    load_project(project_copy(tmp_path, "name: linkcheck", "name: linkcheck"))  # control: loads
+    same = "\nname: linkcheck\n"  # the project's name (telemetry.service_name is one too)
+    load_project(project_copy(tmp_path, same, same))  # control: loads
     with pytest.raises(ConfigError) as error:
         load_project(project_copy(tmp_path / "bad", old, new))
     assert message in str(error.value), str(error.value)
