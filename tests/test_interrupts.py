@@ -24,6 +24,8 @@ SERVICES = {
     "postgres",
     "redis",
     "github",
+    "jaeger",  # the app's traces and logs (its collector) and the log store
+    "logs",
     "sinks",
     "pushgateway",
     "app",
