@@ -214,8 +214,8 @@ def test_capacity_margin_is_relative() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("capacity", "knee", "low"), "fast", "capacity.knee.low: expected a rate > 0, got 'fast'"),
-        (("capacity", "knee", "low"), 0, "capacity.knee.low: expected a rate > 0, got 0"),
+        (("capacity", "knee", "low"), "fast", "capacity.knee.low: expected a rate > 0 or null, got 'fast'"),
+        (("capacity", "knee", "low"), 0, "capacity.knee.low: expected a rate > 0 or null, got 0"),
         (("capacity", "knee", "high"), None, "capacity.knee.high: expected a rate > 0, got None"),
         (("capacity", "knee", "high"), 90, "capacity.knee.high: 90 is below low 142"),
         (("capacity", "knee", "at_least"), "no", "capacity.knee.at_least: expected true or false"),
@@ -295,10 +295,21 @@ def test_synthmon_gate_current_against_baseline(tmp_path: Path) -> None:
     done = gate(tmp_path, *base)
     assert done.returncode == 2
     assert done.stderr == (
-        "synthmon gate: error: previous/slo-report.json: capacity.knee.low: expected a rate > 0, "
-        "got 'fast'\n"
+        "synthmon gate: error: previous/slo-report.json: capacity.knee.low: expected a rate > 0 "
+        "or null, got 'fast'\n"
     )
     done = gate(tmp_path, *base, "--last", "1h")
     assert done.returncode == 2 and "--current compares an existing report; --last is" in (
         done.stderr
     )
+
+
+def test_a_search_that_passed_no_step_is_a_knee_below_its_first_step() -> None:
+    """``low: null`` (the search's first step failed): capacity below it, a regression against
+    a baseline that had one; as the baseline it leaves nothing to compare with (exit 2)."""
+    row, result = run(report(142, 150), report(None, 25))  # type: ignore[arg-type]
+    assert row.verdict == "regressed" and result.exit_code == 1, row.reason
+    assert "capacity 142 -> 0 req/s (knee low ends): -100.0%" in row.reason
+    row, result = run(report(None, 25), report(142, 150))  # type: ignore[arg-type]
+    assert result.exit_code == 2, row.reason
+    assert "the baseline's search passed no step" in row.reason

@@ -92,9 +92,9 @@ def _knee(doc: object, where: str) -> Knee:
     at_least = doc.get("at_least", False)
     if not isinstance(at_least, bool):
         raise ConfigError(f"{where}.at_least: expected true or false, got {at_least!r:.80}")
-    low = _number(doc, "low", where)
+    # low null: not even the first step passed (the capacity is below it: 0 as the low end)
+    low = _number(doc, "low", where, nullable=True) or 0.0
     high = _number(doc, "high", where, nullable=at_least)
-    assert low is not None
     if high is not None and high < low:
         raise ConfigError(f"{where}.high: {rate(high)} is below low {rate(low)}")
     failed = doc.get("failed_objective")
@@ -160,6 +160,12 @@ def compare_capacity(
 ) -> CapacityVerdict:
     """``now``'s knee against ``base``'s with a relative ``allowed_drop`` (0.10 for 10%)."""
     low_b, low_n = base.knee.low, now.knee.low
+    if low_b == 0:
+        return CapacityVerdict(
+            _shown(base), _shown(now), "", "error",
+            "capacity: cannot be vouched for: the baseline's search passed no step "
+            f"(capacity {_shown(base)} req/s): there is no knee to compare with",
+        )  # fmt: skip
     change = (low_n - low_b) / low_b
     shown = f"capacity {_shown(base)} -> {_shown(now)} req/s (knee low ends): {change * 100:+.1f}%"
     allowed = f"{allowed_drop * 100:g}%"
