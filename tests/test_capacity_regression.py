@@ -214,7 +214,8 @@ def test_capacity_margin_is_relative() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("capacity", "knee", "low"), "fast", "capacity.knee.low: expected a rate > 0 or null, got 'fast'"),
+        (("capacity", "knee", "low"), "fast",
+         "capacity.knee.low: expected a rate > 0 or null, got 'fast'"),
         (("capacity", "knee", "low"), 0, "capacity.knee.low: expected a rate > 0 or null, got 0"),
         (("capacity", "knee", "high"), None, "capacity.knee.high: expected a rate > 0, got None"),
         (("capacity", "knee", "high"), 90, "capacity.knee.high: 90 is below low 142"),

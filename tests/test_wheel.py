@@ -17,7 +17,8 @@ pytestmark = pytest.mark.selftest
 def test_the_wheel_alone_runs_the_examples_health_checks() -> None:
     """Health (5, Grafana skipped) and traces (the collector's health and 3 trace checks)."""
     done = subprocess.run(
-        [str(ROOT / "scripts" / "wheel-check.sh"), "checks/test_health.py", "checks/test_traces.py"],
+        [str(ROOT / "scripts" / "wheel-check.sh"), "checks/test_health.py",
+         "checks/test_traces.py"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     out = done.stdout + done.stderr
