@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -277,6 +278,22 @@ def test_database_outage_and_reconnect(stack: Stack, http: httpx.Client) -> None
         stack.start_postgres(init=False)
     eventually(lambda: http.get("/health").status_code == 200, timeout=10)
     assert http.post("/api/tasks", json={"title": "after outage"}).status_code == 201
+
+
+def test_a_client_gone_before_its_body_is_499_not_an_error(stack: Stack) -> None:
+    """A client that closes mid-body (a load generator stopping) is nobody's fault: no ERROR
+    line (the log check would page on it; the next test holds every line to that), 499."""
+    host, port = stack.app_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(b"POST /api/tasks HTTP/1.1\r\nHost: app\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: 100\r\n\r\n{\"title\": ")  # fmt: skip
+        time.sleep(0.2)
+
+    def closed() -> list[str]:
+        lines = stack.log("app").read_text().splitlines()
+        return [x for x in lines if '"status": 499' in x and '"/api/tasks"' in x]
+
+    assert eventually(closed), "no access line with status 499 for the abandoned POST"
 
 
 def test_every_log_line_is_json_without_secrets(stack: Stack) -> None:

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +22,7 @@ from app.metrics import Metrics
 from app.telemetry import current_ids
 
 access = logging.getLogger("app.access")
+CLIENT_CLOSED = 499  # nginx's "client closed request"
 log = logging.getLogger("app.http")
 
 UNMATCHED = "unmatched"
@@ -70,6 +72,11 @@ class Observability:
             if self.chaos.active and await self._inject(endpoint, method, send_wrapper):
                 return
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            # the client went away before its body arrived (a load generator stopping, a timeout):
+            # nobody to answer and nothing broken here; nginx's 499 in the access line and metrics
+            status = CLIENT_CLOSED
+            log.info("client disconnected", extra=kv(method=method, path=endpoint))
         except Exception:
             log.exception("unhandled error", extra=kv(method=method, path=endpoint))
             if not response_started:
