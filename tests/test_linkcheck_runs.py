@@ -115,7 +115,7 @@ def test_linkcheck_health_alerts_load_and_slo_gate_pass_on_containers(tmp_path: 
             )
         ),
     ):
-        assert f"PASSED {check}" in out, (check, out[-4000:])
+        assert f"PASSED {check}" in out, f"{check} did not pass:\n{why_failed(out)}"
     assert "FAILED" not in out and "ERROR" not in out, out[-4000:]
     logs = next((tmp_path / "runs").glob("run-*/logs"))
     assert (logs / "linkcheck.log").stat().st_size > 0, sorted(p.name for p in logs.iterdir())
@@ -158,7 +158,7 @@ def test_linkcheck_health_alerts_load_and_slo_gate_pass_on_compose(tmp_path: Pat
         *(f"checks/test_alerts.py::test_alert_fires_reaches_its_receivers_and_resolves[{a}]"
           for a in SCENARIOS),
     ):  # fmt: skip
-        assert f"PASSED {check}" in out, (check, out[-4000:])
+        assert f"PASSED {check}" in out, f"{check} did not pass:\n{why_failed(out)}"
     failed = [line for line in out.splitlines() if line.startswith(("FAILED", "ERROR"))]
     assert failed == [], out[-4000:]
     assert f"PASSED {targets_up}" in out, out[-4000:]  # no pushgateway job without a Pushgateway
@@ -228,3 +228,10 @@ def test_linkcheck_on_compose_without_its_upstream_env_is_not_ready(tmp_path: Pa
     assert done.returncode != 0, out[-3000:]
     assert "waiting for linkcheck ready" in out, out[-3000:]
     assert '"upstream":{"ok":false' in out, out[-3000:]
+
+
+def why_failed(out: str) -> str:
+    """The inner run's assertion lines (``E ...``) and its summary: a tuple of the whole tail
+    would be cut to a line by pytest's repr, hiding what failed."""
+    errors = [line for line in out.splitlines() if line.startswith("E ")][-40:]
+    return "\n".join(errors) + "\n...\n" + out[-2500:]
