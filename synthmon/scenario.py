@@ -397,9 +397,11 @@ class AlertScenario:
                     self.stack, investigate, started, window, self.traces
                 )
                 judge(self.attribution)
+            # from when the removal begins: undoing a stop waits for the service to be ready,
+            # and its resolved notification can arrive before that wait ends (seen on compose)
+            removed = time.time()
             with evidence.step(f"Remove fault: {cause or name}"):
                 injected.close()
-        removed = time.time()
         ended = self.wait_inactive(rule, deadlines.resolve)
         self.check_notified(
             rule, fired, "resolved", removed, deadlines.resolve + deadlines.notify,
