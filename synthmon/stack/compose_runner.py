@@ -47,6 +47,9 @@ HEALTH_TICK_S = 1.0
 INTERRUPT_WAIT_S = 30.0
 
 
+PORT_TAKEN = "address already in use"  # the engine's words for a host port taken meanwhile
+
+
 class ComposeCli(DockerCompose):
     """DockerCompose with a project name, a bounded time and the engine's DOCKER_HOST."""
 
@@ -178,7 +181,15 @@ class ComposeRunner(ProcessRunner):
         self._up = True  # before: a half-started project is taken down too
         since = time.time()
         with _HealthTicker(self.engine, self.project):
-            self.compose.start()
+            try:
+                self.compose.start()
+            except StackError as exc:
+                if PORT_TAKEN not in str(exc):
+                    raise
+                # `127.0.0.1::PORT`: the engine chose a free host port that another process
+                # bound before it did (a busy machine); once more, with every port chosen anew
+                services = self.compose.services or []
+                self.compose.run("up", "--detach", "--force-recreate", *services)
         for name in self.containers():
             self._pump(name, since)
 
