@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,12 @@ from typing import Any
 
 #: Below this fraction of the target rate a run is not a valid measurement.
 MIN_TARGET_FRACTION = 0.9
+
+
+def record_line(request_type: str, name: str, response_time: float, exception: Any) -> str:
+    """One request as a line of ``requests-*.tsv``, the format :class:`LoadResult` reads."""
+    failed = 1 if exception else 0
+    return f"{time.time():.6f}\t{request_type}\t{name}\t{response_time:.3f}\t{failed}\n"
 
 
 @dataclass(frozen=True)

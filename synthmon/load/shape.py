@@ -38,6 +38,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from synthmon.load.profiles import LoadProfile, load_profiles
+from synthmon.load.results import record_line
 
 #: The file run_load gives Locust with ``-f`` (it only imports :class:`ProfileShape`).
 LOCUSTFILE = Path(__file__).resolve().with_name("synthmon_shape.py")
@@ -154,10 +155,7 @@ class _Recorder:
     def on_request(
         self, request_type: str, name: str, response_time: float, exception: Any, **_: Any
     ) -> None:
-        failed = 1 if exception else 0
-        self._fh.write(
-            f"{time.time():.6f}\t{request_type}\t{name}\t{response_time:.3f}\t{failed}\n"
-        )
+        self._fh.write(record_line(request_type, name, response_time, exception))
 
     def close(self, **_: Any) -> None:
         self._fh.close()

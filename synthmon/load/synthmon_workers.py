@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
+
+from synthmon.load.results import record_line
 
 KEY = "synthmon_records"  # the report field with the request lines
 MODE = "synthmon_recording"  # the report field saying how the worker records
@@ -65,10 +66,7 @@ class _Shipper:
     def on_request(
         self, request_type: str, name: str, response_time: float, exception: Any, **_: Any
     ) -> None:
-        failed = 1 if exception else 0
-        self.lines.append(
-            f"{time.time():.6f}\t{request_type}\t{name}\t{response_time:.3f}\t{failed}\n"
-        )
+        self.lines.append(record_line(request_type, name, response_time, exception))
 
     def on_report(self, client_id: str, data: dict[str, Any]) -> None:
         data[KEY], self.lines = self.lines, []
